@@ -1,0 +1,130 @@
+"""Input checks shared by the public entry points.
+
+Every check raises ``ValueError`` whose message names the argument, says what was expected and
+what was given, so a student sees "x must have shape (batch, 784), got (784,)" instead of a
+deep NumPy traceback or a silent NaN.
+"""
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def as_generator(rng, name="rng"):
+    """Return a ``numpy.random.Generator``.
+
+    An int seeds a fresh Generator (the same int gives the same draws); a Generator is used as
+    it is; ``None`` gives a fresh, unseeded Generator. The global ``np.random`` state is never used.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        return np.random.default_rng()
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"{name} must be a non-negative int seed or a numpy Generator, got {rng}")
+        return np.random.default_rng(int(rng))
+    raise ValueError(
+        f"{name} must be an int seed or a numpy.random.Generator, got {type(rng).__name__}"
+    )
+
+
+def check_choice(name, value, choices):
+    """Raise unless ``value`` is one of ``choices``; the message lists the valid ones."""
+    if value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {valid}; got {value!r}")
+    return value
+
+
+def check_positive_int(name, value):
+    """Raise unless ``value`` is an int > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_sizes(name, values):
+    """A tuple of positive ints (hidden layer sizes); an int is taken as a one-element tuple."""
+    if isinstance(values, numbers.Integral) and not isinstance(values, bool):
+        values = (values,)
+    try:
+        values = tuple(values)
+    except TypeError:
+        raise ValueError(f"{name} must be a tuple of positive integers, got {values!r}") from None
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0:
+            raise ValueError(f"{name} must be a tuple of positive integers, got {values!r}")
+    return tuple(int(v) for v in values)
+
+
+def check_dtype(name, dtype):
+    """Resolve a float dtype: float32 or float64 only."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"{name} must be float32 or float64, got {dtype!r}") from None
+    if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"{name} must be float32 or float64, got {resolved}")
+    return resolved
+
+
+def check_array(name, value, ndim=None, shape=None, dtype=None, finite=True, low=None, high=None):
+    """Validate an array argument and return it as an ndarray (no copy when already fine).
+
+    ndim: required number of dimensions. shape: tuple with ints or None (None = any size).
+    dtype: if given, the array is converted to it when it holds numbers (ints, floats, bools);
+    other dtypes are rejected. finite: reject NaN/inf. low/high: inclusive value range.
+    """
+    if not isinstance(value, np.ndarray):
+        try:
+            value = np.asarray(value)
+        except Exception:
+            raise ValueError(f"{name} must be an array, got {type(value).__name__}") from None
+    if value.dtype == object or not (
+        np.issubdtype(value.dtype, np.number) or value.dtype == np.bool_
+    ):
+        raise ValueError(f"{name} must be a numeric array, got dtype {value.dtype}")
+    if ndim is not None and value.ndim != ndim:
+        want = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ")" if shape else ""
+        raise ValueError(
+            f"{name} must be a {ndim}-D array {want}".rstrip()
+            + f", got shape {value.shape}"
+        )
+    if shape is not None:
+        for axis, (want, got) in enumerate(zip(shape, value.shape)):
+            if want is not None and want != got:
+                want_str = "(" + ", ".join("batch" if s is None else str(s) for s in shape) + ")"
+                raise ValueError(
+                    f"{name} must have shape {want_str}, got {value.shape} "
+                    f"(axis {axis} is {got}, expected {want})"
+                )
+    if dtype is not None and value.dtype != dtype:
+        value = value.astype(dtype)
+    if finite and np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+        bad = np.argwhere(~np.isfinite(value))[0]
+        raise ValueError(
+            f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
+            "expected finite values"
+        )
+    if low is not None or high is not None:
+        if value.size:
+            vmin, vmax = value.min(), value.max()
+            if (low is not None and vmin < low) or (high is not None and vmax > high):
+                raise ValueError(
+                    f"{name} must have values in [{low}, {high}], got values in "
+                    f"[{float(vmin):.4g}, {float(vmax):.4g}]"
+                )
+    return value
+
+
+def check_same_shape(**arrays):
+    """Raise unless all keyword arrays have the same shape; the message names each."""
+    items = list(arrays.items())
+    first_name, first = items[0]
+    for name, arr in items[1:]:
+        if np.shape(arr) != np.shape(first):
+            shapes = ", ".join(f"{n} {np.shape(a)}" for n, a in items)
+            raise ValueError(f"{name} must have the same shape as {first_name}; got {shapes}")
