@@ -1,0 +1,170 @@
+"""Pure forward/backward pairs: the dense layer and the activations.
+
+Every op is a pair ``name_forward(...) -> (out, cache)`` and ``name_backward(dout, cache)``
+returning the gradients with respect to the forward's inputs, in order. ``dout`` is the
+gradient of the loss with respect to ``out``. Caches are small NamedTuples. Inputs may be
+float32 or float64; outputs have the same dtype.
+
+Convolutions (conv2d, conv_transpose2d) live in :mod:`scratchvae.conv` and are re-exported here.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------------
+# dense: out = x @ W + b
+# ---------------------------------------------------------------------------------------------
+
+
+class DenseCache(NamedTuple):
+    x: np.ndarray
+    W: np.ndarray
+
+
+def dense_forward(x, W, b):
+    """Affine map ``out = x @ W + b``.
+
+    x: (batch, n_in), W: (n_in, n_out), b: (n_out,) -> out: (batch, n_out).
+    """
+    if x.ndim != 2 or W.ndim != 2 or b.ndim != 1:
+        raise ValueError(
+            f"dense_forward expects x (batch, n_in), W (n_in, n_out), b (n_out,); got x {x.shape}, "
+            f"W {W.shape}, b {b.shape}"
+        )
+    if x.shape[1] != W.shape[0] or W.shape[1] != b.shape[0]:
+        raise ValueError(
+            f"dense_forward shapes do not match: x {x.shape} @ W {W.shape} + b {b.shape} "
+            "(need x.shape[1] == W.shape[0] and W.shape[1] == b.shape[0])"
+        )
+    out = x @ W + b
+    return out, DenseCache(x, W)
+
+
+def dense_backward(dout, cache):
+    """Gradients of ``out = x @ W + b``.
+
+    dx = dout @ W.T  (batch, n_in);  dW = x.T @ dout  (n_in, n_out);  db = sum_batch dout  (n_out,)
+    """
+    x, W = cache
+    dx = dout @ W.T
+    dW = x.T @ dout
+    db = dout.sum(axis=0)
+    return dx, dW, db
+
+
+# ---------------------------------------------------------------------------------------------
+# activations (elementwise; any shape)
+# ---------------------------------------------------------------------------------------------
+
+
+class ActivationCache(NamedTuple):
+    x: np.ndarray
+    out: np.ndarray
+
+
+def relu_forward(x):
+    """``out = max(x, 0)``."""
+    out = np.maximum(x, 0)
+    return out, ActivationCache(x, out)
+
+
+def relu_backward(dout, cache):
+    """``dx = dout * [x > 0]``: the gradient is taken at the input x (0 at x = 0)."""
+    return dout * (cache.x > 0)
+
+
+class LeakyReluCache(NamedTuple):
+    x: np.ndarray
+    slope: float
+
+
+def leaky_relu_forward(x, slope=0.01):
+    """``out = x if x > 0 else slope * x``."""
+    out = np.where(x > 0, x, x * x.dtype.type(slope))
+    return out, LeakyReluCache(x, slope)
+
+
+def leaky_relu_backward(dout, cache):
+    """``dx = dout * (1 if x > 0 else slope)``."""
+    x, slope = cache
+    return dout * np.where(x > 0, x.dtype.type(1), x.dtype.type(slope))
+
+
+def sigmoid(x):
+    """Numerically stable logistic ``1 / (1 + exp(-x))``, finite for any finite x.
+
+    Uses exp(-|x|) <= 1, so nothing overflows: for x >= 0, 1/(1+e^-x); for x < 0, e^x/(1+e^x).
+    """
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_forward(x):
+    """``out = sigmoid(x)`` (stable for |x| up to and beyond 1e4)."""
+    out = sigmoid(x)
+    return out, ActivationCache(x, out)
+
+
+def sigmoid_backward(dout, cache):
+    """``dx = dout * out * (1 - out)``."""
+    out = cache.out
+    return dout * out * (1 - out)
+
+
+def tanh_forward(x):
+    """``out = tanh(x)``."""
+    out = np.tanh(x)
+    return out, ActivationCache(x, out)
+
+
+def tanh_backward(dout, cache):
+    """``dx = dout * (1 - out^2)``."""
+    out = cache.out
+    return dout * (1 - out * out)
+
+
+def softplus(x):
+    """Numerically stable ``log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))``."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def softplus_forward(x):
+    """``out = log(1 + exp(x))`` (stable for |x| up to and beyond 1e4)."""
+    out = softplus(x)
+    return out, ActivationCache(x, out)
+
+
+def softplus_backward(dout, cache):
+    """``dx = dout * sigmoid(x)``."""
+    return dout * sigmoid(cache.x)
+
+
+def identity_forward(x):
+    """``out = x`` (the output layer of a network that returns logits or means)."""
+    return x, ActivationCache(x, x)
+
+
+def identity_backward(dout, cache):
+    """``dx = dout``."""
+    return dout
+
+
+ACTIVATIONS = {
+    "identity": (identity_forward, identity_backward),
+    "relu": (relu_forward, relu_backward),
+    "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
+    "sigmoid": (sigmoid_forward, sigmoid_backward),
+    "tanh": (tanh_forward, tanh_backward),
+    "softplus": (softplus_forward, softplus_backward),
+}
+"""name -> (forward, backward) for every activation, used by layers and kernels."""
+
+
+def __getattr__(name):
+    # conv2d_forward & co. live in scratchvae.conv (one concept per module); re-exported lazily.
+    if name.startswith(("conv2d_", "conv_transpose2d_", "im2col", "col2im")):
+        from scratchvae import conv
+
+        return getattr(conv, name)
+    raise AttributeError(f"module 'scratchvae.functional' has no attribute {name!r}")

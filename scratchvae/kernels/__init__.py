@@ -1,0 +1,36 @@
+"""Hot loops behind the models, in two interchangeable backends with identical signatures.
+
+- ``reference``: readable NumPy, built from :mod:`scratchvae.functional`, :mod:`scratchvae.reparam`
+  and :mod:`scratchvae.losses` (the single source of truth for the math).
+- ``jit``: Numba kernels that fuse the same computations (tested equal to ``reference``).
+
+Models pick one with ``backend="numpy"`` or ``backend="numba"``; ``get_backend`` returns the module.
+Nothing here compiles at import: Numba compiles a kernel the first time it is called and keeps it
+in its on-disk cache (``cache=True``), so later processes start fast.
+"""
+
+from importlib import import_module
+
+from scratchvae.validation import check_choice
+
+BACKENDS = ("numpy", "numba")
+DEFAULT_BACKEND = "numba"
+
+
+def get_backend(backend):
+    """Return the kernel module for ``backend`` ("numpy" -> reference, "numba" -> jit).
+
+    Raises a clear ``ImportError`` if Numba is requested but cannot be imported: there is no
+    silent fallback to NumPy.
+    """
+    check_choice("backend", backend, BACKENDS)
+    if backend == "numpy":
+        return import_module("scratchvae.kernels.reference")
+    try:
+        import numba  # noqa: F401
+    except ImportError as err:
+        raise ImportError(
+            "backend='numba' needs the numba package, which failed to import "
+            f"({err}). Install it (pip install numba) or pass backend='numpy'."
+        ) from err
+    return import_module("scratchvae.kernels.jit")

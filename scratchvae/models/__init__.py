@@ -1,0 +1,1 @@
+"""Models: one file each. Import them from the package root (``sv.VAE``, ``sv.Autoencoder``...)."""

@@ -1,0 +1,247 @@
+"""The variational autoencoder (Kingma & Welling 2014), backpropagated by hand.
+
+    encoder   q(z | x) = N(mu(x), diag(exp(logvar(x))))
+    sample    z = mu + exp(logvar / 2) * eps,   eps ~ N(0, I)        (reparameterization)
+    decoder   p(x | z): Bernoulli(sigmoid(logits(z)))   likelihood="bernoulli"
+                        N(mean(z), diag(exp(logvar_x(z))))  likelihood="gaussian" (learned variance)
+                        N(mean(z), sigma^2 I)              likelihood="gaussian_fixed"
+    loss      mean over the batch of  -ELBO_beta(x) = -log p(x | z) + beta * KL(q(z|x) || N(0, I))
+
+Shapes: x (batch, n_in); mu, logvar, eps, z (batch, n_latent). Parameter keys:
+"encoder.<i>.W/b" (hidden layers), "mu.W/b", "logvar.W/b" (the two heads), "decoder.<i>.W/b".
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from scratchvae.functional import sigmoid
+from scratchvae.kernels import DEFAULT_BACKEND
+from scratchvae.layers import Dense, Sequential, mlp
+from scratchvae.losses import bernoulli_nll, gaussian_nll, kl_standard_normal
+from scratchvae.models.base import Model
+from scratchvae.reparam import reparameterize
+from scratchvae.validation import (
+    as_generator,
+    check_array,
+    check_choice,
+    check_positive_int,
+    check_sizes,
+)
+
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "softplus")
+
+
+# ---------------------------------------------------------------------------------------------
+# The Gaussian decoder's log-variance, kept in a safe range by a smooth, differentiable map
+# ---------------------------------------------------------------------------------------------
+
+
+class BoundedLogvarCache(NamedTuple):
+    sig: np.ndarray
+    width: float
+
+
+def bounded_logvar_forward(raw, low, high):
+    """``logvar = low + (high - low) * sigmoid(raw)``: any real raw value maps into (low, high).
+
+    A variance floor exp(low) stops the likelihood from rewarding a variance that shrinks to
+    zero on pixels that never change (the MNIST border), where log p(x|z) would go to +inf.
+    """
+    sig = sigmoid(raw)
+    return low + (high - low) * sig, BoundedLogvarCache(sig, high - low)
+
+
+def bounded_logvar_backward(dlogvar, cache):
+    """``draw = dlogvar * (high - low) * sigmoid(raw) * (1 - sigmoid(raw))``."""
+    sig, width = cache
+    return dlogvar * width * sig * (1 - sig)
+
+
+class VAE(Model):
+    """Variational autoencoder with MLP encoder and decoder.
+
+    n_in: pixels per example; hidden: hidden-layer widths of the encoder (the decoder mirrors
+    them); n_latent: size of z; likelihood: "bernoulli" (decoder outputs logits), "gaussian"
+    (per-pixel mean and log-variance, logvar in ``logvar_range``) or "gaussian_fixed" (mean only,
+    fixed sigma); beta: weight of the KL term (beta-VAE; 1 is the ELBO); activation of the
+    hidden layers; dtype float32 or float64; backend "numba" or "numpy"; rng: seed or Generator
+    for the initial weights.
+    """
+
+    noise_arguments = ("eps",)
+
+    def __init__(self, n_in=784, hidden=(400,), n_latent=20, likelihood="bernoulli", beta=1.0,
+                 activation="relu", dtype=np.float32, backend=DEFAULT_BACKEND, rng=0,
+                 sigma=0.1, logvar_range=(-6.0, 2.0)):
+        self._setup(dtype, backend)
+        self.n_in = check_positive_int("n_in", n_in)
+        self.hidden = check_sizes("hidden", hidden)
+        self.n_latent = check_positive_int("n_latent", n_latent)
+        self.likelihood = check_choice("likelihood", likelihood, LIKELIHOODS)
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.beta = _check_nonnegative("beta", beta)
+        self.sigma = _check_positive("sigma", sigma)
+        low, high = (float(v) for v in logvar_range)
+        if not low < high:
+            raise ValueError(f"logvar_range must be (low, high) with low < high, got {logvar_range}")
+        self.logvar_range = (low, high)
+        self._config = dict(
+            n_in=self.n_in, hidden=list(self.hidden), n_latent=self.n_latent,
+            likelihood=self.likelihood, beta=self.beta, activation=self.activation,
+            sigma=self.sigma, logvar_range=list(self.logvar_range),
+        )
+        rng = as_generator(rng)
+        common = dict(rng=rng, dtype=self.dtype, backend=backend)
+        h_last = self.hidden[-1] if self.hidden else self.n_in
+        n_out = 2 * self.n_in if self.likelihood == "gaussian" else self.n_in
+        self.networks = {
+            "encoder": mlp((self.n_in, *self.hidden), activation, activation, **common)
+            if self.hidden else Sequential(),
+            "mu": Dense(h_last, self.n_latent, **common),
+            "logvar": Dense(h_last, self.n_latent, **common),
+            "decoder": mlp((self.n_latent, *self.hidden[::-1], n_out), activation, **common),
+        }
+        self.last_loss_terms = {}
+
+    # -- the four steps, named as in PyTorch ------------------------------------------------
+
+    def encode(self, x):
+        """q(z|x): x (batch, n_in) -> (mu, logvar), each (batch, n_latent)."""
+        x = self._check_x(x)
+        return self._encode(x)
+
+    def reparameterize(self, mu, logvar, eps):
+        """``z = mu + exp(logvar / 2) * eps`` (see :func:`scratchvae.reparam.reparameterize`)."""
+        z, _ = reparameterize(mu, logvar, eps)
+        return z
+
+    def decode(self, z):
+        """p(x|z)'s parameters. bernoulli: logits (batch, n_in); gaussian and gaussian_fixed:
+        (mean, logvar), each (batch, n_in)."""
+        z = check_array("z", z, ndim=2, shape=(None, self.n_latent)).astype(self.dtype, copy=False)
+        raw = self.networks["decoder"].forward(z)
+        out, _ = self._decoder_head(raw)
+        return out
+
+    def forward(self, x, eps=None, rng=None):
+        """Encode, sample, decode: returns (decoded, mu, logvar) as ``decode`` gives it."""
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar, self._noise(eps, rng, mu.shape))
+        return self.decode(z), mu, logvar
+
+    # -- the loss and its gradient -----------------------------------------------------------
+
+    def loss_and_grads(self, x, eps=None, rng=None):
+        """Mean over the batch of the beta-weighted negative ELBO, and its gradient.
+
+            loss = 1/B sum_n [ -log p(x_n | z_n) + beta * KL(q(z|x_n) || N(0, I)) ]
+            z_n  = mu_n + exp(logvar_n / 2) * eps_n
+
+        x: (batch, n_in); eps: (batch, n_latent) standard-normal noise, or None to draw it from
+        ``rng``. Returns (loss, grads) with grads keyed like ``params``. The batch mean is taken
+        here and only here; the per-example terms are summed over pixels and latent dimensions.
+        ``last_loss_terms`` holds the batch means of the two terms afterwards.
+        """
+        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        batch = x.shape[0]
+        mu, logvar = self._encode(x)
+        eps = self._noise(eps, rng, mu.shape)
+        z, std, kl = self.kernels.reparam_kl_forward(mu, logvar, eps)
+        raw = self.networks["decoder"].forward(z)
+        recon, draw = self._reconstruction_and_grad(x, raw, scale=1.0 / batch)
+        loss = float(np.mean(recon + self.beta * kl))
+        self.last_loss_terms = {"reconstruction": float(np.mean(recon)), "kl": float(np.mean(kl))}
+
+        # backward: decoder, then the two places mu and logvar are used (z and the KL)
+        dz = self.networks["decoder"].backward(draw)
+        dmu, dlogvar = self.kernels.reparam_kl_backward(dz, mu, logvar, eps, std, self.beta / batch)
+        # h feeds both heads, so its gradient is the sum of what comes back from each
+        dh = self.networks["mu"].backward(dmu) + self.networks["logvar"].backward(dlogvar)
+        self.networks["encoder"].backward(dh, need_dx=False)
+        return loss, self._collect_grads()
+
+    def elbo(self, x, rng=0, eps=None):
+        """Per-example ELBO (beta = 1) with z sampled from q(z|x), never z = mu. Shape (batch,).
+
+            ELBO(x) = log p(x | z) - KL(q(z|x) || N(0, I)),  z = mu + exp(logvar / 2) * eps
+        """
+        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        mu, logvar = self._encode(x)
+        z = self.reparameterize(mu, logvar, self._noise(eps, rng, mu.shape))
+        return -(self.reconstruction_nll(x, self.decode(z)) + kl_standard_normal(mu, logvar))
+
+    def reconstruction_nll(self, x, decoded):
+        """-log p(x | z) per example (batch,), given ``decoded = self.decode(z)``."""
+        if self.likelihood == "bernoulli":
+            return bernoulli_nll(decoded, x)
+        mean, logvar = decoded
+        return gaussian_nll(x, mean, logvar)
+
+    def sample(self, n, rng=0):
+        """Decoder means for z ~ N(0, I): (n, n_in) images in [0, 1] (not noisy draws)."""
+        n = check_positive_int("n", n)
+        z = as_generator(rng).standard_normal((n, self.n_latent)).astype(self.dtype)
+        return self.mean_image(self.decode(z))
+
+    def reconstruct(self, x):
+        """Decoder mean at z = mu (for pictures only: this is not how the ELBO is evaluated)."""
+        mu, _ = self.encode(x)
+        return self.mean_image(self.decode(mu))
+
+    def mean_image(self, decoded):
+        """E[x | z] from ``decode``'s output: sigmoid(logits) or the Gaussian mean."""
+        if self.likelihood == "bernoulli":
+            return sigmoid(decoded)
+        return decoded[0]
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _encode(self, x):
+        h = self.networks["encoder"].forward(x)
+        return self.networks["mu"].forward(h), self.networks["logvar"].forward(h)
+
+    def _noise(self, eps, rng, shape):
+        if eps is None:
+            return as_generator(rng).standard_normal(shape).astype(self.dtype)
+        eps = check_array("eps", eps, ndim=2, shape=shape)
+        return eps.astype(self.dtype, copy=False)
+
+    def _decoder_head(self, raw):
+        """Decoder output -> p(x|z)'s parameters, with a cache for the backward pass."""
+        if self.likelihood == "bernoulli":
+            return raw, None
+        if self.likelihood == "gaussian_fixed":
+            mean = sigmoid(raw)
+            logvar = np.full_like(mean, 2.0 * np.log(self.sigma))
+            return (mean, logvar), mean
+        raw_mean, raw_logvar = raw[:, : self.n_in], raw[:, self.n_in:]
+        mean = sigmoid(raw_mean)
+        logvar, logvar_cache = bounded_logvar_forward(raw_logvar, *self.logvar_range)
+        return (mean, logvar), (mean, logvar_cache)
+
+    def _reconstruction_and_grad(self, x, raw, scale):
+        """Per-example -log p(x|z) and ``scale`` times its gradient with respect to ``raw``."""
+        decoded, head_cache = self._decoder_head(raw)
+        if self.likelihood == "bernoulli":
+            return self.kernels.bernoulli_nll_and_grad(decoded, x, scale)
+        mean, logvar = decoded
+        nll, dmean, dlogvar = self.kernels.gaussian_nll_and_grad(x, mean, logvar, scale)
+        draw_mean = dmean * mean * (1 - mean)  # through mean = sigmoid(raw_mean)
+        if self.likelihood == "gaussian_fixed":
+            return nll, draw_mean
+        draw_logvar = bounded_logvar_backward(dlogvar, head_cache[1])
+        return nll, np.concatenate([draw_mean, draw_logvar], axis=1)
+
+
+def _check_nonnegative(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def _check_positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    return float(value)
