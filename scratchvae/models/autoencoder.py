@@ -1,0 +1,152 @@
+"""The undercomplete autoencoder: an encoder f and a decoder g trained to reconstruct their input.
+
+    code  = f(x)                  encoder MLP, linear last layer: x (batch, n_in) -> (batch, n_code)
+    x_hat = g(code)               decoder MLP mirroring the encoder: -> (batch, n_in)
+    loss  = 1/B sum_n l(x_n, x_hat_n)     the batch mean, taken in loss_and_grads only
+
+with the per-example reconstruction loss l summed over pixels:
+
+    loss="mse":  l = ||x - x_hat||^2 = sum_i (x_i - x_hat_i)^2   (L_AE = 1/n sum ||x - g(f(x))||^2)
+                 the decoder's last layer is linear (identity), so x_hat is the network output.
+    loss="bce":  l = sum_i softplus(a_i) - x_i a_i  with logits a = decoder output and
+                 x_hat = sigmoid(a); this is the binary cross-entropy, x must lie in [0, 1].
+
+Why a linear output for "mse": with ``activation="identity"`` (and any ``hidden``, e.g. ``()``)
+the whole model is then a linear map, and a linear autoencoder trained with squared error
+spans the same subspace as the top ``n_code`` principal components (Baldi & Hornik 1989), which
+notebook 01 shows. For images in [0, 1], ``loss="bce"`` keeps x_hat in [0, 1].
+
+Parameter keys: "encoder.<i>.W/b" and "decoder.<i>.W/b", W (n_in, n_out), b (n_out,).
+"""
+
+import numpy as np
+
+from scratchvae.functional import ACTIVATIONS, sigmoid
+from scratchvae.kernels import DEFAULT_BACKEND
+from scratchvae.layers import mlp
+from scratchvae.losses import bernoulli_nll, mse, mse_grad
+from scratchvae.models.base import Model
+from scratchvae.validation import (
+    as_generator,
+    check_array,
+    check_choice,
+    check_positive_int,
+    check_sizes,
+)
+
+LOSSES = ("mse", "bce")
+
+
+class Autoencoder(Model):
+    """Undercomplete MLP autoencoder (deterministic: no noise, no sampling).
+
+    n_in: pixels per example; hidden: hidden-layer widths of the encoder (the decoder mirrors
+    them; ``()`` for none); n_code: size of the code (the bottleneck, ``n_code < n_in``);
+    loss: "mse" (squared error, linear output) or "bce" (Bernoulli cross-entropy on logits,
+    x in [0, 1]); activation: of the hidden layers, any name in
+    ``scratchvae.functional.ACTIVATIONS`` ("identity" gives a linear autoencoder); the code
+    layer and the decoder's output layer are linear. dtype float32 or float64; backend "numba" or
+    "numpy"; rng: seed or Generator for the initial weights.
+    """
+
+    def __init__(self, n_in=784, hidden=(256,), n_code=32, loss="mse", activation="relu",
+                 dtype=np.float32, backend=DEFAULT_BACKEND, rng=0):
+        self._build(rng, dtype, backend, n_in=n_in, hidden=hidden, n_code=n_code, loss=loss,
+                    activation=activation)
+
+    def _build(self, rng, dtype, backend, n_in, hidden, n_code, loss, activation, **extra):
+        """Check the shared arguments, build both networks; ``extra`` goes into the config."""
+        self._setup(dtype, backend)
+        self.n_in = check_positive_int("n_in", n_in)
+        self.hidden = check_sizes("hidden", hidden)
+        self.n_code = check_positive_int("n_code", n_code)
+        self.loss_name = check_choice("loss", loss, LOSSES)
+        self.activation = check_choice("activation", activation, tuple(ACTIVATIONS))
+        self._config = dict(n_in=self.n_in, hidden=list(self.hidden), n_code=self.n_code,
+                            loss=self.loss_name, activation=self.activation, **extra)
+        # one Generator for both networks, so the two never start from the same weights
+        common = dict(rng=as_generator(rng), dtype=self.dtype, backend=backend)
+        self.networks = {
+            "encoder": mlp((self.n_in, *self.hidden, self.n_code), self.activation, **common),
+            "decoder": mlp((self.n_code, *self.hidden[::-1], self.n_in), self.activation,
+                           **common),
+        }
+        self.last_loss_terms = {}
+
+    # -- forward -----------------------------------------------------------------------------
+
+    def encode(self, x):
+        """code = f(x): x (batch, n_in) -> code (batch, n_code)."""
+        x = self._check_x(x)
+        return self.networks["encoder"].forward(x)
+
+    def decode(self, code):
+        """x_hat = g(code): code (batch, n_code) -> x_hat (batch, n_in).
+
+        For loss="bce" the decoder computes logits a and this returns ``sigmoid(a)``, the
+        probabilities (pixel means) in [0, 1]; use :meth:`decode_logits` for the logits.
+        For loss="mse" it returns the decoder output itself.
+        """
+        raw = self.decode_logits(code)
+        return sigmoid(raw) if self.loss_name == "bce" else raw
+
+    def decode_logits(self, code):
+        """The decoder's raw (linear) output: logits for "bce", x_hat itself for "mse"."""
+        code = check_array("code", code, ndim=2, shape=(None, self.n_code))
+        return self.networks["decoder"].forward(code.astype(self.dtype, copy=False))
+
+    def reconstruct(self, x):
+        """x_hat = g(f(x)), shape (batch, n_in) (probabilities for "bce")."""
+        return self.decode(self.encode(x))
+
+    forward = reconstruct
+
+    # -- loss and gradient -------------------------------------------------------------------
+
+    def loss(self, x, rng=None):
+        """Per-example reconstruction loss l(x, g(f(x))), shape (batch,) (see module docstring).
+
+        ``rng`` is accepted (and unused) so every model shares the same call.
+        """
+        x = self._check_x(x, binary_range=self.loss_name == "bce")
+        return self._per_example(x, self._forward_raw(x))
+
+    def loss_and_grads(self, x, rng=None):
+        """Batch mean of the reconstruction loss and its gradient with respect to ``params``.
+
+            loss = 1/B sum_n l(x_n, g(f(x_n)))
+
+        x: (batch, n_in) (in [0, 1] for "bce"). The autoencoder is deterministic; ``rng`` is
+        accepted so that training code can call every model the same way. The batch mean is
+        taken here and only here. Returns (loss, grads) with grads keyed like ``params``;
+        ``last_loss_terms["reconstruction"]`` holds the loss afterwards.
+        """
+        x = self._check_x(x, binary_range=self.loss_name == "bce")
+        return self._loss_and_grads(x, x)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _forward_raw(self, x_in):
+        """Decoder output (logits for "bce") for the input x_in, caching for backward."""
+        code = self.networks["encoder"].forward(x_in)
+        return self.networks["decoder"].forward(code)
+
+    def _per_example(self, x_target, raw):
+        if self.loss_name == "bce":
+            return bernoulli_nll(raw, x_target)
+        return mse(raw, x_target)
+
+    def _loss_and_grads(self, x_in, x_target):
+        """Reconstruct ``x_in`` and compare with ``x_target`` (the clean x for a denoising AE)."""
+        batch = x_target.shape[0]
+        raw = self._forward_raw(x_in)
+        if self.loss_name == "bce":
+            per_example, draw = self.kernels.bernoulli_nll_and_grad(raw, x_target, 1.0 / batch)
+        else:
+            per_example = mse(raw, x_target)
+            draw = mse_grad(raw, x_target) / batch  # d(batch mean)/dx_hat
+        loss = float(np.mean(per_example))
+        self.last_loss_terms = {"reconstruction": loss}
+        dcode = self.networks["decoder"].backward(draw.astype(self.dtype, copy=False))
+        self.networks["encoder"].backward(dcode, need_dx=False)
+        return loss, self._collect_grads()
