@@ -1,0 +1,76 @@
+"""Numba twins of :mod:`scratchvae.kernels.conv_reference` (same signatures, same numbers).
+
+Instead of padding the input and copying strided slices, each kernel walks the index map
+
+    cols[(c, i, j), (n, oh, ow)] = x[n, c, oh * stride + i - padding, ow * stride + j - padding]
+
+directly (zero outside the image), in parallel: im2col over rows of cols, col2im over (n, c)
+images (different images never write the same pixel, so the additions need no locks).
+Compiled on first call and cached on disk (``cache=True``); nothing compiles at import.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, parallel=True)
+def _im2col(x, kh, kw, stride, padding):
+    N, C, H, W = x.shape
+    H_out = (H + 2 * padding - kh) // stride + 1
+    W_out = (W + 2 * padding - kw) // stride + 1
+    L = H_out * W_out
+    cols = np.empty((C * kh * kw, N * L), dtype=x.dtype)
+    for r in prange(C * kh * kw):
+        c = r // (kh * kw)
+        i = (r // kw) % kh
+        j = r % kw
+        for n in range(N):
+            for oh in range(H_out):
+                h = oh * stride + i - padding
+                base = n * L + oh * W_out
+                if h < 0 or h >= H:
+                    for ow in range(W_out):
+                        cols[r, base + ow] = 0.0
+                    continue
+                for ow in range(W_out):
+                    w = ow * stride + j - padding
+                    if 0 <= w < W:
+                        cols[r, base + ow] = x[n, c, h, w]
+                    else:
+                        cols[r, base + ow] = 0.0
+    return cols
+
+
+@njit(cache=True, parallel=True)
+def _col2im(cols, N, C, H, W, kh, kw, stride, padding):
+    H_out = (H + 2 * padding - kh) // stride + 1
+    W_out = (W + 2 * padding - kw) // stride + 1
+    L = H_out * W_out
+    x = np.zeros((N, C, H, W), dtype=cols.dtype)
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc % C
+        for i in range(kh):
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                for oh in range(H_out):
+                    h = oh * stride + i - padding
+                    if h < 0 or h >= H:
+                        continue
+                    base = n * L + oh * W_out
+                    for ow in range(W_out):
+                        w = ow * stride + j - padding
+                        if 0 <= w < W:
+                            x[n, c, h, w] += cols[r, base + ow]
+    return x
+
+
+def im2col(x, kh, kw, stride, padding):
+    """Patches as columns: x (N, C, H, W) -> cols (C * kh * kw, N * H_out * W_out)."""
+    return _im2col(np.ascontiguousarray(x), kh, kw, stride, padding)
+
+
+def col2im(cols, x_shape, kh, kw, stride, padding):
+    """Adjoint of :func:`im2col`: cols (C * kh * kw, N * H_out * W_out) -> x (N, C, H, W)."""
+    N, C, H, W = x_shape
+    return _col2im(np.ascontiguousarray(cols), N, C, H, W, kh, kw, stride, padding)
