@@ -56,6 +56,10 @@ class Optimizer:
     def _buffers(self):
         return {}
 
+    def config(self):
+        """Hyperparameters as JSON values; ``type(self)(params, **config())`` rebuilds it."""
+        return {"lr": self.lr}
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent with (heavy-ball) momentum, as in PyTorch:
@@ -82,6 +86,9 @@ class SGD(Optimizer):
     def _buffers(self):
         return {"velocity": self.velocity}
 
+    def config(self):
+        return {"lr": self.lr, "momentum": self.momentum}
+
 
 class Adam(Optimizer):
     """Adam with bias correction (Kingma & Ba 2015), the same update as ``torch.optim.Adam``:
@@ -98,6 +105,7 @@ class Adam(Optimizer):
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
             raise ValueError(f"betas must both be in [0, 1), got {betas!r}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.backend = backend
         self.kernels = get_backend(backend)
         self.m = {key: np.zeros_like(p) for key, p in params.items()}
         self.v = {key: np.zeros_like(p) for key, p in params.items()}
@@ -113,3 +121,7 @@ class Adam(Optimizer):
 
     def _buffers(self):
         return {"m": self.m, "v": self.v}
+
+    def config(self):
+        return {"lr": self.lr, "betas": [self.beta1, self.beta2], "eps": self.eps,
+                "backend": self.backend}
