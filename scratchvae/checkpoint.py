@@ -1,0 +1,355 @@
+"""Checkpoints: a model, optionally its optimizer, and metadata in one ``.npz`` file, no pickle.
+
+    sv.save(model, "runs/vae.npz", optimizer=opt, metadata={"epoch": 10})
+    model = sv.load("runs/vae.npz")                      # the model only
+    ckpt = sv.checkpoint.load_checkpoint("runs/vae.npz") # ckpt.model, ckpt.optimizer, ckpt.metadata
+
+File format (version 1): a NumPy ``.npz`` archive written with ``np.savez`` holding
+
+    "param/<key>"   every array of ``model.params`` under its dotted key ("param/encoder.0.W")
+    "optim/<key>"   the optimizer's ``state_dict()`` ("optim/step", "optim/m.encoder.0.W", ...)
+    "config.json"   a uint8 array: UTF-8 JSON {"format": "scratchvae-checkpoint", "version": 1,
+                    "scratchvae_version", "model_class", "model_config", "optimizer_class",
+                    "optimizer_config", "metadata"}
+
+The model is rebuilt as ``getattr(scratchvae, model_class)(**model_config)`` (any public model
+class) and its parameters are overwritten with the saved ones, so the round trip is exact: same
+bytes, same dtype, same backend. No object arrays are ever written, and files are always read
+with ``np.load(..., allow_pickle=False)``: a checkpoint cannot run code when it is loaded.
+Writes are atomic (a temporary file in the same folder, fsync, ``os.replace``), so a crash in
+the middle of a save leaves the previous checkpoint intact. A corrupt, truncated, foreign or
+pickle-bearing file raises ``ValueError`` naming the file and what is wrong with it.
+"""
+
+import contextlib
+import json
+import os
+import secrets
+import zipfile
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+FORMAT = "scratchvae-checkpoint"
+VERSION = 1
+CONFIG_KEY = "config.json"
+PARAM_PREFIX = "param/"
+OPTIM_PREFIX = "optim/"
+HEADER_KEYS = ("format", "version", "scratchvae_version", "model_class", "model_config",
+               "optimizer_class", "optimizer_config", "metadata")
+
+
+class Checkpoint(NamedTuple):
+    """What :func:`load_checkpoint` returns."""
+
+    model: object
+    """the rebuilt model, parameters restored exactly"""
+    optimizer: object
+    """the rebuilt optimizer bound to ``model.params``, state restored; None if none was saved"""
+    metadata: dict
+    """the ``metadata`` dict given to :func:`save` ({} if none)"""
+
+
+# ---------------------------------------------------------------------------------------------
+# save
+# ---------------------------------------------------------------------------------------------
+
+
+def save(model, path, optimizer=None, metadata=None):
+    """Write ``model`` (and ``optimizer``'s state, and ``metadata``) to the .npz file ``path``.
+
+    model: any public scratchvae model (``sv.VAE``, ``sv.Autoencoder``, ...); optimizer: an
+    optimizer from :mod:`scratchvae.optim` built on ``model.params``, or None; metadata: a dict
+    of JSON values (str keys; numbers, strings, bools, None, lists, dicts; NumPy scalars and
+    arrays are converted to numbers and lists). The path is used as given (no suffix is added)
+    and missing parent folders are created. The write is atomic. Returns the path as a Path.
+    """
+    path = Path(os.fspath(path))
+    model_class = _public_model_class_name(model)
+    params = model.params
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "scratchvae_version": _scratchvae().__version__,
+        "model_class": model_class,
+        "model_config": model.config(),
+        "optimizer_class": None,
+        "optimizer_config": None,
+        "metadata": {} if metadata is None else metadata,
+    }
+    if not isinstance(header["metadata"], dict):
+        raise ValueError(f"metadata must be a dict or None, got {type(metadata).__name__}")
+    arrays = {f"{PARAM_PREFIX}{key}": np.asarray(value) for key, value in params.items()}
+    if optimizer is not None:
+        _check_optimizer_matches(optimizer, params)
+        header["optimizer_class"] = type(optimizer).__name__
+        header["optimizer_config"] = optimizer.config()
+        for key, value in optimizer.state_dict().items():
+            arrays[f"{OPTIM_PREFIX}{key}"] = np.asarray(value)
+    for name, value in arrays.items():
+        if value.dtype.hasobject:
+            raise ValueError(f"cannot save {name!r}: object arrays would need pickle")
+    try:
+        text = json.dumps(header, default=_json_default)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            "metadata and the model/optimizer config must be JSON values (dicts with str keys, "
+            f"lists, numbers, strings, bools, None): {err}"
+        ) from None
+    arrays[CONFIG_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    _atomic_savez(path, arrays)
+    return path
+
+
+def _atomic_savez(path, arrays):
+    """``np.savez`` to a temporary file beside ``path``, fsync it, then ``os.replace`` it over
+    ``path``: readers see either the old file or the complete new one, never a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory):
+    """Make the rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray) and not value.dtype.hasobject:
+        return value.tolist()
+    raise TypeError(f"value of type {type(value).__name__} is not JSON-serializable")
+
+
+def _public_model_class_name(model):
+    sv = _scratchvae()
+    name = type(model).__name__
+    if name not in sv._NAMES or getattr(sv, name, None) is not type(model):
+        raise ValueError(
+            f"model must be an instance of a public scratchvae model class (e.g. VAE, "
+            f"Autoencoder), so that loading can rebuild it; got {type(model).__module__}.{name}"
+        )
+    return name
+
+
+def _check_optimizer_matches(optimizer, params):
+    from scratchvae.optim import Optimizer
+
+    if not isinstance(optimizer, Optimizer):
+        raise ValueError(
+            f"optimizer must be a scratchvae.optim optimizer or None, got {type(optimizer).__name__}"
+        )
+    if set(optimizer.params) != set(params) or any(
+        optimizer.params[key].shape != value.shape for key, value in params.items()
+    ):
+        raise ValueError(
+            "optimizer must be built on this model's params (e.g. Adam(model.params)); its "
+            f"parameter keys {sorted(optimizer.params)} do not match the model's {sorted(params)}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# load
+# ---------------------------------------------------------------------------------------------
+
+
+def load(path, backend=None):
+    """The model stored in the checkpoint ``path`` (see :func:`load_checkpoint`)."""
+    return load_checkpoint(path, backend=backend).model
+
+
+def load_checkpoint(path, backend=None):
+    """Read a checkpoint written by :func:`save` and rebuild what it holds.
+
+    backend: None keeps the saved backend; "numpy" or "numba" overrides it for the model (and
+    for an optimizer that has a backend). Returns a :class:`Checkpoint` (model, optimizer,
+    metadata). Raises FileNotFoundError if the file is missing and ValueError, naming the file,
+    if it is not a valid checkpoint (corrupt, truncated, foreign, pickle-bearing, newer format).
+    """
+    path = Path(os.fspath(path))
+    if backend is not None:
+        from scratchvae.kernels import BACKENDS
+        from scratchvae.validation import check_choice
+
+        check_choice("backend", backend, BACKENDS)
+    arrays = _read_arrays(path)
+    header = _read_header(path, arrays)
+    model = _rebuild_model(path, header, arrays, backend)
+    optimizer = _rebuild_optimizer(path, header, arrays, model, backend)
+    metadata = header["metadata"]
+    if not isinstance(metadata, dict):
+        raise _bad(path, f"its metadata is a {type(metadata).__name__}, expected a dict")
+    return Checkpoint(model, optimizer, metadata)
+
+
+def _bad(path, problem):
+    return ValueError(f"{path} is not a valid scratchvae checkpoint: {problem}")
+
+
+def _read_arrays(path):
+    """All arrays of the .npz at ``path``, CRC-checked, without ever unpickling anything."""
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file {path} does not exist")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if not magic:
+        raise _bad(path, "the file is empty")
+    if magic.startswith(b"\x80"):
+        raise _bad(path, "it is a Python pickle; scratchvae never loads pickles (they can run "
+                         "code). Checkpoints are .npz archives written by scratchvae.save")
+    if magic == b"\x93NUMPY":
+        raise _bad(path, "it is a single-array .npy file, not a .npz archive written by "
+                         "scratchvae.save")
+    if not magic.startswith(b"PK"):
+        raise _bad(path, f"it is not a .npz (zip) archive (it starts with {magic!r})")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()  # reads every entry and checks its CRC
+    except Exception as err:  # BadZipFile, EOFError, OSError, zlib.error ...
+        raise _bad(path, f"the .npz archive is corrupt or truncated ({type(err).__name__}: "
+                         f"{err})") from None
+    if damaged is not None:
+        raise _bad(path, f"entry {damaged!r} of the .npz archive is corrupt (CRC mismatch)")
+    arrays = {}
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except Exception as err:
+        raise _bad(path, f"numpy cannot read it ({type(err).__name__}: {err})") from None
+    with npz:
+        for name in npz.files:
+            try:
+                arrays[name] = npz[name]
+            except ValueError as err:
+                if "allow_pickle" in str(err) or "pickle" in str(err).lower():
+                    raise _bad(path, f"entry {name!r} holds a pickled object array; scratchvae "
+                                     "checkpoints never contain pickles (they can run code "
+                                     "when loaded), so it is refused") from None
+                raise _bad(path, f"entry {name!r} cannot be read ({err})") from None
+            except Exception as err:
+                raise _bad(path, f"entry {name!r} cannot be read ({type(err).__name__}: "
+                                 f"{err})") from None
+    return arrays
+
+
+def _read_header(path, arrays):
+    if CONFIG_KEY not in arrays:
+        entries = ", ".join(sorted(arrays)[:8]) or "none"
+        raise _bad(path, f"it has no {CONFIG_KEY!r} entry (a .npz from elsewhere? entries: "
+                         f"{entries})")
+    raw = arrays[CONFIG_KEY]
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise _bad(path, f"{CONFIG_KEY!r} must be a 1-D uint8 array, got {raw.dtype} {raw.shape}")
+    try:
+        header = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise _bad(path, f"{CONFIG_KEY!r} is not valid UTF-8 JSON ({err})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        found = header.get("format") if isinstance(header, dict) else type(header).__name__
+        raise _bad(path, f"{CONFIG_KEY!r} does not declare format {FORMAT!r} (found {found!r})")
+    version = header.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise _bad(path, f"unknown format version {version!r}")
+    if version > VERSION:
+        raise _bad(path, f"it has format version {version}, written by a newer scratchvae "
+                         f"({header.get('scratchvae_version')}); this one reads version "
+                         f"{VERSION}. Upgrade scratchvae")
+    missing = [key for key in HEADER_KEYS if key not in header]
+    if missing:
+        raise _bad(path, f"{CONFIG_KEY!r} lacks the fields {missing}")
+    return header
+
+
+def _rebuild_model(path, header, arrays, backend):
+    from scratchvae.models.base import Model
+
+    sv = _scratchvae()
+    name = header["model_class"]
+    cls = getattr(sv, name, None) if name in sv._NAMES else None
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise _bad(path, f"model_class {name!r} is not a scratchvae model class")
+    config = header["model_config"]
+    if not isinstance(config, dict):
+        raise _bad(path, f"model_config must be a dict, got {type(config).__name__}")
+    config = dict(config)
+    if backend is not None:
+        config["backend"] = backend
+    try:
+        model = cls(**config)
+    except (TypeError, ValueError) as err:
+        raise _bad(path, f"cannot rebuild {name} from its saved config {config}: {err}") from None
+    saved = {key[len(PARAM_PREFIX):]: value for key, value in arrays.items()
+             if key.startswith(PARAM_PREFIX)}
+    params = model.params
+    _check_same_arrays(path, "parameter", saved, params)
+    for key, value in saved.items():
+        params[key][...] = value  # in place: the layers hold these very arrays
+    return model
+
+
+def _rebuild_optimizer(path, header, arrays, model, backend):
+    from scratchvae import optim
+
+    name = header["optimizer_class"]
+    saved = {key[len(OPTIM_PREFIX):]: value for key, value in arrays.items()
+             if key.startswith(OPTIM_PREFIX)}
+    if name is None:
+        if saved:
+            raise _bad(path, "it holds optimizer state but no optimizer_class")
+        return None
+    cls = getattr(optim, name, None) if isinstance(name, str) else None
+    if not (isinstance(cls, type) and issubclass(cls, optim.Optimizer)):
+        raise _bad(path, f"optimizer_class {name!r} is not an optimizer in scratchvae.optim")
+    config = header["optimizer_config"]
+    if not isinstance(config, dict):
+        raise _bad(path, f"optimizer_config must be a dict, got {type(config).__name__}")
+    config = dict(config)
+    if backend is not None and "backend" in config:
+        config["backend"] = backend
+    try:
+        optimizer = cls(model.params, **config)
+    except (TypeError, ValueError) as err:
+        raise _bad(path, f"cannot rebuild {name} from its saved config {config}: {err}") from None
+    _check_same_arrays(path, "optimizer state", saved, optimizer.state_dict(), check_dtype=False)
+    optimizer.load_state_dict(saved)
+    return optimizer
+
+
+def _check_same_arrays(path, what, saved, expected, check_dtype=True):
+    """The saved arrays must match the rebuilt object's: same keys, shapes and dtypes."""
+    missing = sorted(set(expected) - set(saved))
+    unexpected = sorted(set(saved) - set(expected))
+    if missing or unexpected:
+        raise _bad(path, f"its {what} keys do not match the rebuilt object: missing {missing}, "
+                         f"unexpected {unexpected}")
+    for key, value in saved.items():
+        want = np.asarray(expected[key])
+        if value.shape != want.shape or (check_dtype and value.dtype != want.dtype):
+            raise _bad(path, f"{what} {key!r} is {value.dtype} {value.shape}, expected "
+                             f"{want.dtype} {want.shape}")
+
+
+def _scratchvae():
+    import scratchvae
+
+    return scratchvae
