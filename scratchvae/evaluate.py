@@ -1,0 +1,264 @@
+"""Evaluating a trained model: the ELBO on data, the importance-sampled log-likelihood,
+active latent units and the reconstruction error.
+
+All numbers are nats per example (natural log), averaged over examples where a mean is
+reported. The ELBO is always evaluated with z sampled from q(z|x), never with z = mu.
+
+    -ELBO(x)   = E_q[-log p(x|z)] + KL(q(z|x) || N(0, I))            (one z per example)
+    -log p(x) ~= -log 1/k sum_i p(x|z_i) p(z_i) / q(z_i|x),  z_i ~ q(z|x)   (Burda et al. 2016)
+
+The second is an upper bound on -log p(x) in expectation that tightens as k grows, and equals
+a single-sample -ELBO estimate (with the KL estimated by the same sample) when k = 1.
+
+Models: any object with ``encode(x) -> (mu, logvar)``, ``decode(z)``, ``reconstruction_nll(x,
+decoded)`` and ``n_latent`` (the VAE and its extensions). Models with ``needs_labels = True``
+take ``y`` and get ``encode(x, y)`` and ``decode(z, y)``.
+"""
+
+import math
+import sys
+
+import numpy as np
+
+from scratchvae.losses import LOG_2PI, kl_standard_normal
+from scratchvae.reparam import std_from_logvar
+from scratchvae.validation import as_generator, check_array, check_positive_int
+
+__all__ = ["log_normal_diag", "log_standard_normal", "logsumexp", "evaluate_elbo",
+           "importance_sampled_nll", "active_units", "reconstruction_error"]
+
+
+# ---------------------------------------------------------------------------------------------
+# densities
+# ---------------------------------------------------------------------------------------------
+
+
+def log_normal_diag(z, mu, logvar):
+    """Log-density of z under N(mu, diag(exp(logvar))), summed over the last axis.
+
+        log N(z; mu, diag(sigma^2)) = -1/2 * sum_j [ log(2 pi) + logvar_j + (z_j - mu_j)^2 / exp(logvar_j) ]
+
+    z, mu, logvar: (..., n_latent), broadcastable (mu = 0, logvar = 0 gives N(0, I)).
+    Returns (...,), e.g. (batch,).
+    """
+    z, mu, logvar = np.asarray(z), np.asarray(mu), np.asarray(logvar)
+    diff = z - mu
+    return -0.5 * np.sum(LOG_2PI + logvar + diff * diff * np.exp(-logvar), axis=-1)
+
+
+def log_standard_normal(z):
+    """``log N(z; 0, I) = -1/2 * sum_j [ log(2 pi) + z_j^2 ]``: (..., n_latent) -> (...,)."""
+    z = np.asarray(z)
+    return -0.5 * np.sum(LOG_2PI + z * z, axis=-1)
+
+
+def logsumexp(a, axis=0):
+    """``log sum_i exp(a_i)`` along ``axis``, computed as ``m + log sum_i exp(a_i - m)`` with
+    m = max_i a_i, so no exp overflows (the largest term is exp(0) = 1)."""
+    a = np.asarray(a, dtype=np.float64)
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):  # all terms -inf: log(0) = -inf is the right answer
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return np.squeeze(out, axis=axis)
+
+
+# ---------------------------------------------------------------------------------------------
+# model access, the same for the VAE and labelled extensions
+# ---------------------------------------------------------------------------------------------
+
+
+def _needs_labels(model):
+    return bool(getattr(model, "needs_labels", False))
+
+
+def _encode(model, x, y):
+    return model.encode(x, y) if _needs_labels(model) else model.encode(x)
+
+
+def _decode(model, z, y):
+    return model.decode(z, y) if _needs_labels(model) else model.decode(z)
+
+
+def _check_inputs(model, x, y):
+    x = check_array("x", x)
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"x must be an array of shape (n, ...) with n >= 1, got {x.shape}")
+    dtype = getattr(model, "dtype", None)
+    if dtype is not None and x.dtype != dtype:
+        x = x.astype(dtype)
+    if _needs_labels(model):
+        if y is None:
+            raise ValueError("y is required: this model conditions on class labels")
+        y = check_array("y", y, ndim=1)
+        if len(y) != len(x):
+            raise ValueError(f"y must have one label per example ({len(x)}), got {len(y)}")
+    return x, y
+
+
+def _rows(a, idx):
+    return None if a is None else a[idx]
+
+
+def _progress(total, desc, progress):
+    show = bool(progress) and _is_terminal()
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False, file=sys.stderr, unit="ex")
+
+
+def _is_terminal():
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# the ELBO
+# ---------------------------------------------------------------------------------------------
+
+
+def evaluate_elbo(model, x, rng=0, batch_size=1000, y=None):
+    """Mean negative ELBO over ``x`` in nats per example, with z sampled from q(z|x), beta = 1.
+
+        -ELBO(x_n) = -log p(x_n | z_n) + KL(q(z|x_n) || N(0, I)),
+        z_n = mu_n + exp(logvar_n / 2) * eps_n,  eps_n ~ N(0, I) drawn from ``rng``
+
+    The KL is analytic (:func:`scratchvae.losses.kl_standard_normal`), the reconstruction term
+    a one-sample estimate. x: (n, n_in). Processed ``batch_size`` examples at a time; eps is
+    drawn batch by batch as ``rng.standard_normal((batch, n_latent))``.
+
+    Returns a dict of floats: "neg_elbo" (the mean -ELBO), "reconstruction" (mean -log p(x|z)),
+    "kl" (mean KL), "elbo" (= -neg_elbo) and "n_examples".
+    """
+    x, y = _check_inputs(model, x, y)
+    rng = as_generator(rng)
+    batch_size = check_positive_int("batch_size", batch_size)
+    recon_sum = kl_sum = 0.0
+    for start in range(0, len(x), batch_size):
+        idx = slice(start, start + batch_size)
+        xb, yb = x[idx], _rows(y, idx)
+        mu, logvar = _encode(model, xb, yb)
+        eps = rng.standard_normal(mu.shape).astype(mu.dtype)
+        z = mu + std_from_logvar(logvar) * eps
+        recon = model.reconstruction_nll(xb, _decode(model, z, yb))
+        recon_sum += float(np.sum(recon, dtype=np.float64))
+        kl_sum += float(np.sum(kl_standard_normal(mu, logvar), dtype=np.float64))
+    n = len(x)
+    recon, kl = recon_sum / n, kl_sum / n
+    return {"neg_elbo": recon + kl, "reconstruction": recon, "kl": kl, "elbo": -(recon + kl),
+            "n_examples": n}
+
+
+# ---------------------------------------------------------------------------------------------
+# importance-sampled -log p(x)
+# ---------------------------------------------------------------------------------------------
+
+
+def importance_sampled_nll(vae, x, k=1000, rng=0, batch_size=10000, progress=True, y=None):
+    """Importance-sampled estimate of -log p(x) per example (Burda, Grosse, Salakhutdinov 2016).
+
+        log w_i   = log p(x | z_i) + log N(z_i; 0, I) - log N(z_i; mu, diag(exp(logvar)))
+        -log p(x) ~= -( logsumexp_i(log w_i) - log k ),     z_i = mu + std * eps_i, i = 1..k
+
+    with q(z|x) = N(mu, diag(exp(logvar))) as the proposal. The log-sum-exp subtracts the
+    largest log-weight first, so nothing overflows; it is accumulated chunk by chunk over the k
+    samples in float64. x: (n, n_in) -> (n,) nats.
+
+    batch_size: how many (example, sample) pairs are decoded at once (memory ~ batch_size *
+    n_in numbers); examples are taken ``max(1, batch_size // k)`` at a time and samples
+    ``min(k, batch_size)`` at a time. For each group of examples the noise is drawn chunk by
+    chunk as ``rng.standard_normal((samples, examples, n_latent))``, so with k = 1 and one
+    group the draws equal ``rng.standard_normal((n, n_latent))``. progress: a tqdm bar over the
+    examples when stderr is a terminal.
+    """
+    x, y = _check_inputs(vae, x, y)
+    k = check_positive_int("k", k)
+    batch_size = check_positive_int("batch_size", batch_size)
+    rng = as_generator(rng)
+    n = len(x)
+    per_group = max(1, batch_size // k)
+    per_chunk = min(k, batch_size)
+    out = np.empty(n, dtype=np.float64)
+    bar = _progress(n, f"IS-NLL (k={k})", progress)
+    try:
+        for start in range(0, n, per_group):
+            idx = slice(start, start + per_group)
+            xb, yb = x[idx], _rows(y, idx)
+            m = len(xb)
+            mu, logvar = _encode(vae, xb, yb)
+            std = std_from_logvar(logvar)
+            log_total = np.full(m, -np.inf)
+            for s in range(0, k, per_chunk):
+                c = min(per_chunk, k - s)
+                eps = rng.standard_normal((c, m, mu.shape[1])).astype(mu.dtype)
+                z = mu + std * eps                                   # (c, m, n_latent)
+                z_flat = z.reshape(c * m, -1)
+                x_rep = np.broadcast_to(xb, (c, *xb.shape)).reshape(c * m, *xb.shape[1:])
+                y_rep = None if yb is None else np.tile(yb, c)
+                log_px_z = -vae.reconstruction_nll(x_rep, _decode(vae, z_flat, y_rep))
+                log_w = (np.asarray(log_px_z, dtype=np.float64).reshape(c, m)
+                         + log_standard_normal(z.astype(np.float64))
+                         - log_normal_diag(z.astype(np.float64), mu.astype(np.float64),
+                                           logvar.astype(np.float64)))
+                log_total = np.logaddexp(log_total, logsumexp(log_w, axis=0))
+            out[idx] = -(log_total - math.log(k))
+            if bar is not None:
+                bar.update(m)
+    finally:
+        if bar is not None:
+            bar.close()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# active units and reconstruction error
+# ---------------------------------------------------------------------------------------------
+
+
+def active_units(model, x, threshold=0.01, batch_size=1000, y=None):
+    """Number of active latent dimensions (Burda, Grosse, Salakhutdinov 2016, section 5.2):
+
+        A_u = Var_x( E_{q(z|x)}[z_u] ) = Var_x( mu_u(x) ),   unit u is active if A_u > threshold
+
+    The variance is over the examples in ``x`` (ddof = 0). An inactive unit's posterior mean
+    does not depend on x: the decoder ignores it and its KL is (near) zero.
+    Returns (count, variances) with variances: (n_latent,) float64.
+    """
+    x, y = _check_inputs(model, x, y)
+    batch_size = check_positive_int("batch_size", batch_size)
+    if not (isinstance(threshold, (int, float)) and threshold >= 0):
+        raise ValueError(f"threshold must be a number >= 0, got {threshold!r}")
+    means = []
+    for start in range(0, len(x), batch_size):
+        idx = slice(start, start + batch_size)
+        mu, _ = _encode(model, x[idx], _rows(y, idx))
+        means.append(np.asarray(mu, dtype=np.float64))
+    variances = np.var(np.concatenate(means), axis=0)
+    return int(np.sum(variances > threshold)), variances
+
+
+def reconstruction_error(model, x, batch_size=1000, y=None):
+    """Mean squared error per example, averaged over pixels, of the reconstruction at z = mu:
+
+        mse(x_n) = 1/d * sum_i (x_ni - x_hat_ni)^2,   x_hat = E[x | z = mu(x)] = model.reconstruct(x)
+
+    A picture-quality number, not a likelihood: it uses the decoder mean at the posterior mean
+    (no sampling), unlike the ELBO. Works for autoencoders too. x: (n, d) -> (n,) float64.
+    """
+    x, y = _check_inputs(model, x, y)
+    batch_size = check_positive_int("batch_size", batch_size)
+    out = np.empty(len(x), dtype=np.float64)
+    for start in range(0, len(x), batch_size):
+        idx = slice(start, start + batch_size)
+        xb = x[idx]
+        if _needs_labels(model):
+            x_hat = model.reconstruct(xb, y[idx])
+        else:
+            x_hat = model.reconstruct(xb)
+        diff = np.asarray(xb, dtype=np.float64) - np.asarray(x_hat, dtype=np.float64)
+        out[idx] = np.mean(diff.reshape(len(xb), -1) ** 2, axis=1)
+    return out
