@@ -1,0 +1,94 @@
+"""Small numerical helpers shared by the VAE extensions (CVAE, IWAE, M2, AAE).
+
+    log_sum_exp(a)   = log sum_i exp(a_i)        computed as  m + log sum_i exp(a_i - m),  m = max a
+    log_mean_exp(a)  = log (1/k) sum_i exp(a_i)  = log_sum_exp(a) - log k
+    softmax(a)_j     = exp(a_j) / sum_i exp(a_i)            (stable: a - max a first)
+    log_softmax(a)_j = a_j - log_sum_exp(a)
+    log_normal_diag(x, mean, logvar) = -1/2 sum_j [ log(2 pi) + logvar_j + (x_j - mean_j)^2 / exp(logvar_j) ]
+    one_hot(y, K)    = the (batch, K) matrix with a single 1 per row, at column y_n
+
+Subtracting the maximum first is what makes these finite: exp(1000) overflows, exp(1000 - 1000)
+does not, and the answer is the same.
+"""
+
+import numbers
+
+import numpy as np
+
+from scratchvae.validation import check_array
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+def log_sum_exp(a, axis=0):
+    """``log sum_i exp(a_i)`` along ``axis``, stable for any finite a (max subtracted first)."""
+    a = np.asarray(a)
+    m = np.max(a, axis=axis, keepdims=True)
+    out = m + np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True))
+    return np.squeeze(out, axis=axis)
+
+
+def log_mean_exp(a, axis=0):
+    """``log (1/k) sum_i exp(a_i)`` along ``axis`` (k = a.shape[axis]); stable."""
+    a = np.asarray(a)
+    return log_sum_exp(a, axis=axis) - np.log(a.shape[axis])
+
+
+def softmax(logits):
+    """Row-wise softmax of logits (batch, K) -> probabilities (batch, K), rows sum to 1."""
+    e = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def log_softmax(logits):
+    """Row-wise ``log softmax``: ``a - log_sum_exp(a)``, stable (batch, K) -> (batch, K)."""
+    shifted = logits - np.max(logits, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+def log_normal_diag(x, mean, logvar):
+    """``log N(x; mean, diag(exp(logvar)))`` summed over the last axis: (..., d) -> (...)."""
+    return -0.5 * np.sum(LOG_2PI + logvar + (x - mean) ** 2 * np.exp(-logvar), axis=-1)
+
+
+def log_standard_normal(z):
+    """``log N(z; 0, I)`` summed over the last axis: (..., d) -> (...)."""
+    return -0.5 * np.sum(LOG_2PI + z * z, axis=-1)
+
+
+def check_labels(name, y, n_classes, batch=None, allow_unlabelled=False):
+    """Class labels as an int64 array (batch,), each in [0, n_classes) (or -1 if allowed).
+
+    Raises ValueError naming ``name`` when y is not a 1-D array of integers, has the wrong
+    length, or holds a label out of range.
+    """
+    y = check_array(name, y, ndim=1)
+    if batch is not None and y.shape[0] != batch:
+        raise ValueError(f"{name} must hold one label per example ({batch}), got {y.shape[0]}")
+    if not np.issubdtype(y.dtype, np.integer):
+        if not (np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y))):
+            raise ValueError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    low = -1 if allow_unlabelled else 0
+    if y.size and (y.min() < low or y.max() >= n_classes):
+        bad = y[(y < low) | (y >= n_classes)][0]
+        what = "-1 (unlabelled) or " if allow_unlabelled else ""
+        raise ValueError(
+            f"{name} must hold {what}labels in [0, {n_classes - 1}], got {int(bad)}"
+        )
+    return y
+
+
+def labels_for(name, y, n, n_classes):
+    """``y`` for ``n`` examples: an int gives n copies of that label; an array is checked."""
+    if isinstance(y, numbers.Integral) and not isinstance(y, bool):
+        y = np.full(n, int(y), dtype=np.int64)
+    return check_labels(name, y, n_classes, batch=n)
+
+
+def one_hot(y, n_classes, dtype=np.float64):
+    """One-hot rows: y (batch,) int labels in [0, n_classes) -> (batch, n_classes) of ``dtype``."""
+    y = check_labels("y", y, n_classes)
+    out = np.zeros((y.shape[0], n_classes), dtype=dtype)
+    out[np.arange(y.shape[0]), y] = 1
+    return out

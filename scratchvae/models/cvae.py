@@ -1,0 +1,157 @@
+"""The conditional VAE (Sohn, Lee & Yan 2015): a VAE whose encoder and decoder both see a label.
+
+    label     c = one_hot(y)                           y (batch,) ints in [0, n_classes)
+    encoder   q(z | x, y) = N(mu(x, c), diag(exp(logvar(x, c))))      input [x, c]
+    sample    z = mu + exp(logvar / 2) * eps,   eps ~ N(0, I)
+    decoder   p(x | z, y)                                              input [z, c]
+    prior     p(z) = N(0, I)   (independent of y)
+    loss      mean over the batch of  -ELBO_beta(x | y) = -log p(x | z, y) + beta * KL(q(z|x,y) || N(0, I))
+
+Because the decoder is told the label, z is free to hold everything else ("style"): encode a
+digit with its own label and decode the same z with another label to redraw it as that class.
+
+Shapes: x (batch, n_in); y (batch,); mu, logvar, eps, z (batch, n_latent). Parameter keys as in
+:class:`scratchvae.VAE` ("encoder.<i>.W/b", "mu.W/b", "logvar.W/b", "decoder.<i>.W/b"); the first
+encoder layer has n_in + n_classes inputs and the first decoder layer n_latent + n_classes.
+"""
+
+import numpy as np
+
+from scratchvae.kernels import DEFAULT_BACKEND
+from scratchvae.layers import Dense, Sequential, mlp
+from scratchvae.losses import kl_standard_normal
+from scratchvae.mathutils import labels_for, one_hot
+from scratchvae.models.vae import VAE
+from scratchvae.validation import as_generator, check_array, check_positive_int
+
+
+class CVAE(VAE):
+    """Conditional VAE: q(z|x, y), p(x|z, y), p(z) = N(0, I). See the module docstring.
+
+    Same arguments as :class:`scratchvae.VAE` plus n_classes (the labels y are ints in
+    [0, n_classes), one-hot encoded inside). ``needs_labels = True``: ``sv.fit`` passes
+    ``y=`` batches to ``loss_and_grads``.
+    """
+
+    needs_labels = True
+
+    def __init__(self, n_in=784, n_classes=10, hidden=(400,), n_latent=20,
+                 likelihood="bernoulli", beta=1.0, activation="relu", dtype=np.float32,
+                 backend=DEFAULT_BACKEND, rng=0, sigma=0.1, logvar_range=(-6.0, 2.0)):
+        self.n_classes = check_positive_int("n_classes", n_classes)
+        rng = as_generator(rng)
+        # the VAE checks and stores every shared argument; the networks are rebuilt below with
+        # the label concatenated to their inputs
+        super().__init__(n_in=n_in, hidden=hidden, n_latent=n_latent, likelihood=likelihood,
+                         beta=beta, activation=activation, dtype=dtype, backend=backend,
+                         rng=rng, sigma=sigma, logvar_range=logvar_range)
+        self._config = {"n_in": self.n_in, "n_classes": self.n_classes,
+                        **{k: v for k, v in self._config.items() if k != "n_in"}}
+        common = dict(rng=rng, dtype=self.dtype, backend=backend)
+        n_cond = self.n_in + self.n_classes
+        h_last = self.hidden[-1] if self.hidden else n_cond
+        n_out = 2 * self.n_in if self.likelihood == "gaussian" else self.n_in
+        self.networks = {
+            "encoder": mlp((n_cond, *self.hidden), activation, activation, **common)
+            if self.hidden else Sequential(),
+            "mu": Dense(h_last, self.n_latent, **common),
+            "logvar": Dense(h_last, self.n_latent, **common),
+            "decoder": mlp((self.n_latent + self.n_classes, *self.hidden[::-1], n_out),
+                           activation, **common),
+        }
+        self.__dict__.pop("_params", None)
+
+    # -- the four steps, each told the label -----------------------------------------------
+
+    def encode(self, x, y):
+        """q(z|x, y): x (batch, n_in), y (batch,) -> (mu, logvar), each (batch, n_latent)."""
+        x = self._check_x(x)
+        return self._encode_xy(x, self._one_hot(y, x.shape[0]))
+
+    def decode(self, z, y):
+        """p(x|z, y)'s parameters: bernoulli: logits (batch, n_in); gaussian: (mean, logvar).
+
+        z: (batch, n_latent); y: (batch,) labels or one int for every row.
+        """
+        z = check_array("z", z, ndim=2, shape=(None, self.n_latent)).astype(self.dtype,
+                                                                              copy=False)
+        c = self._one_hot(y, z.shape[0])
+        raw = self.networks["decoder"].forward(np.concatenate([z, c], axis=1))
+        out, _ = self._decoder_head(raw)
+        return out
+
+    def forward(self, x, y, eps=None, rng=None):
+        """Encode, sample, decode: returns (decoded, mu, logvar)."""
+        mu, logvar = self.encode(x, y)
+        z = self.reparameterize(mu, logvar, self._noise(eps, rng, mu.shape))
+        return self.decode(z, y), mu, logvar
+
+    # -- the loss and its gradient -----------------------------------------------------------
+
+    def loss_and_grads(self, x, y, eps=None, rng=None):
+        """Mean over the batch of the beta-weighted negative conditional ELBO, and its gradient.
+
+            loss = 1/B sum_n [ -log p(x_n | z_n, y_n) + beta * KL(q(z | x_n, y_n) || N(0, I)) ]
+            z_n  = mu(x_n, y_n) + exp(logvar(x_n, y_n) / 2) * eps_n
+
+        x: (batch, n_in); y: (batch,) int labels; eps: (batch, n_latent) or None to draw it
+        from ``rng``. Returns (loss, grads) keyed like ``params``; the batch mean is taken here.
+        """
+        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        batch = x.shape[0]
+        c = self._one_hot(y, batch)
+        mu, logvar = self._encode_xy(x, c)
+        eps = self._noise(eps, rng, mu.shape)
+        z, std, kl = self.kernels.reparam_kl_forward(mu, logvar, eps)
+        raw = self.networks["decoder"].forward(np.concatenate([z, c], axis=1))
+        recon, draw = self._reconstruction_and_grad(x, raw, scale=1.0 / batch)
+        loss = float(np.mean(recon + self.beta * kl))
+        self.last_loss_terms = {"reconstruction": float(np.mean(recon)), "kl": float(np.mean(kl))}
+
+        # backward: the decoder's input is [z, c]; only the z columns lead to parameters
+        dz = self.networks["decoder"].backward(draw)[:, : self.n_latent]
+        dmu, dlogvar = self.kernels.reparam_kl_backward(dz, mu, logvar, eps, std, self.beta / batch)
+        dh = self.networks["mu"].backward(dmu) + self.networks["logvar"].backward(dlogvar)
+        self.networks["encoder"].backward(dh, need_dx=False)
+        return loss, self._collect_grads()
+
+    def elbo(self, x, y, rng=0, eps=None):
+        """Per-example conditional ELBO (beta = 1) with z sampled from q(z|x, y). Shape (batch,).
+
+            ELBO(x | y) = log p(x | z, y) - KL(q(z|x, y) || N(0, I))
+        """
+        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        mu, logvar = self.encode(x, y)
+        z = self.reparameterize(mu, logvar, self._noise(eps, rng, mu.shape))
+        return -(self.reconstruction_nll(x, self.decode(z, y)) + kl_standard_normal(mu, logvar))
+
+    def sample(self, n, y=0, rng=0):
+        """Decoder means for z ~ N(0, I) and the label(s) y: (n, n_in) images in [0, 1].
+
+        y: one int (every sample of that class) or an int array of n labels.
+        """
+        n = check_positive_int("n", n)
+        y = labels_for("y", y, n, self.n_classes)
+        z = as_generator(rng).standard_normal((n, self.n_latent)).astype(self.dtype)
+        return self.mean_image(self.decode(z, y))
+
+    def reconstruct(self, x, y):
+        """Decoder mean at z = mu(x, y) (pictures only; the ELBO samples z)."""
+        mu, _ = self.encode(x, y)
+        return self.mean_image(self.decode(mu, y))
+
+    def transfer(self, x, y_from, y_to):
+        """Style transfer: z = mu(x, y_from), decoded with the label(s) y_to. (batch, n_in)."""
+        mu, _ = self.encode(x, y_from)
+        return self.mean_image(self.decode(mu, y_to))
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _one_hot(self, y, batch):
+        """y (one int, or (batch,) labels in [0, n_classes)) -> one-hot rows (batch, n_classes)."""
+        return one_hot(labels_for("y", y, batch, self.n_classes), self.n_classes,
+                       dtype=self.dtype)
+
+    def _encode_xy(self, x, c):
+        h = self.networks["encoder"].forward(np.concatenate([x, c], axis=1))
+        return self.networks["mu"].forward(h), self.networks["logvar"].forward(h)
