@@ -179,3 +179,16 @@ def mlp(sizes, activation="relu", out_activation="identity", rng=0, dtype=np.flo
         for i in range(n_layers)
     ]
     return Sequential(*layers)
+
+
+_CONV_LAYERS = ("Conv2d", "ConvTranspose2d", "Flatten", "Reshape")
+
+
+def __getattr__(name):
+    # Conv2d & co. live in scratchvae.conv_layers (which imports Layer from here); re-exported
+    # lazily so neither import order makes a cycle.
+    if name in _CONV_LAYERS:
+        from scratchvae import conv_layers
+
+        return getattr(conv_layers, name)
+    raise AttributeError(f"module 'scratchvae.layers' has no attribute {name!r}")
