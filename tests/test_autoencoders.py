@@ -318,3 +318,29 @@ def test_noise_mask_with_wrong_shape_raises():
     dae = make_dae("gaussian")
     with pytest.raises(ValueError, match="noise_mask must have shape"):
         dae.loss_and_grads(images(3, 12), noise_mask=np.zeros((3, 11)))
+
+
+# -- backends ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_numba_backend_gives_the_numpy_backend_loss_and_grads(loss):
+    x = images(6, 12)
+    mask = draw_keep_mask(x.shape, 0.3, rng=0)
+    results = {}
+    for backend in ("numpy", "numba"):
+        dae = sv.DenoisingAutoencoder(12, (7,), 3, noise="masking", loss=loss, dtype=np.float64,
+                                      backend=backend, rng=0)
+        results[backend] = dae.loss_and_grads(x, noise_mask=mask)
+    (loss_np, grads_np), (loss_nb, grads_nb) = results["numpy"], results["numba"]
+    assert loss_nb == pytest.approx(loss_np, rel=1e-12)
+    for key in grads_np:
+        np.testing.assert_allclose(grads_nb[key], grads_np[key], rtol=1e-10, atol=1e-13)
+
+
+def test_default_backend_is_numba_and_float32_stays_float32():
+    ae = sv.Autoencoder(12, (7,), 3, loss="bce")
+    assert ae.backend == "numba"
+    loss, grads = ae.loss_and_grads(images(4, 12).astype(np.float32))
+    assert np.isfinite(loss)
+    assert all(g.dtype == np.float32 for g in grads.values())
