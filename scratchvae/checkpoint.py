@@ -277,6 +277,11 @@ def _read_header(path, arrays):
     missing = [key for key in HEADER_KEYS if key not in header]
     if missing:
         raise _bad(path, f"{CONFIG_KEY!r} lacks the fields {missing}")
+    unknown = sorted(name for name in arrays if name != CONFIG_KEY
+                     and not name.startswith((PARAM_PREFIX, OPTIM_PREFIX)))
+    if unknown:
+        raise _bad(path, f"it has entries that are neither {PARAM_PREFIX!r} nor "
+                         f"{OPTIM_PREFIX!r}: {unknown[:8]}")
     return header
 
 

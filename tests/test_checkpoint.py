@@ -286,6 +286,15 @@ def test_inconsistent_header_is_rejected(tmp_path, vae_path, changes, message):
         sv.load(bad)
 
 
+def test_unknown_entries_are_rejected(tmp_path, vae_path):
+    path, _ = vae_path
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    np.savez(tmp_path / "extra.npz", **arrays, stray=np.zeros(2))
+    with pytest.raises(ValueError, match=r"extra.npz.*entries that are neither.*\['stray'\]"):
+        sv.load(tmp_path / "extra.npz")
+
+
 def test_missing_file_raises_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.npz"):
         sv.load(tmp_path / "nothing.npz")
