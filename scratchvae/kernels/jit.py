@@ -40,9 +40,6 @@ ACTIVATION_CODES = {
     "softplus": 5,
 }
 
-#: arrays with fewer elements than this are processed on one thread (no fork/join overhead)
-PARALLEL_MIN_SIZE = 1 << 16
-
 
 def _activation_code(activation):
     try:
@@ -70,7 +67,7 @@ def _c(array, dtype):
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _sigmoid(x):
     """Stable logistic: exp(-|x|) <= 1 never overflows."""
     e = math.exp(-abs(x))
@@ -79,7 +76,7 @@ def _sigmoid(x):
     return e / (1.0 + e)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _softplus(x):
     """Stable log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))."""
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
@@ -90,7 +87,7 @@ def _softplus(x):
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _bias_act_kernel(pre, b, out, code):
     """In place: pre += b (row-wise); out = act(pre). pre, out: (batch, n); b: (n,)."""
     batch, n = pre.shape
@@ -142,7 +139,7 @@ def dense_act_forward(x, W, b, activation):
     return out, pre
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _act_grad_bias_kernel(dout, pre, out, code, dpre, db):
     """dpre = dout * act'(pre) and db = sum over the batch of dpre, in one pass.
 
@@ -211,7 +208,7 @@ def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _reparam_kl_forward_kernel(mu, logvar, eps, z, std, kl):
     """std = exp(logvar/2); z = mu + std*eps; kl = 1/2 sum_j (exp(logvar) + mu^2 - 1 - logvar)."""
     batch, n = mu.shape
@@ -242,7 +239,7 @@ def reparam_kl_forward(mu, logvar, eps):
     return z, std, kl
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _reparam_kl_backward_kernel(dz, mu, logvar, eps, std, kl_weight, dmu, dlogvar):
     """dmu = dz + w mu;  dlogvar = dz eps std / 2 + w (exp(logvar) - 1) / 2."""
     batch, n = mu.shape
@@ -273,25 +270,35 @@ def reparam_kl_backward(dz, mu, logvar, eps, std, kl_weight):
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy")
 def _bernoulli_kernel(logits, x, scale, nll, dlogits):
     """nll_i = sum_j softplus(l) - x l;  dlogits = scale (sigmoid(l) - x); one exp per element.
 
-    With e = exp(-|l|):  softplus(l) = max(l, 0) + log1p(e),  sigmoid(l) = 1/(1+e) or e/(1+e).
-    Rows are split over threads.
+    With e = exp(-|l|) in (0, 1]:
+        softplus(l) = max(l, 0) + log1p(e),    sigmoid(l) = 1/(1+e) if l >= 0 else e/(1+e).
+    A logarithm costs more than everything else here, so the row's log1p terms are summed
+    with ONE log:  sum_j log1p(e_j) = log1p(s)  where  1 + s = prod_j (1 + e_j),
+    kept as  s <- s + e + s e  (all terms >= 0: no cancellation, and s <= 2^d - 1 stays finite
+    in float64 for d < 1024 pixels per row; longer rows are split).
     """
     batch, n = logits.shape
-    for i in prange(batch):
-        acc = 0.0
+    for i in range(batch):
+        lin = 0.0  # sum_j max(l, 0) - x l
+        logs = 0.0  # sum of log1p over finished segments
+        s = 0.0
         for j in range(n):
             lg = logits[i, j]
             xv = x[i, j]
             e = math.exp(-abs(lg))
             r = 1.0 / (1.0 + e)
             sig = r if lg >= 0 else e * r
-            acc += max(lg, 0.0) + math.log1p(e) - xv * lg
+            lin += max(lg, 0.0) - xv * lg
+            s += e + s * e
             dlogits[i, j] = scale * (sig - xv)
-        nll[i] = acc
+            if (j & 511) == 511:  # keep prod(1 + e) <= 2^512
+                logs += math.log1p(s)
+                s = 0.0
+        nll[i] = lin + (logs + math.log1p(s))
 
 
 def bernoulli_nll_and_grad(logits, x, scale):
@@ -309,7 +316,7 @@ def bernoulli_nll_and_grad(logits, x, scale):
     return nll.reshape(logits.shape[:-1]), dlogits.reshape(logits.shape)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _gaussian_kernel(x, mean, logvar, scale, nll, dmean, dlogvar):
     """Per pixel: inv = exp(-logvar); diff = x - mean;
     nll += (log 2pi + logvar + diff^2 inv)/2;  dmean = -scale diff inv;
@@ -354,22 +361,18 @@ def gaussian_nll_and_grad(x, mean, logvar, scale):
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, parallel=True)
-def _adam_kernel(param, grad, m, v, lr, beta1, beta2, eps, c1, c2):
-    """One pass per element over flat param, grad, m, v (c1, c2: bias corrections)."""
-    n = param.size
-    n_chunks = 1 if n < PARALLEL_MIN_SIZE else 16
-    chunk = (n + n_chunks - 1) // n_chunks
-    for c in prange(n_chunks):
-        start = c * chunk
-        stop = min(n, start + chunk)
-        for i in range(start, stop):
-            g = grad[i]
-            mi = m[i] * beta1 + (1.0 - beta1) * g
-            vi = v[i] * beta2 + (1.0 - beta2) * g * g
-            m[i] = mi
-            v[i] = vi
-            param[i] -= lr * (mi / c1) / (math.sqrt(vi / c2) + eps)
+@njit(cache=True, error_model="numpy")
+def _adam_kernel(param, grad, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size,
+                 inv_sqrt_c2, eps):
+    """One pass over flat param, grad, m, v. The scalars arrive in the arrays' dtype, so a
+    float32 update is float32 arithmetic (8 SIMD lanes), as in the reference."""
+    for i in range(param.size):
+        g = grad[i]
+        mi = beta1 * m[i] + one_minus_beta1 * g
+        vi = beta2 * v[i] + one_minus_beta2 * (g * g)
+        m[i] = mi
+        v[i] = vi
+        param[i] -= step_size * mi / (math.sqrt(vi) * inv_sqrt_c2 + eps)
 
 
 def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step):
@@ -391,10 +394,13 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step):
     g = _c(grad, param.dtype).reshape(-1)
     if g.size != flat["param"].size:
         raise ValueError(f"grad has shape {np.shape(grad)}, expected {param.shape}")
+    # the bias corrections folded into two scalars, as torch.optim.Adam does:
+    #   lr * (m / c1) / (sqrt(v / c2) + eps) = (lr / c1) * m / (sqrt(v) / sqrt(c2) + eps)
     c1 = 1.0 - beta1**step
     c2 = 1.0 - beta2**step
-    _adam_kernel(flat["param"], g, flat["m"], flat["v"], float(lr), float(beta1), float(beta2),
-                 float(eps), float(c1), float(c2))
+    t = param.dtype.type
+    _adam_kernel(flat["param"], g, flat["m"], flat["v"], t(beta1), t(1.0 - beta1), t(beta2),
+                 t(1.0 - beta2), t(lr / c1), t(1.0 / math.sqrt(c2)), t(eps))
     for name in copied:  # non-contiguous inputs were updated in a copy: write it back
         arrays[name][...] = flat[name].reshape(arrays[name].shape)
 
