@@ -1,0 +1,62 @@
+"""``scratchvae data``: where dataset files go, which are present, and whether they verify."""
+
+HELP = "list datasets, the data directory, and whether each file is present and verified"
+
+_STATE_TEXT = {
+    "verified": "ok",
+    "unrecorded": "ok (structure)",
+    "missing": "missing",
+    "corrupt": "CORRUPT",
+}
+
+
+def add_arguments(parser):
+    parser.add_argument(
+        "--root", default=None, metavar="DIR",
+        help="data directory; None means $SCRATCHVAE_DATA, else the platform cache directory")
+    parser.add_argument(
+        "--download", action="append", default=[], metavar="NAME",
+        help="download the missing files of dataset NAME (repeatable; 'all' for every dataset)")
+
+
+def run(args):
+    from scratchvae.data import DATASETS, DataError, fetch, file_status
+    from scratchvae.data.download import data_dir_and_source
+
+    root, source = data_dir_and_source(args.root)
+    names = list(DATASETS)
+    wanted = names if "all" in args.download else args.download
+    unknown = [n for n in wanted if n not in DATASETS]
+    if unknown:
+        print(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(names)}")
+        return 2
+    failed = False
+    for name in wanted:
+        if DATASETS[name].directory is None:
+            continue
+        try:
+            for path in fetch(name, root=args.root, download=True).values():
+                print(f"{name}: {path} ok")
+        except DataError as err:
+            print(f"{name}: {err}")
+            failed = True
+
+    print(f"data directory: {root}  (from the {source}; "
+          "change it with --root DIR or $SCRATCHVAE_DATA)")
+    print()
+    for name, info in DATASETS.items():
+        print(f"{name:14s} {info.title}")
+        if info.directory is None:
+            print(f"{'':14s} generated on the fly, no files")
+            continue
+        statuses = file_status(name, root=args.root)
+        where = f"{root / info.directory}/"
+        if info.any_of:
+            where += "  (any one of these files is enough)"
+        print(f"{'':14s} {where}")
+        for st in statuses:
+            print(f"{'':14s}   {_STATE_TEXT[st.state]:15s} {st.file:28s} {st.checksum}")
+            if st.state == "corrupt":
+                print(f"{'':14s}   {'':15s} {st.detail}")
+                failed = True
+    return 1 if failed else 0
