@@ -1,0 +1,278 @@
+"""The machinery every checker shares: call a student's function safely, compare, explain.
+
+A check runs the student's function on fresh random cases (float64, fixed seeds), AFTER which it
+computes the reference answer on its own copies of the inputs, so nothing the student's function
+can see holds the expected values. Each result is checked in this order: it returned at all
+(``NotImplementedError`` -> :class:`NotImplementedYet`), the inputs are unchanged, the return
+type, the shape, the dtype, finiteness, then the values element by element. A failure raises
+:class:`HomeworkCheckError` (an ``AssertionError``) whose message names the exercise, the case,
+the output, the element, expected vs got, and a HINT when the wrong answer matches a known
+mistake (each checker passes the values those mistakes would give).
+"""
+
+import numbers
+
+import numpy as np
+
+
+class HomeworkCheckError(AssertionError):
+    """A student's function gave a wrong answer; the message says which output, where and why."""
+
+
+class NotImplementedYet(HomeworkCheckError):
+    """The function still raises ``NotImplementedError`` (the released stub): not a wrong answer,
+    just not attempted yet. A subclass of :class:`HomeworkCheckError`, so ``except AssertionError``
+    catches both; graders tell them apart by the class name."""
+
+
+RTOL = 1e-6
+"""Relative tolerance for comparing float64 answers (a correct float64 answer is ~1e-13 off)."""
+
+
+def describe_shapes(args):
+    """'dout (4, 3), cache.x (4, 5)' for the array arguments of one case."""
+    parts = []
+    for name, value in _arrays(args):
+        parts.append(f"{name} {tuple(value.shape)}")
+    for name, value in args.items():
+        if isinstance(value, numbers.Number) and not isinstance(value, bool):
+            parts.append(f"{name}={value!r}")
+    return ", ".join(parts)
+
+
+def _arrays(args, prefix=""):
+    """(dotted name, array) for every ndarray in a dict / tuple / NamedTuple / list tree."""
+    items = args.items() if isinstance(args, dict) else None
+    if items is None and hasattr(args, "_fields"):
+        items = zip(args._fields, args)
+    if items is None and isinstance(args, (tuple, list)):
+        items = ((str(i), v) for i, v in enumerate(args))
+    if items is None:
+        return
+    for key, value in items:
+        name = f"{prefix}{key}"
+        if isinstance(value, np.ndarray):
+            yield name, value
+        elif isinstance(value, (dict, tuple, list)):
+            yield from _arrays(value, prefix=f"{name}.")
+
+
+def _snapshot(args):
+    return {name: (value, value.copy()) for name, value in _arrays(args)}
+
+
+class Check:
+    """One exercise's check: ``call`` the student's function, ``expect`` its outputs, ``done``."""
+
+    def __init__(self, exercise, reference):
+        self.exercise = exercise
+        self.reference = reference
+        self.n_cases = 0
+
+    # -- failing ----------------------------------------------------------------------------
+
+    def fail(self, message, case=None, hint=None):
+        where = f" [{case}]" if case else ""
+        text = f"{self.exercise}{where}: {message}"
+        if hint:
+            text += f"\n  HINT: {hint}"
+        raise HomeworkCheckError(text)
+
+    # -- calling ----------------------------------------------------------------------------
+
+    def call(self, fn, args, case, input_rtol=0.0, mutation_hint=None, mutable=(),
+             crash_hint=None):
+        """Call ``fn(*args.values())`` and return its result; ``args`` maps names to values.
+
+        Raises NotImplementedYet for a stub, HomeworkCheckError for any other exception, and
+        HomeworkCheckError when the function changed one of its array inputs (beyond
+        ``input_rtol``, relative to the input's largest entry); arguments named in ``mutable``
+        (e.g. the params an optimizer step updates) are not checked. ``crash_hint`` is shown when
+        the function raises.
+        """
+        if not callable(fn):
+            self.fail(f"expected a function, got {type(fn).__name__} {fn!r}")
+        self.n_cases += 1
+        before = _snapshot({k: v for k, v in args.items() if k not in mutable})
+        try:
+            result = fn(*args.values())
+        except NotImplementedError:
+            raise NotImplementedYet(
+                f"{self.exercise}: not implemented yet (the function still raises "
+                "NotImplementedError: replace `# YOUR CODE HERE` and the raise with your code)"
+            ) from None
+        except HomeworkCheckError:
+            raise
+        except Exception as err:  # the student's code crashed: say where, on which inputs
+            self.fail(
+                f"your function raised {type(err).__name__}: {err}\n  on inputs "
+                f"{describe_shapes(args)}",
+                case, crash_hint,
+            )
+        for name, (live, copy) in before.items():
+            if live.shape != copy.shape or not _close(live, copy, input_rtol):
+                diff = np.abs(np.asarray(live, dtype=np.float64) - copy)
+                idx = tuple(int(i) for i in np.unravel_index(int(np.nanargmax(
+                    np.where(np.isnan(diff), np.inf, diff))), copy.shape)) if copy.size else ()
+                self.fail(
+                    f"your function changed its input `{name}` in place (at index {idx}: was "
+                    f"{float(copy[idx]):.10g}, now {float(live[idx]):.10g}). Leave the inputs as they "
+                    "are: compute a new array instead of writing into one you were given.",
+                    case, mutation_hint,
+                )
+        return result
+
+    # -- comparing --------------------------------------------------------------------------
+
+    def unpack(self, result, names, case):
+        """Check that ``result`` is a tuple of len(names) things and return it as a tuple."""
+        want = f"{len(names)} values ({', '.join(names)})"
+        if isinstance(result, np.ndarray) or not isinstance(result, (tuple, list)):
+            self.fail(f"should return {want} as a tuple, got a single "
+                      f"{type(result).__name__}", case)
+        if len(result) != len(names):
+            self.fail(f"should return {want}, got {len(result)} values", case)
+        return tuple(result)
+
+    def expect_array(self, what, got, expected, case, hints=None, rtol=RTOL, atol=None,
+                     extra=""):
+        """``got`` must be a float ndarray shaped like ``expected`` with the same values.
+
+        hints: {hint text: the value that known mistake gives}; the first one ``got`` matches
+        (shape and values) is added to the failure message.
+        """
+        expected = np.asarray(expected, dtype=np.float64)
+        hints = hints or {}
+        if not isinstance(got, np.ndarray):
+            kind = type(got).__name__
+            self.fail(
+                f"`{what}` should be a NumPy array of shape {expected.shape}, got {kind}"
+                + (" (a tuple? return the arrays separately)" if isinstance(got, tuple) else ""),
+                case, _match_hint(got, hints),
+            )
+        if got.shape != expected.shape:
+            self.fail(f"`{what}` has shape {got.shape}, but it should have shape "
+                      f"{expected.shape}{extra}", case, _match_hint(got, hints))
+        if not np.issubdtype(got.dtype, np.floating):
+            self.fail(f"`{what}` has dtype {got.dtype}, expected a float64 array", case,
+                      _match_hint(got, hints) or (
+                          "a boolean or integer array: did you forget to multiply by the "
+                          "upstream gradient?" if got.dtype == bool else None))
+        if got.dtype != np.float64:
+            self.fail(f"`{what}` has dtype {got.dtype}, expected float64 (the inputs are "
+                      "float64: don't convert to float32)", case)
+        if not np.all(np.isfinite(got)) and np.all(np.isfinite(expected)):
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
+            self.fail(f"`{what}` contains nan or inf (first at {what}{list(bad)}: expected "
+                      f"{expected[bad]:.6g}, got {got[bad]})", case, _match_hint(got, hints))
+        bad = _wrong(got, expected, rtol, atol)
+        if bad.any():
+            diff = np.where(bad, np.abs(got - expected), -1.0)
+            idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), got.shape))
+            where = f"{what}[{', '.join(map(str, idx))}]" if idx else what
+            self.fail(
+                f"wrong `{what}`: {int(bad.sum())} of {bad.size} entries differ; worst at "
+                f"{where}: expected {expected[idx]:.8g}, got {got[idx]:.8g}",
+                case, _match_hint(got, hints),
+            )
+
+    def expect_scalar(self, what, got, expected, case, hints=None, rtol=RTOL, atol=None,
+                      integer=False):
+        """``got`` must be one real number (Python or NumPy scalar, or a 0-d array)."""
+        hints = hints or {}
+        kind = "an int" if integer else "a float"
+        if isinstance(got, np.ndarray) and got.ndim > 0:
+            self.fail(f"`{what}` should be a single number ({kind}), got an array of shape "
+                      f"{got.shape}", case, _match_hint(got, hints))
+        if isinstance(got, bool) or not isinstance(got, (numbers.Real, np.ndarray)):
+            self.fail(f"`{what}` should be {kind}, got {type(got).__name__} {got!r}", case,
+                      _match_hint(got, hints))
+        if integer and not isinstance(got, numbers.Integral):
+            self.fail(f"`{what}` should be an int (a count), got {type(got).__name__} {got!r}",
+                      case, _match_hint(got, hints)
+                      or "use // for integer division: n * (n + 1) // 2 is an int")
+        value = float(got)
+        if not np.isfinite(value) and np.isfinite(expected):
+            self.fail(f"`{what}` is {value}, expected {expected:.8g}", case,
+                      _match_hint(got, hints))
+        if _wrong(np.array(value), np.array(float(expected)), rtol, atol).any():
+            self.fail(f"wrong `{what}`: expected {expected:.8g}, got {value:.8g}", case,
+                      _match_hint(got, hints))
+
+    def done(self, note=""):
+        """Print the success line (and return True so a notebook cell shows something)."""
+        cases = f"{self.n_cases} random case{'s' if self.n_cases != 1 else ''}"
+        print(f"[PASS] {self.exercise}: {cases} agree with {self.reference}"
+              + (f" {note}" if note else "") + ".")
+        return True
+
+
+def _close(a, b, rtol):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if rtol == 0:
+        return bool(np.array_equal(a, b, equal_nan=True))
+    scale = max(float(np.max(np.abs(b))) if b.size else 0.0, 1e-300)
+    return bool(np.all(np.abs(a - b) <= rtol * scale))
+
+
+def _wrong(got, expected, rtol, atol):
+    """Boolean mask of entries outside atol + rtol * |expected| (nan counts as wrong)."""
+    got = np.asarray(got, dtype=np.float64)
+    if atol is None:
+        atol = 1e-8 * max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
+    ok = np.abs(got - expected) <= atol + rtol * np.abs(expected)
+    return ~ok
+
+
+def _match_hint(got, hints):
+    """The first hint whose candidate value ``got`` equals (shape and values), else None."""
+    try:
+        got_arr = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    for hint, candidate in hints.items():
+        if candidate is None:
+            continue
+        cand = np.asarray(candidate, dtype=np.float64)
+        if cand.shape != got_arr.shape:
+            continue
+        with np.errstate(invalid="ignore"):
+            if np.allclose(got_arr, cand, rtol=1e-6, atol=1e-9, equal_nan=True):
+                return hint
+    return None
+
+
+def finite_difference_grad(f, x, h=1e-5):
+    """Central-difference gradient of scalar ``f`` at ``x`` (float64), x itself untouched."""
+    x = np.array(x, dtype=np.float64, copy=True)
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        f_plus = float(f(x))
+        flat[i] = old - h
+        f_minus = float(f(x))
+        flat[i] = old
+        gflat[i] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+def expect_close_to_fd(check, what, got, numeric, case, tol=1e-6):
+    """The second oracle: the (already shape-checked) gradient against finite differences."""
+    numeric = np.asarray(numeric, dtype=np.float64)
+    scale = max(float(np.max(np.abs(numeric))), float(np.max(np.abs(got))), 1e-12)
+    err = float(np.max(np.abs(got - numeric))) / scale
+    if err > tol:
+        diff = np.abs(got - numeric)
+        idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), diff.shape))
+        check.fail(f"`{what}` disagrees with finite differences (relative error {err:.2e}); "
+                   f"worst at {what}{list(idx)}: finite differences give {numeric[idx]:.8g}, "
+                   f"you give {got[idx]:.8g}", case)
+
+
+def rng_for(exercise, case_index):
+    """A fixed Generator per (exercise, case): the same cases every run, different per exercise."""
+    seed = sum(ord(c) * (i + 1) for i, c in enumerate(exercise)) * 1000 + case_index
+    return np.random.default_rng(seed)

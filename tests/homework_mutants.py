@@ -1,0 +1,661 @@
+"""A catalogue of typical wrong answers to the homework, as code: every one must fail its checker.
+
+``MUTANTS[exercise]`` is a list of ``Mutant(name, fn, hint)``: ``fn`` has the exercise's
+signature, and ``hint`` is a piece of the HINT the checker should give for it (None when no
+specific hint is promised, only a failure). tests/test_homework.py runs them all.
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from scratchvae import functional as F
+from scratchvae import losses as L
+from scratchvae.reparam import ReparamCache
+
+
+class Mutant(NamedTuple):
+    name: str
+    fn: Callable
+    hint: object  # str (a substring of the expected HINT) or None
+
+
+MUTANTS = {}
+
+
+def mutant(exercise, hint=None):
+    """Register the decorated function as a wrong answer to ``exercise``."""
+    def register(fn):
+        MUTANTS.setdefault(exercise, []).append(Mutant(fn.__name__, fn, hint))
+        return fn
+    return register
+
+
+# ---------------------------------------------------------------------------------------------
+# hw1: backward passes
+# ---------------------------------------------------------------------------------------------
+
+@mutant("dense_backward", "did you transpose W?")
+def dense_w_not_transposed(dout, cache):
+    x, W = cache
+    return dout @ W, x.T @ dout, dout.sum(axis=0)
+
+
+@mutant("dense_backward", "sum the bias gradient over the batch")
+def dense_bias_not_summed(dout, cache):
+    x, W = cache
+    return dout @ W.T, x.T @ dout, dout
+
+
+@mutant("dense_backward", "sum, don't average")
+def dense_bias_mean(dout, cache):
+    x, W = cache
+    return dout @ W.T, x.T @ dout, dout.mean(axis=0)
+
+
+@mutant("dense_backward", "dW = x.T @ dout has W's shape")
+def dense_dw_transposed(dout, cache):
+    x, W = cache
+    return dout @ W.T, dout.T @ x, dout.sum(axis=0)
+
+
+@mutant("dense_backward", "don't divide by the batch size")
+def dense_dw_batch_mean(dout, cache):
+    x, W = cache
+    return dout @ W.T, x.T @ dout / x.shape[0], dout.sum(axis=0)
+
+
+@mutant("dense_backward", "should return 3 values")
+def dense_returns_two(dout, cache):
+    x, W = cache
+    return dout @ W.T, x.T @ dout
+
+
+@mutant("relu_backward", "gradient is taken from `out`")
+def relu_grad_from_out(dout, cache):
+    return dout * cache.out
+
+
+@mutant("relu_backward", "multiply the mask by dout")
+def relu_mask_only(dout, cache):
+    return (cache.x > 0).astype(float)
+
+
+@mutant("relu_backward", "mask is reversed")
+def relu_reversed_mask(dout, cache):
+    return dout * (cache.x < 0)
+
+
+@mutant("relu_backward", "writes into dout")
+def relu_in_place(dout, cache):
+    dout[cache.x <= 0] = 0
+    return dout
+
+
+@mutant("relu_backward", "The mask comes from the input x")
+def relu_of_dout(dout, cache):
+    return np.maximum(dout, 0)
+
+
+@mutant("relu_backward", "multiply the mask by dout")
+def relu_bool_mask(dout, cache):
+    return cache.x > 0
+
+
+@mutant("sigmoid_backward", "use out = sigmoid(x), not x")
+def sigmoid_at_input(dout, cache):
+    x = cache.x
+    return dout * x * (1 - x)
+
+
+@mutant("sigmoid_backward", "missing factor (1 - out)")
+def sigmoid_missing_one_minus(dout, cache):
+    return dout * cache.out
+
+
+@mutant("sigmoid_backward", "multiply by dout")
+def sigmoid_no_dout(dout, cache):
+    return cache.out * (1 - cache.out)
+
+
+@mutant("sigmoid_backward", "sign")
+def sigmoid_sign(dout, cache):
+    return -dout * cache.out * (1 - cache.out)
+
+
+@mutant("tanh_backward", "use out = tanh(x), not x")
+def tanh_at_input(dout, cache):
+    return dout * (1 - cache.x ** 2)
+
+
+@mutant("tanh_backward", "square the output")
+def tanh_no_square(dout, cache):
+    return dout * (1 - cache.out)
+
+
+@mutant("tanh_backward", "multiply by dout")
+def tanh_no_dout(dout, cache):
+    return 1 - cache.out ** 2
+
+
+@mutant("tanh_backward", "not 1 + out**2")
+def tanh_plus(dout, cache):
+    return dout * (1 + cache.out ** 2)
+
+
+def _central(f, x, h, restore=True, denominator=2.0, one_sided=False):
+    grad = np.zeros_like(x)
+    flat = x.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        f_plus = f(x)
+        flat[i] = old if one_sided else old - h
+        f_minus = f(x)
+        if restore:
+            flat[i] = old
+        grad.reshape(-1)[i] = (f_plus - f_minus) / ((1.0 if one_sided else denominator) * h)
+    return grad
+
+
+@mutant("numerical_gradient", "one-sided difference")
+def numgrad_forward_difference(f, x, h=1e-5):
+    return _central(f, x, h, one_sided=True)
+
+
+@mutant("numerical_gradient", "divide by 2 * h")
+def numgrad_divide_by_h(f, x, h=1e-5):
+    return _central(f, x, h, denominator=1.0)
+
+
+@mutant("numerical_gradient", "restore x[i]")
+def numgrad_not_restored(f, x, h=1e-5):
+    return _central(f, x, h, restore=False)
+
+
+@mutant("numerical_gradient", "perturb one entry at a time")
+def numgrad_all_at_once(f, x, h=1e-5):
+    return np.full(x.shape, (f(x + h) - f(x - h)) / (2 * h))
+
+
+@mutant("numerical_gradient", None)
+def numgrad_first_axis_only(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for i in range(x.shape[0]):  # perturbs whole rows of a 2-D x at once
+        old = x[i].copy()
+        x[i] = old + h
+        f_plus = f(x)
+        x[i] = old - h
+        f_minus = f(x)
+        x[i] = old
+        grad[i] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+@mutant("rel_error", "divide by the larger of the two scales")
+def rel_error_asymmetric(a, b):
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(a)))
+
+
+@mutant("rel_error", "missing abs()")
+def rel_error_no_abs(a, b):
+    return float(np.max(a - b) / max(np.max(np.abs(a)), np.max(np.abs(b))))
+
+
+@mutant("rel_error", "element-wise ratio")
+def rel_error_elementwise(a, b):
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+@mutant("rel_error", "0 / 0 must not give nan")
+def rel_error_nan_on_zeros(a, b):
+    with np.errstate(invalid="ignore"):
+        return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), np.max(np.abs(b))))
+
+
+@mutant("rel_error", "single number")
+def rel_error_array(a, b):
+    return np.abs(a - b) / np.maximum(np.max(np.abs(a)), np.max(np.abs(b)))
+
+
+# ---------------------------------------------------------------------------------------------
+# hw2: autoencoders
+# ---------------------------------------------------------------------------------------------
+
+@mutant("mse_loss", "mean over pixels vs sum?")
+def mse_mean_over_pixels(x_hat, x):
+    return float(np.mean((x_hat - x) ** 2)), 2 * (x_hat - x) / x.size
+
+
+@mutant("mse_loss", "missing factor 2")
+def mse_grad_missing_two(x_hat, x):
+    batch = x.shape[0]
+    return float(np.sum((x_hat - x) ** 2) / batch), (x_hat - x) / batch
+
+
+@mutant("mse_loss", "sign")
+def mse_grad_sign(x_hat, x):
+    batch = x.shape[0]
+    return float(np.sum((x_hat - x) ** 2) / batch), 2 * (x - x_hat) / batch
+
+
+@mutant("mse_loss", "carries 1/batch")
+def mse_grad_not_batch_mean(x_hat, x):
+    batch = x.shape[0]
+    return float(np.sum((x_hat - x) ** 2) / batch), 2 * (x_hat - x)
+
+
+@mutant("mse_loss", "divide by the batch size")
+def mse_loss_sum(x_hat, x):
+    return float(np.sum((x_hat - x) ** 2)), 2 * (x_hat - x)
+
+
+@mutant("masking_noise", "fraction of pixels DESTROYED")
+def masking_keeps_with_level(x, level, rng):
+    return x * (rng.random(x.shape) < level)
+
+
+@mutant("masking_noise", "dropout's rescaling")
+def masking_inverted_dropout(x, level, rng):
+    keep = rng.random(x.shape) >= level
+    return x * keep / (1 - level)
+
+
+@mutant("masking_noise", "changed its input `x` in place")
+def masking_in_place(x, level, rng):
+    x[rng.random(x.shape) < level] = 0
+    return x
+
+
+@mutant("masking_noise", "draw from the rng argument")
+def masking_global_random(x, level, rng):
+    return x * (np.random.random(x.shape) >= level)
+
+
+@mutant("masking_noise", "every example has the same mask")
+def masking_same_mask_for_batch(x, level, rng):
+    return x * (rng.random(x.shape[1:]) >= level)
+
+
+def _ae(params, x_in, x_target, target_is_input=False, batch_mean=True, tanh="out"):
+    pre = x_in @ params["encoder.W"] + params["encoder.b"]
+    h = np.tanh(pre)
+    x_hat = h @ params["decoder.W"] + params["decoder.b"]
+    target = x_in if target_is_input else x_target
+    batch = x_in.shape[0]
+    loss = np.sum((x_hat - target) ** 2) / batch
+    dx_hat = 2 * (x_hat - target) / (batch if batch_mean else 1)
+    dWd, dbd = h.T @ dx_hat, dx_hat.sum(0)
+    dh = dx_hat @ params["decoder.W"].T
+    dpre = dh * {"out": 1 - h ** 2, "in": 1 - pre ** 2, "nosq": 1 - h}[tanh]
+    grads = {"encoder.W": x_in.T @ dpre, "encoder.b": dpre.sum(0), "decoder.W": dWd,
+             "decoder.b": dbd}
+    return float(loss), grads
+
+
+@mutant("ae_loss_and_grads", "not with the (corrupted) input")
+def ae_target_is_input(params, x_in, x_target):
+    return _ae(params, x_in, x_target, target_is_input=True)
+
+
+@mutant("ae_loss_and_grads", "carries 1/batch")
+def ae_no_batch_mean(params, x_in, x_target):
+    return _ae(params, x_in, x_target, batch_mean=False)
+
+
+@mutant("ae_loss_and_grads", "the OUTPUT of tanh")
+def ae_tanh_at_input(params, x_in, x_target):
+    return _ae(params, x_in, x_target, tanh="in")
+
+
+@mutant("ae_loss_and_grads", "(squared)")
+def ae_tanh_no_square(params, x_in, x_target):
+    return _ae(params, x_in, x_target, tanh="nosq")
+
+
+@mutant("ae_loss_and_grads", "same keys as params")
+def ae_short_keys(params, x_in, x_target):
+    loss, grads = _ae(params, x_in, x_target)
+    return loss, {key.split(".")[0][0] + key.split(".")[1]: g for key, g in grads.items()}
+
+
+@mutant("sgd_step", "gradient DESCENT")
+def sgd_ascent(params, grads, lr):
+    for key in params:
+        params[key] += lr * grads[key]
+
+
+@mutant("sgd_step", "update it in place")
+def sgd_rebinds(params, grads, lr):
+    for key in params:
+        params[key] = params[key] - lr * grads[key]
+
+
+@mutant("sgd_step", "learning rate")
+def sgd_no_lr(params, grads, lr):
+    for key in params:
+        params[key] -= grads[key]
+
+
+@mutant("sgd_step", "returning new values is not enough")
+def sgd_returns_new(params, grads, lr):
+    return {key: p - lr * grads[key] for key, p in params.items()}
+
+
+@mutant("sgd_step", "changed its input `grads.")
+def sgd_scales_grads_in_place(params, grads, lr):
+    for key in params:
+        grads[key] *= lr
+        params[key] -= grads[key]
+
+
+# ---------------------------------------------------------------------------------------------
+# hw3: the VAE
+# ---------------------------------------------------------------------------------------------
+
+@mutant("reparameterize", "variance vs standard deviation?")
+def reparam_var_as_std(mu, logvar, eps):
+    std = np.exp(logvar)
+    return mu + std * eps, ReparamCache(eps, std)
+
+
+@mutant("reparameterize", "logvar is log sigma^2, not sigma")
+def reparam_logvar_as_std(mu, logvar, eps):
+    return mu + logvar * eps, ReparamCache(eps, logvar)
+
+
+@mutant("reparameterize", "z = mu ignores the noise")
+def reparam_z_is_mu(mu, logvar, eps):
+    return mu.copy(), ReparamCache(eps, np.exp(logvar / 2))
+
+
+@mutant("reparameterize", "not exp(logvar) / 2")
+def reparam_half_variance(mu, logvar, eps):
+    std = np.exp(logvar) / 2
+    return mu + std * eps, ReparamCache(eps, std)
+
+
+@mutant("reparameterize", "should return 2 values")
+def reparam_no_cache(mu, logvar, eps):
+    return mu + np.exp(logvar / 2) * eps
+
+
+@mutant("reparameterize_backward", "missing 1/2?")
+def reparam_bwd_missing_half(dz, cache):
+    return dz.copy(), dz * cache.eps * cache.std
+
+
+@mutant("reparameterize_backward", "multiply by std")
+def reparam_bwd_no_std(dz, cache):
+    return dz.copy(), dz * cache.eps / 2
+
+
+@mutant("reparameterize_backward", "multiply by eps")
+def reparam_bwd_no_eps(dz, cache):
+    return dz.copy(), dz * cache.std / 2
+
+
+@mutant("reparameterize_backward", "variance vs standard deviation?")
+def reparam_bwd_variance(dz, cache):
+    return dz.copy(), dz * cache.eps * cache.std ** 2 / 2
+
+
+@mutant("reparameterize_backward", "multiply by dz")
+def reparam_bwd_dmu_ones(dz, cache):
+    return np.ones_like(dz), dz * cache.eps * cache.std / 2
+
+
+@mutant("kl_standard_normal", "missing 1/2?")
+def kl_missing_half(mu, logvar):
+    return np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar, axis=-1)
+
+
+@mutant("kl_standard_normal", "sign of the KL?")
+def kl_wrong_sign(mu, logvar):
+    return -0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar, axis=-1)
+
+
+@mutant("kl_standard_normal", "-log sigma instead of -log sigma^2")
+def kl_seed_slide_log_sigma(mu, logvar):
+    log_sigma = logvar / 2
+    return 0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - log_sigma, axis=-1)
+
+
+@mutant("kl_standard_normal", "not exp(logvar / 2)")
+def kl_std_as_variance(mu, logvar):
+    return 0.5 * np.sum(np.exp(logvar / 2) + mu ** 2 - 1 - logvar, axis=-1)
+
+
+@mutant("kl_standard_normal", "not mean")
+def kl_mean_over_latent(mu, logvar):
+    return 0.5 * np.mean(np.exp(logvar) + mu ** 2 - 1 - logvar, axis=-1)
+
+
+@mutant("kl_standard_normal", "one KL per example")
+def kl_summed_over_batch(mu, logvar):
+    return 0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar)
+
+
+@mutant("kl_standard_normal_grad", "missing 1/2?")
+def kl_grad_missing_half(mu, logvar):
+    return mu.copy(), np.exp(logvar) - 1
+
+
+@mutant("kl_standard_normal_grad", "sign of the KL?")
+def kl_grad_sign(mu, logvar):
+    return -mu, 0.5 * (1 - np.exp(logvar))
+
+
+@mutant("kl_standard_normal_grad", "missing the -1")
+def kl_grad_missing_minus_one(mu, logvar):
+    return mu.copy(), 0.5 * np.exp(logvar)
+
+
+@mutant("kl_standard_normal_grad", "not of the batch mean")
+def kl_grad_of_mean(mu, logvar):
+    batch = mu.shape[0]
+    return mu / batch, 0.5 * (np.exp(logvar) - 1) / batch
+
+
+@mutant("kl_standard_normal_grad", "-log sigma instead of -log sigma^2")
+def kl_grad_seed_slide(mu, logvar):
+    return mu.copy(), 0.5 * (np.exp(logvar) - 0.5)
+
+
+@mutant("bernoulli_nll", "numerically unstable")
+def bernoulli_naive(logits, x):
+    p = 1 / (1 + np.exp(-logits))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=-1)
+
+
+@mutant("bernoulli_nll", "numerically unstable")
+def bernoulli_clipped(logits, x):
+    p = np.clip(F.sigmoid(logits), 1e-7, 1 - 1e-7)
+    return -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=-1)
+
+
+@mutant("bernoulli_nll", "sign")
+def bernoulli_sign(logits, x):
+    return -L.bernoulli_nll(logits, x)
+
+
+@mutant("bernoulli_nll", "mean over pixels vs sum?")
+def bernoulli_mean_pixels(logits, x):
+    return np.mean(F.softplus(logits) - x * logits, axis=-1)
+
+
+@mutant("bernoulli_nll", None)
+def bernoulli_swapped_x(logits, x):
+    return np.sum(F.softplus(logits) - (1 - x) * logits, axis=-1)
+
+
+@mutant("gaussian_nll", "missing the constant")
+def gaussian_no_constant(x, mean, logvar):
+    return 0.5 * np.sum(logvar + (x - mean) ** 2 / np.exp(logvar), axis=-1)
+
+
+@mutant("gaussian_nll", "variance vs standard deviation?")
+def gaussian_std_as_var(x, mean, logvar):
+    return 0.5 * np.sum(np.log(2 * np.pi) + logvar + (x - mean) ** 2 / np.exp(logvar / 2),
+                        axis=-1)
+
+
+@mutant("gaussian_nll", "missing 1/2?")
+def gaussian_missing_half(x, mean, logvar):
+    return np.sum(np.log(2 * np.pi) + logvar + (x - mean) ** 2 / np.exp(logvar), axis=-1)
+
+
+@mutant("gaussian_nll", "divide the squared error by the variance")
+def gaussian_times_variance(x, mean, logvar):
+    return 0.5 * np.sum(np.log(2 * np.pi) + logvar + (x - mean) ** 2 * np.exp(logvar), axis=-1)
+
+
+@mutant("gaussian_nll", "mean over pixels vs sum?")
+def gaussian_mean_pixels(x, mean, logvar):
+    return 0.5 * np.mean(np.log(2 * np.pi) + logvar + (x - mean) ** 2 / np.exp(logvar), axis=-1)
+
+
+def _vae(params, x, eps, mistake=None):
+    from scratchvae.homework.vae import vae_reference
+
+    return vae_reference(params, x, eps, mistake)
+
+
+def _vae_mutant(mistake, hint):
+    def fn(params, x, eps):
+        return _vae(params, x, eps, mistake)
+    fn.__name__ = f"vae_{mistake}"
+    MUTANTS.setdefault("vae_loss_and_grads", []).append(Mutant(fn.__name__, fn, hint))
+
+
+_vae_mutant("var_as_std", "variance vs standard deviation?")
+_vae_mutant("kl_no_half", "missing 1/2 in the KL?")
+_vae_mutant("kl_sign", "sign of the KL?")
+_vae_mutant("recon_mean_pixels", "mean over pixels vs sum?")
+_vae_mutant("z_is_mu", "z = mu")
+_vae_mutant("no_batch_mean", "mean over the batch")
+_vae_mutant("mu_no_kl", "add the KL's gradient (mu) to dmu")
+_vae_mutant("mu_no_recon", "add the gradient through z")
+_vae_mutant("logvar_no_kl", "add the KL's gradient to dlogvar")
+_vae_mutant("h_mu_only", "h feeds both heads")
+
+
+@mutant("vae_loss_and_grads", "same keys as params")
+def vae_grads_missing_biases(params, x, eps):
+    loss, grads = _vae(params, x, eps)
+    return loss, {key: g for key, g in grads.items() if key.endswith(".W")}
+
+
+# ---------------------------------------------------------------------------------------------
+# hw4: concepts
+# ---------------------------------------------------------------------------------------------
+
+@mutant("n_gaussian_params", "symmetric")
+def n_params_full_square(d, covariance):
+    return 2 * d if covariance == "diag" else d + d * d
+
+
+@mutant("n_gaussian_params", "use // for integer division")
+def n_params_float(d, covariance):
+    return 2 * d if covariance == "diag" else d + d * (d + 1) / 2
+
+
+@mutant("n_gaussian_params", "don't forget the d means")
+def n_params_no_mean(d, covariance):
+    return d if covariance == "diag" else d * (d + 1) // 2
+
+
+@mutant("n_gaussian_params", "not d^2")
+def n_params_diag_square(d, covariance):
+    return d + d * d if covariance == "diag" else d + d * (d + 1) // 2
+
+
+@mutant("gaussian_fixed_nll", "not 2 sigma")
+def fixed_nll_sigma_not_squared(x, x_hat, sigma):
+    d = x.shape[1]
+    return (np.sum((x - x_hat) ** 2, axis=-1) / (2 * sigma)
+            + 0.5 * d * np.log(2 * np.pi * sigma ** 2))
+
+
+@mutant("gaussian_fixed_nll", "missing the constant")
+def fixed_nll_no_constant(x, x_hat, sigma):
+    return np.sum((x - x_hat) ** 2, axis=-1) / (2 * sigma ** 2)
+
+
+@mutant("gaussian_fixed_nll", "missing 1/2?")
+def fixed_nll_missing_half(x, x_hat, sigma):
+    d = x.shape[1]
+    return np.sum((x - x_hat) ** 2, axis=-1) / sigma ** 2 + 0.5 * d * np.log(2 * np.pi * sigma ** 2)
+
+
+@mutant("gaussian_fixed_nll", "mean over pixels vs sum?")
+def fixed_nll_mean(x, x_hat, sigma):
+    return np.mean((x - x_hat) ** 2 / (2 * sigma ** 2) + 0.5 * np.log(2 * np.pi * sigma ** 2),
+                   axis=-1)
+
+
+@mutant("gaussian_fixed_nll", "the constant is d/2 log(2 pi sigma^2)")
+def fixed_nll_log_sigma(x, x_hat, sigma):
+    d = x.shape[1]
+    return np.sum((x - x_hat) ** 2, axis=-1) / (2 * sigma ** 2) + 0.5 * d * np.log(2 * np.pi * sigma)
+
+
+@mutant("equivalent_beta", "missing factor 2")
+def beta_sigma_squared(sigma):
+    return sigma ** 2
+
+
+@mutant("equivalent_beta", "variance vs standard deviation?")
+def beta_two_sigma(sigma):
+    return 2 * sigma
+
+
+@mutant("equivalent_beta", "inverted")
+def beta_inverted(sigma):
+    return 1 / (2 * sigma ** 2)
+
+
+@mutant("equivalent_beta", None)
+def beta_always_one(sigma):
+    return 1.0
+
+
+def _terms(vae, x, eps, z_is_mu=False, var_as_std=False, recon_mean=False, kl_half=0.5):
+    mu, logvar = vae.encode(x)
+    std = np.exp(logvar) if var_as_std else np.exp(logvar / 2)
+    z = mu if z_is_mu else mu + std * eps
+    recon = vae.reconstruction_nll(x, vae.decode(z))
+    if recon_mean:
+        recon = recon / x.shape[1]
+    kl = kl_half * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar, axis=-1)
+    return recon, kl
+
+
+@mutant("elbo_terms", "z = mu is not the ELBO")
+def elbo_z_is_mu(vae, x, eps):
+    return _terms(vae, x, eps, z_is_mu=True)
+
+
+@mutant("elbo_terms", "variance vs standard deviation?")
+def elbo_var_as_std(vae, x, eps):
+    return _terms(vae, x, eps, var_as_std=True)
+
+
+@mutant("elbo_terms", "mean over pixels vs sum?")
+def elbo_recon_mean(vae, x, eps):
+    return _terms(vae, x, eps, recon_mean=True)
+
+
+@mutant("elbo_terms", "missing 1/2 in the KL?")
+def elbo_kl_no_half(vae, x, eps):
+    return _terms(vae, x, eps, kl_half=1.0)
+
+
+@mutant("elbo_terms", "changed vae.params")
+def elbo_trains_the_model(vae, x, eps):
+    _, grads = vae.loss_and_grads(x, eps=eps)
+    for key, g in grads.items():
+        vae.params[key] -= 0.1 * g
+    return _terms(vae, x, eps)
