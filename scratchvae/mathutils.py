@@ -4,7 +4,7 @@
     log_mean_exp(a)  = log (1/k) sum_i exp(a_i)  = log_sum_exp(a) - log k
     softmax(a)_j     = exp(a_j) / sum_i exp(a_i)            (stable: a - max a first)
     log_softmax(a)_j = a_j - log_sum_exp(a)
-    log_normal_diag(x, mean, logvar) = -1/2 sum_j [ log(2 pi) + logvar_j + (x_j - mean_j)^2 / exp(logvar_j) ]
+    log_standard_normal(z) = -1/2 sum_j [ log(2 pi) + z_j^2 ]
     one_hot(y, K)    = the (batch, K) matrix with a single 1 per row, at column y_n
 
 Subtracting the maximum first is what makes these finite: exp(1000) overflows, exp(1000 - 1000)
@@ -44,11 +44,6 @@ def log_softmax(logits):
     """Row-wise ``log softmax``: ``a - log_sum_exp(a)``, stable (batch, K) -> (batch, K)."""
     shifted = logits - np.max(logits, axis=-1, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-
-
-def log_normal_diag(x, mean, logvar):
-    """``log N(x; mean, diag(exp(logvar)))`` summed over the last axis: (..., d) -> (...)."""
-    return -0.5 * np.sum(LOG_2PI + logvar + (x - mean) ** 2 * np.exp(-logvar), axis=-1)
 
 
 def log_standard_normal(z):

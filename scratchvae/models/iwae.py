@@ -26,13 +26,11 @@ bound (batch,). Parameter keys as in :class:`scratchvae.VAE`.
 import numpy as np
 
 from scratchvae.kernels import DEFAULT_BACKEND
+from scratchvae.losses import gaussian_nll
 from scratchvae.mathutils import log_mean_exp, log_standard_normal, softmax
 from scratchvae.models.vae import VAE
 from scratchvae.reparam import ReparamCache, reparameterize_backward, std_from_logvar
 from scratchvae.validation import as_generator, check_array, check_positive_int
-
-MAX_ROWS = 8192
-"""``bound`` evaluates at most this many (sample, example) rows per decoder call."""
 
 
 def log_weights(nll, z, eps, logvar):
@@ -61,30 +59,65 @@ def log_importance_weights(model, x, eps):
     return log_weights(nll, z, eps, logvar)
 
 
-def k_sample_bound(model, x, k, rng=0, eps=None, max_rows=MAX_ROWS):
-    """Per-example L_k(x) = log (1/k) sum_i w_i for any VAE-like model, shape (batch,).
+class LinearGaussianToy:
+    """A linear-Gaussian latent-variable model whose log p(x) is exact, with a fixed proposal.
 
-    The k samples are drawn from ``rng`` in chunks of at most ``max_rows // batch`` samples
-    (so k = 5000 fits in memory) and combined with a stable log-sum-exp; or pass
-    ``eps`` (k, batch, n_latent) explicitly. L_k with large k estimates log p(x).
+        p(z) = N(0, I_L),   p(x | z) = N(A z + c, s^2 I_D)   =>   p(x) = N(c, A A^T + s^2 I)
+        exact posterior p(z | x) = N(m(x), S),  S = (I + A^T A / s^2)^-1,  m(x) = S A^T (x - c) / s^2
+        proposal q(z | x) = N(m(x) + shift, diag(std_scale^2 * diag(S)))
+
+    With shift = 0, std_scale = 1 and L = 1, q is the exact posterior and every importance
+    weight equals p(x): log w = log p(x) for every sample. Otherwise L_k < log p(x) and the gap
+    closes as k grows. It has ``encode``, ``decode`` and ``reconstruction_nll`` like a VAE, so
+    :func:`log_importance_weights` and ``sv.evaluate.importance_sampled_nll`` accept it.
+
+    n_in (D), n_latent (L), s: observation noise std; shift, std_scale: how wrong q is;
+    rng: seed for A ~ N(0, 1) and c ~ N(0, 1). Everything float64.
     """
-    x = model._check_x(x, binary_range=model.likelihood == "bernoulli")
-    batch, n_latent = x.shape[0], model.n_latent
-    if eps is not None:
-        eps = _check_eps(eps, eps.shape[0] if np.ndim(eps) == 3 else None, batch, n_latent,
-                         model.dtype)
-        return log_mean_exp(log_importance_weights(model, x, eps), axis=0)
-    k = check_positive_int("k", k)
-    rng = as_generator(rng)
-    chunk = max(1, max_rows // batch)
-    running = None  # log sum_i w_i over the samples seen so far, (batch,)
-    for start in range(0, k, chunk):
-        n = min(chunk, k - start)
-        eps_chunk = rng.standard_normal((n, batch, n_latent)).astype(model.dtype)
-        log_w = log_importance_weights(model, x, eps_chunk)
-        part = log_mean_exp(log_w, axis=0) + np.log(n)  # log sum over this chunk
-        running = part if running is None else np.logaddexp(running, part)
-    return running - np.log(k)
+
+    likelihood = "gaussian"
+    dtype = np.dtype(np.float64)
+
+    def __init__(self, n_in=2, n_latent=1, s=0.5, shift=0.0, std_scale=1.0, rng=0):
+        self.n_in = check_positive_int("n_in", n_in)
+        self.n_latent = check_positive_int("n_latent", n_latent)
+        self.s, self.shift, self.std_scale = float(s), float(shift), float(std_scale)
+        rng = as_generator(rng)
+        self.A = rng.standard_normal((self.n_in, self.n_latent))
+        self.c = rng.standard_normal(self.n_in)
+        self.S = np.linalg.inv(np.eye(self.n_latent) + self.A.T @ self.A / self.s**2)
+
+    def log_px(self, x):
+        """Exact log p(x) = log N(x; c, A A^T + s^2 I) per example, (batch,)."""
+        x = check_array("x", x, ndim=2, shape=(None, self.n_in))
+        cov = self.A @ self.A.T + self.s**2 * np.eye(self.n_in)
+        chol = np.linalg.cholesky(cov)
+        r = np.linalg.solve(chol, (x - self.c).T)                 # L^-1 (x - c), (D, batch)
+        log_det = 2 * np.sum(np.log(np.diag(chol)))
+        return -0.5 * (np.sum(r * r, axis=0) + log_det + self.n_in * np.log(2 * np.pi))
+
+    def sample_x(self, n, rng=0):
+        """n draws of x from p(x) = N(c, A A^T + s^2 I): (n, n_in)."""
+        rng = as_generator(rng)
+        z = rng.standard_normal((n, self.n_latent))
+        return z @ self.A.T + self.c + self.s * rng.standard_normal((n, self.n_in))
+
+    def encode(self, x):
+        """q(z|x) = N(mu, diag(exp(logvar))): x (batch, n_in) -> (mu, logvar) (batch, n_latent)."""
+        x = check_array("x", x, ndim=2, shape=(None, self.n_in))
+        mu = (x - self.c) @ self.A @ self.S.T / self.s**2 + self.shift
+        logvar = np.log(self.std_scale**2 * np.diag(self.S))
+        return mu, np.broadcast_to(logvar, mu.shape).copy()
+
+    def decode(self, z):
+        """p(x|z) = N(A z + c, s^2 I): z (batch, n_latent) -> (mean, logvar) (batch, n_in)."""
+        mean = z @ self.A.T + self.c
+        return mean, np.full_like(mean, 2 * np.log(self.s))
+
+    def reconstruction_nll(self, x, decoded):
+        """-log p(x|z) per example, (batch,)."""
+        mean, logvar = decoded
+        return gaussian_nll(x, mean, logvar)
 
 
 class IWAE(VAE):
@@ -121,16 +154,22 @@ class IWAE(VAE):
     def bound(self, x, k=None, rng=0, eps=None):
         """Per-example L_k(x) = log (1/k) sum_i w_i with z_i ~ q(z|x), shape (batch,).
 
-        k: number of samples (default: the model's k); rng: int seed or Generator; eps:
-        (k, batch, n_latent) to fix the noise. k = 1 gives the VAE's ELBO (analytic KL).
+        k: number of samples (default: the model's k; large k, e.g. 5000, estimates log p(x),
+        drawn in chunks by ``sv.evaluate.importance_sampled_nll``); rng: int seed or Generator;
+        eps: (k, batch, n_latent) to fix the noise. k = 1 gives the VAE's ELBO (analytic KL).
         """
         k = self.k if k is None else check_positive_int("k", k)
+        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
         if k == 1:
-            if eps is not None:
-                x = self._check_x(x)
-                eps = self._noise_k(eps, None, 1, x.shape[0])[0]
+            eps = None if eps is None else self._noise_k(eps, None, 1, x.shape[0])[0]
             return self.elbo(x, rng=rng, eps=eps)
-        return k_sample_bound(self, x, k, rng=rng, eps=eps)
+        if eps is not None:
+            eps = self._noise_k(eps, None, k, x.shape[0])
+            return log_mean_exp(log_importance_weights(self, x, eps), axis=0)
+        # the same estimator, drawn in memory-sized chunks: -importance_sampled_nll = L_k
+        from scratchvae.evaluate import importance_sampled_nll
+
+        return -importance_sampled_nll(self, x, k=k, rng=rng, progress=False)
 
     # -- the loss and its gradient -----------------------------------------------------------
 
@@ -184,9 +223,6 @@ class IWAE(VAE):
     def _noise_k(self, eps, rng, k, batch):
         if eps is None:
             return as_generator(rng).standard_normal((k, batch, self.n_latent)).astype(self.dtype)
-        return _check_eps(eps, k, batch, self.n_latent, self.dtype)
+        eps = check_array("eps", eps, ndim=3, shape=(k, batch, self.n_latent))
+        return eps.astype(self.dtype, copy=False)
 
-
-def _check_eps(eps, k, batch, n_latent, dtype):
-    eps = check_array("eps", eps, ndim=3, shape=(k, batch, n_latent))
-    return eps.astype(dtype, copy=False)
