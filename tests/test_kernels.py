@@ -1,0 +1,297 @@
+"""Numba kernels (scratchvae.kernels.jit) against their NumPy twins (kernels.reference).
+
+Every kernel is checked on batch 1, odd sizes and non-contiguous inputs, in float64 (relative
+error < 1e-12 elementwise, < 1e-10 for sums) and float32 (< 1e-5). The wrappers hand the
+kernels C-contiguous arrays, so these tests compile each kernel for two dtypes only.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import scratchvae as sv
+from scratchvae.gradcheck import check_model, rel_error
+from scratchvae.kernels import jit
+from scratchvae.kernels import reference as ref
+
+DTYPES = [np.float64, np.float32]
+ACTIVATIONS = list(jit.ACTIVATION_CODES)
+#: (elementwise, reduction) relative-error tolerance per dtype
+TOL = {np.float64: (1e-12, 1e-10), np.float32: (1e-5, 1e-5)}
+
+
+def _elementwise_error(actual, expected):
+    """max_i |a_i - b_i| / |b_i|, with |b_i| floored at 1e-6 max|b| (exact zeros stay exact)."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape
+    floor = max(1e-6 * float(np.max(np.abs(expected), initial=0.0)), np.finfo(float).tiny)
+    return float(np.max(np.abs(actual - expected) / np.maximum(np.abs(expected), floor),
+                        initial=0.0))
+
+
+def _assert_same(actual, expected, dtype, reduction=False):
+    assert actual.dtype == np.dtype(dtype), (actual.dtype, dtype)
+    elementwise_tol, reduction_tol = TOL[dtype]
+    if reduction:  # sums may cancel: a norm-wise relative error
+        assert rel_error(actual, expected) < reduction_tol
+    else:
+        assert _elementwise_error(actual, expected) < elementwise_tol
+
+
+def _non_contiguous(a):
+    """The same values in a transposed-and-strided view (not C-contiguous)."""
+    big = np.zeros((a.shape[1], 2 * a.shape[0]), dtype=a.dtype)
+    big[:, ::2] = a.T
+    view = big[:, ::2].T
+    assert np.array_equal(view, a) and (a.size == 1 or not view.flags.c_contiguous)
+    return view
+
+
+def _dense_cases(dtype):
+    """(x, W, b) for batch 1, odd sizes, and non-contiguous x and W."""
+    rng = np.random.default_rng(0)
+    cases = []
+    for batch, n_in, n_out in [(1, 3, 4), (7, 13, 5), (33, 17, 31)]:
+        x = (2 * rng.standard_normal((batch, n_in))).astype(dtype)
+        W = rng.standard_normal((n_in, n_out)).astype(dtype)
+        b = rng.standard_normal(n_out).astype(dtype)
+        cases.append((x, W, b))
+    x, W, b = cases[-1]
+    cases.append((_non_contiguous(x), _non_contiguous(W), b[::-1]))
+    return cases
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dense_act_forward_matches_reference_for_every_activation(dtype):
+    for x, W, b in _dense_cases(dtype):
+        for activation in ACTIVATIONS:
+            out, pre = jit.dense_act_forward(x, W, b, activation)
+            out_ref, pre_ref = ref.dense_act_forward(x, W, b, activation)
+            _assert_same(pre, pre_ref, dtype)
+            _assert_same(out, out_ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dense_act_backward_matches_reference_with_and_without_dx(dtype):
+    rng = np.random.default_rng(1)
+    for x, W, b in _dense_cases(dtype):
+        for activation in ACTIVATIONS:
+            out, pre = ref.dense_act_forward(x, W, b, activation)
+            dout = rng.standard_normal(out.shape).astype(dtype)
+            for need_dx in (True, False):
+                dx, dW, db = jit.dense_act_backward(
+                    _non_contiguous(dout), x, W, pre, out, activation, need_dx)
+                dx_ref, dW_ref, db_ref = ref.dense_act_backward(
+                    dout, x, W, pre, out, activation, need_dx)
+                _assert_same(dW, dW_ref, dtype, reduction=True)
+                _assert_same(db, db_ref, dtype, reduction=True)
+                if need_dx:
+                    _assert_same(dx, dx_ref, dtype, reduction=True)
+                else:
+                    assert dx is None and dx_ref is None
+
+
+def _latent_cases(dtype):
+    rng = np.random.default_rng(2)
+    cases = []
+    for shape in [(1, 1), (5, 3), (9, 20)]:
+        mu, logvar, eps = (rng.standard_normal(shape).astype(dtype) for _ in range(3))
+        cases.append((mu, logvar, eps))
+    mu, logvar, eps = cases[-1]
+    cases.append((_non_contiguous(mu), logvar, _non_contiguous(eps)))
+    return cases
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_reparam_kl_forward_and_backward_match_reference(dtype):
+    rng = np.random.default_rng(3)
+    for mu, logvar, eps in _latent_cases(dtype):
+        z, std, kl = jit.reparam_kl_forward(mu, logvar, eps)
+        z_ref, std_ref, kl_ref = ref.reparam_kl_forward(mu, logvar, eps)
+        _assert_same(z, z_ref, dtype)
+        _assert_same(std, std_ref, dtype)
+        _assert_same(kl, kl_ref, dtype, reduction=True)
+        assert kl.shape == (mu.shape[0],)
+        dz = _non_contiguous(rng.standard_normal(mu.shape).astype(dtype))
+        got = jit.reparam_kl_backward(dz, mu, logvar, eps, std, 0.37)
+        want = ref.reparam_kl_backward(dz, mu, logvar, eps, std_ref, 0.37)
+        for g, w in zip(got, want):
+            _assert_same(g, w, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bernoulli_nll_and_grad_match_reference(dtype):
+    rng = np.random.default_rng(4)
+    shapes = [(1, 1), (3, 7), (4, 1100)]  # 1100 pixels: rows longer than one 512-pixel segment
+    for shape in shapes:
+        logits = (4 * rng.standard_normal(shape)).astype(dtype)
+        x = rng.uniform(size=shape).astype(dtype)
+        x[:, ::3] = np.round(x[:, ::3])  # binary and grey pixels
+        for lg, xx in [(logits, x), (_non_contiguous(logits), _non_contiguous(x))]:
+            nll, dlogits = jit.bernoulli_nll_and_grad(lg, xx, 0.25)
+            nll_ref, dlogits_ref = ref.bernoulli_nll_and_grad(lg, xx, 0.25)
+            _assert_same(nll, nll_ref, dtype, reduction=True)
+            # sigmoid(l) - x cancels where the model is right: in float32, one rounding of
+            # sigmoid (which NumPy and libm may do differently) is then a large elementwise
+            # change, so float32 is compared norm-wise there
+            _assert_same(dlogits, dlogits_ref, dtype, reduction=dtype == np.float32)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gaussian_nll_and_grad_match_reference_for_full_and_scalar_logvar(dtype):
+    rng = np.random.default_rng(5)
+    for shape in [(1, 1), (3, 7), (6, 33)]:
+        x, mean = (rng.uniform(size=shape).astype(dtype) for _ in range(2))
+        logvar = rng.uniform(-3, 1, size=shape).astype(dtype)
+        for lv in [logvar, _non_contiguous(logvar), np.asarray(-1.5, dtype=dtype)]:
+            got = jit.gaussian_nll_and_grad(_non_contiguous(x), mean, lv, 0.5)
+            want = ref.gaussian_nll_and_grad(x, mean, lv, 0.5)
+            _assert_same(got[0], want[0], dtype, reduction=True)
+            _assert_same(got[1], want[1], dtype)
+            assert got[2].shape == np.shape(lv)
+            _assert_same(got[2], want[2], dtype, reduction=lv.ndim == 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adam_update_matches_reference_in_place_including_strided_params(dtype):
+    rng = np.random.default_rng(6)
+    for shape in [(1,), (7, 13)]:
+        p0 = rng.standard_normal(shape).astype(dtype)
+        states = {}
+        for name in ("jit", "ref"):
+            states[name] = [p0.copy(), np.zeros_like(p0), np.zeros_like(p0)]
+        # the jit parameter is a strided view into a bigger array: it must be updated in place
+        holder = np.zeros((2,) + shape, dtype=dtype)
+        holder[1] = p0
+        states["jit"][0] = holder[1] if len(shape) == 1 else _non_contiguous(p0)
+        for step in range(1, 6):
+            grad = rng.standard_normal(shape).astype(dtype)
+            jit.adam_update(*states["jit"][:1], grad, *states["jit"][1:], 1e-2, 0.9, 0.999,
+                            1e-8, step)
+            ref.adam_update(*states["ref"][:1], grad, *states["ref"][1:], 1e-2, 0.9, 0.999,
+                            1e-8, step)
+        for got, want in zip(states["jit"], states["ref"]):
+            _assert_same(got, want, dtype)
+        assert not np.array_equal(states["jit"][0], p0)  # the update happened in place
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_teaching_matmul_equals_blas_product(dtype):
+    rng = np.random.default_rng(7)
+    for n, k, m in [(1, 1, 1), (3, 5, 2), (37, 300, 270), (130, 17, 513)]:
+        a = rng.standard_normal((n, k)).astype(dtype)
+        b = rng.standard_normal((k, m)).astype(dtype)
+        c = jit.matmul(a, b)
+        assert c.shape == (n, m)
+        _assert_same(c, a @ b, dtype, reduction=True)
+    c = jit.matmul(_non_contiguous(a), b[:, ::-1])
+    _assert_same(c, a @ b[:, ::-1], dtype, reduction=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernels_stay_finite_and_silent_for_extreme_logits(dtype):
+    logits = np.array([[1e4, -1e4, 0.0, 1e4, -1e4, 80.0, -800.0]], dtype=dtype)
+    x = np.array([[1.0, 1.0, 0.5, 0.0, 0.0, 1.0, 1.0]], dtype=dtype)
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        nll, dlogits = jit.bernoulli_nll_and_grad(logits, x, 1.0)
+        outs = [jit.dense_act_forward(logits, np.eye(7, dtype=dtype), np.zeros(7, dtype), act)
+                for act in ACTIVATIONS]
+        backs = [jit.dense_act_backward(np.ones_like(logits), logits, np.eye(7, dtype=dtype),
+                                        pre, out, act) for (out, pre), act in zip(outs, ACTIVATIONS)]
+    assert np.all(np.isfinite(nll)) and np.all(np.isfinite(dlogits))
+    assert np.all([np.isfinite(a).all() for out in outs for a in out])
+    assert np.all([np.isfinite(a).all() for back in backs for a in back])
+    # softplus(1e4) - 1e4 = 0; softplus(-1e4) + 1e4 = 1e4; log 2; softplus(1e4) = 1e4; ...
+    expected = 0 + 1e4 + np.log(2) + 1e4 + 0 + np.log1p(np.exp(-80.0)) + 800.0
+    assert abs(float(nll[0]) - expected) / expected < TOL[dtype][1]
+    np.testing.assert_array_equal(dlogits[0, :2], np.array([0, -1], dtype=dtype))
+
+
+def _train_losses(backend, likelihood, dtype, steps=20):
+    """Losses of ``steps`` Adam steps on a small VAE, everything seeded identically."""
+    vae = sv.VAE(n_in=12, hidden=(9,), n_latent=3, likelihood=likelihood, dtype=dtype,
+                 backend=backend, rng=0)
+    opt = sv.optim.Adam(vae.params, lr=1e-2, backend=backend)
+    data = np.random.default_rng(1).uniform(size=(40, 12)).astype(dtype)
+    rng = np.random.default_rng(2)
+    losses = []
+    for _ in range(steps):
+        batch = data[rng.integers(0, len(data), size=8)]
+        loss, grads = vae.loss_and_grads(batch, rng=rng)
+        opt.step(grads)
+        losses.append(loss)
+    return np.array(losses), vae
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_vae_training_gives_the_same_losses_with_either_backend(likelihood, dtype):
+    losses_numba, vae_numba = _train_losses("numba", likelihood, dtype)
+    losses_numpy, vae_numpy = _train_losses("numpy", likelihood, dtype)
+    assert vae_numba.kernels is jit and vae_numpy.kernels is ref
+    assert losses_numba[-1] < losses_numba[0]  # it trains
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    assert np.max(np.abs(losses_numba - losses_numpy) / np.abs(losses_numpy)) < tol
+    for key, value in vae_numba.params.items():
+        assert value.dtype == np.dtype(dtype)
+        assert rel_error(value, vae_numpy.params[key]) < 10 * tol
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_numba_backend_gradients_match_finite_differences(likelihood):
+    vae = sv.VAE(n_in=6, hidden=(5,), n_latent=2, likelihood=likelihood, beta=0.7,
+                 activation="tanh", dtype=np.float64, backend="numba", rng=3)
+    rng = np.random.default_rng(8)
+    x = rng.uniform(size=(4, 6))
+    report = check_model(vae, x, eps=rng.standard_normal((4, 2)))
+    assert vae.kernels is jit
+    assert report.max_rel_error < 1e-7
+
+
+def _run_python(code, **env):
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, **env}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_importing_jit_compiles_nothing():
+    code = (
+        "import json\n"
+        "from numba.core.registry import CPUDispatcher\n"
+        "import scratchvae.kernels.jit as jit\n"
+        "kernels = {n: v for n, v in vars(jit).items() if isinstance(v, CPUDispatcher)}\n"
+        "print(json.dumps({n: len(k.signatures) for n, k in kernels.items()}))\n"
+    )
+    compiled = _run_python(code)
+    assert len(compiled) >= 8  # every kernel is a dispatcher ...
+    assert all(count == 0 for count in compiled.values()), compiled  # ... none compiled yet
+
+
+def test_disable_jit_runs_the_same_kernels_as_plain_python():
+    code = (
+        "import json, numpy as np\n"
+        "from numba.core.registry import CPUDispatcher\n"
+        "from scratchvae.kernels import jit, reference as ref\n"
+        "from scratchvae.gradcheck import rel_error\n"
+        "rng = np.random.default_rng(0)\n"
+        "a, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 3))\n"
+        "x = rng.uniform(size=(5, 3))\n"
+        "out, pre = jit.dense_act_forward(a, b, np.ones(3), 'softplus')\n"
+        "errors = [rel_error(out, ref.dense_act_forward(a, b, np.ones(3), 'softplus')[0]),\n"
+        "          rel_error(jit.matmul(a, b), a @ b),\n"
+        "          rel_error(jit.bernoulli_nll_and_grad(pre, x, 1.0)[0],\n"
+        "                    ref.bernoulli_nll_and_grad(pre, x, 1.0)[0])]\n"
+        "plain = not isinstance(jit._matmul_kernel, CPUDispatcher)\n"
+        "print(json.dumps({'errors': errors, 'plain_python': plain}))\n"
+    )
+    result = _run_python(code, NUMBA_DISABLE_JIT="1")
+    assert result["plain_python"]
+    assert max(result["errors"]) < 1e-12
