@@ -1,0 +1,79 @@
+"""``scratchvae evaluate RUN``: test -ELBO, importance-sampled -log p(x) and active units.
+
+RUN is a run folder written by ``scratchvae train`` (or its model.npz, or any checkpoint with
+``--dataset``). The dataset and split sizes come from the checkpoint's metadata.
+"""
+
+HELP = "evaluate a trained run on its test set: -ELBO, importance-sampled NLL, active units"
+
+
+def add_arguments(parser):
+    from scratchvae.commands.train import DATASETS
+
+    parser.add_argument("run_path", metavar="RUN", help="run folder (or its model.npz)")
+    parser.add_argument("--dataset", default=None, choices=DATASETS,
+                        help="evaluate on this dataset (default: the one the run trained on)")
+    parser.add_argument("--root", default=None, help="data directory (default: the run's)")
+    parser.add_argument("--n-test", type=int, default=None,
+                        help="test examples (default: as many as the run used)")
+    parser.add_argument("-k", "--k", type=int, default=100,
+                        help="importance samples per example for -log p(x) (0: skip)")
+    parser.add_argument("--is-examples", type=int, default=1000,
+                        help="test examples used for the importance-sampled estimate (it costs "
+                             "k decoder passes per example)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sampled z")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def run(args):
+    import json
+    import sys
+    import time
+
+    from scratchvae import evaluate
+    from scratchvae.checkpoint import load_checkpoint
+    from scratchvae.commands.train import load_dataset, resolve_run
+
+    _, path = resolve_run(args.run_path)
+    saved = load_checkpoint(path)
+    model, meta = saved.model, saved.metadata or {}
+    dataset = args.dataset or meta.get("dataset")
+    if dataset is None:
+        print(f"error: {path} does not say which dataset it was trained on; pass --dataset",
+              file=sys.stderr)
+        return 2
+    root = args.root if args.root is not None else meta.get("root")
+    n_test = args.n_test or (meta.get("n_test") if dataset == meta.get("dataset") else None)
+    x, y, _ = load_dataset(dataset, "test", root, n_test)
+    results = {"run": str(path), "dataset": dataset, "split": "test", "n_examples": int(len(x)),
+               "epoch": meta.get("epoch")}
+    started = time.perf_counter()
+    if hasattr(model, "elbo"):
+        elbo = evaluate.evaluate_elbo(model, x, rng=args.seed)
+        results.update(neg_elbo=elbo["neg_elbo"], reconstruction=elbo["reconstruction"],
+                       kl=elbo["kl"])
+        if args.k > 0:
+            n_is = min(len(x), max(1, args.is_examples))
+            nll = evaluate.importance_sampled_nll(model, x[:n_is], k=args.k, rng=args.seed)
+            results.update(is_nll=float(nll.mean()), is_k=args.k, is_examples=n_is)
+        count, variances = evaluate.active_units(model, x)
+        results.update(active_units=count, n_latent=int(len(variances)))
+    results["reconstruction_mse"] = float(evaluate.reconstruction_error(model, x).mean())
+    results["seconds"] = time.perf_counter() - started
+
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"{path}  (epoch {results['epoch']}) on {dataset} test, {len(x)} examples")
+    if "neg_elbo" in results:
+        print(f"  -ELBO (sampled z)        {results['neg_elbo']:10.3f} nats per example")
+        print(f"    reconstruction NLL     {results['reconstruction']:10.3f}")
+        print(f"    KL(q(z|x) || p(z))     {results['kl']:10.3f}")
+        if "is_nll" in results:
+            print(f"  -log p(x), IS k={args.k:<6}  {results['is_nll']:10.3f} nats per example "
+                  f"({results['is_examples']} examples)")
+        print(f"  active units (Var_x mu > 0.01)  {results['active_units']} of "
+              f"{results['n_latent']}")
+    print(f"  reconstruction MSE at z = mu, per pixel  {results['reconstruction_mse']:.5f}")
+    print(f"  ({results['seconds']:.1f} s)")
+    return 0

@@ -1,0 +1,54 @@
+"""``scratchvae sample RUN -n 64``: decode z ~ N(0, I) from a trained model into a PNG grid."""
+
+HELP = "draw samples from a trained model (decoder means for z ~ N(0, I)) into a PNG"
+
+
+def add_arguments(parser):
+    parser.add_argument("run_path", metavar="RUN", help="run folder (or its model.npz)")
+    parser.add_argument("-n", type=int, default=64, help="number of samples")
+    parser.add_argument("--seed", type=int, default=0, help="seed of z")
+    parser.add_argument("--out", default=None,
+                        help="PNG file to write (default: RUN/samples-n<N>-seed<SEED>.png)")
+    parser.add_argument("--image-shape", default=None,
+                        help="image shape such as 28,28 or 3,32,32 (default: from the run)")
+
+
+def _image_shape(text, meta, n_in):
+    import math
+
+    if text:
+        return tuple(int(s) for s in text.split(","))
+    if meta.get("image_shape"):
+        return tuple(meta["image_shape"])
+    side = math.isqrt(n_in)
+    if side * side == n_in:
+        return (side, side)
+    raise SystemExit(f"error: cannot tell the image shape of {n_in} pixels; pass --image-shape")
+
+
+def run(args):
+    import sys
+    from pathlib import Path
+
+    from scratchvae import plotting
+    from scratchvae.checkpoint import load_checkpoint
+    from scratchvae.commands.train import resolve_run
+
+    if args.n <= 0:
+        print(f"error: -n must be positive, got {args.n}", file=sys.stderr)
+        return 2
+    run_dir, path = resolve_run(args.run_path)
+    saved = load_checkpoint(path)
+    model = saved.model
+    if not hasattr(model, "sample"):
+        print(f"error: {type(model).__name__} has no prior to sample from (train a VAE)",
+              file=sys.stderr)
+        return 2
+    image_shape = _image_shape(args.image_shape, saved.metadata or {}, model.n_in)
+    out = Path(args.out) if args.out else run_dir / f"samples-n{args.n}-seed{args.seed}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig = plotting.samples(model, image_shape, n=args.n, rng=args.seed,
+                           title=f"{args.n} samples, seed {args.seed}")
+    fig.savefig(out, dpi=100)
+    print(out)
+    return 0

@@ -1,0 +1,98 @@
+"""Model factory: build a model from a short name and a dict of options (used by the CLI).
+
+    model = build_model("vae", n_in=1024, image_shape=(32, 32), latent=10, hidden=(256,))
+
+``BUILDERS`` maps a name to a function ``builder(n_in, image_shape, options) -> model``.
+Add a model by adding one entry (or ``@register("name")`` on the builder). ``options`` is a
+plain dict; every builder reads the options it understands with ``options.get`` and ignores the
+rest (the CLI passes the same options to every model). Common options:
+
+    hidden      tuple of hidden-layer widths          latent      size of z (or of the AE code)
+    likelihood  "bernoulli" | "gaussian" | "gaussian_fixed"   (AE: bernoulli -> loss "bce",
+                                                               gaussian* -> loss "mse")
+    beta        KL weight (VAEs)                      activation  hidden-layer activation
+    backend     "numpy" | "numba"                     seed        initial-weight seed
+    dtype       "float32" | "float64"                 n_classes   number of labels (CVAE, M2)
+    noise, level   the corruption of "dae" (and "dvae")
+"""
+
+from scratchvae.kernels import DEFAULT_BACKEND
+
+__all__ = ["BUILDERS", "build_model", "register", "model_names"]
+
+BUILDERS = {}
+
+
+def register(name):
+    """Decorator: ``@register("vae")`` adds the builder to :data:`BUILDERS`."""
+
+    def add(builder):
+        BUILDERS[name] = builder
+        return builder
+
+    return add
+
+
+def model_names():
+    """The names :func:`build_model` accepts, sorted."""
+    return sorted(BUILDERS)
+
+
+def build_model(name, n_in, image_shape=None, options=None, **kwargs):
+    """Build the model called ``name`` for inputs of ``n_in`` numbers (images of
+    ``image_shape``), with ``options`` (a dict) updated by ``kwargs``. Unknown names raise
+    ValueError listing the valid ones; options a model does not use are ignored."""
+    if name not in BUILDERS:
+        valid = ", ".join(repr(n) for n in model_names())
+        raise ValueError(f"model must be one of {valid}; got {name!r}")
+    merged = dict(options or {})
+    merged.update(kwargs)
+    return BUILDERS[name](int(n_in), None if image_shape is None else tuple(image_shape), merged)
+
+
+def _common(options):
+    return dict(
+        backend=options.get("backend") or DEFAULT_BACKEND,
+        rng=int(options.get("seed") or 0),
+        dtype=options.get("dtype") or "float32",
+    )
+
+
+def _hidden(options, default):
+    hidden = options.get("hidden")
+    return tuple(default if hidden is None else hidden)
+
+
+def _ae_loss(options):
+    likelihood = options.get("likelihood") or "bernoulli"
+    return "bce" if likelihood == "bernoulli" else "mse"
+
+
+@register("vae")
+def _vae(n_in, image_shape, options):
+    from scratchvae.models.vae import VAE
+
+    return VAE(n_in=n_in, hidden=_hidden(options, (400,)), n_latent=options.get("latent") or 20,
+               likelihood=options.get("likelihood") or "bernoulli",
+               beta=float(1.0 if options.get("beta") is None else options["beta"]),
+               activation=options.get("activation") or "relu", **_common(options))
+
+
+@register("ae")
+def _ae(n_in, image_shape, options):
+    from scratchvae.models.autoencoder import Autoencoder
+
+    return Autoencoder(n_in=n_in, hidden=_hidden(options, (256,)),
+                       n_code=options.get("latent") or 32, loss=_ae_loss(options),
+                       activation=options.get("activation") or "relu", **_common(options))
+
+
+@register("dae")
+def _dae(n_in, image_shape, options):
+    from scratchvae.models.denoising import DenoisingAutoencoder
+
+    return DenoisingAutoencoder(
+        n_in=n_in, hidden=_hidden(options, (256,)), n_code=options.get("latent") or 32,
+        noise=options.get("noise") or "masking", level=options.get("level"),
+        loss=_ae_loss(options), activation=options.get("activation") or "relu",
+        **_common(options))
