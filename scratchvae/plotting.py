@@ -135,11 +135,35 @@ def _tile(images, nrow=None, pad=1, pad_value=1.0):
 
 
 def _figure(width, height, nrows=1, ncols=1):
+    """A Figure with a grid of axes and constrained layout (for plots with axis labels)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
+
+
+def _mosaic_figure(grids, titles, left=0.1, bottom=0.1, min_side=2.0, max_side=7.0):
+    """A Figure with one axes per mosaic, stacked top to bottom, sized so one image pixel is
+    square and the figure is between ``min_side`` and ``max_side`` inches. Margins are fixed in
+    inches (0.35 above each mosaic for its title), so no layout engine has to run on save."""
+    from matplotlib.figure import Figure
+
+    top, right = 0.35, 0.1
+    width_px = max(g.shape[1] for g in grids)
+    height_px = sum(g.shape[0] for g in grids)
+    scale = min(max(min_side / min(width_px, height_px), 0.03), max_side / max(width_px,
+                                                                                height_px))
+    width = width_px * scale + left + right
+    height = height_px * scale + len(grids) * top + bottom
+    fig = Figure(figsize=(width, height))
+    y = height
+    for grid, title in zip(grids, titles):
+        h, w = grid.shape[0] * scale, grid.shape[1] * scale
+        y -= top + h
+        ax = fig.add_axes((left / width, y / height, w / width, h / height))
+        _show_mosaic(ax, grid, title)
+    return fig
 
 
 def _show_mosaic(ax, grid, title=None):
@@ -148,13 +172,7 @@ def _show_mosaic(ax, grid, title=None):
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title)
-
-
-def _size_for(grid, scale=0.06, min_side=2.5, max_side=12.0):
-    h, w = grid.shape[:2]
-    factor = min(max(min_side / min(h, w) / scale, 1.0), max_side / max(h, w) / scale)
-    return w * scale * factor + 0.3, h * scale * factor + 0.5
+        ax.set_title(title, fontsize="medium")
 
 
 def image_grid(images, image_shape, nrow=None, title=None, pad=1):
@@ -163,9 +181,7 @@ def image_grid(images, image_shape, nrow=None, title=None, pad=1):
     images: (n, prod(image_shape)); image_shape: (H, W) or (C, H, W); nrow: images per row.
     """
     grid = tile_images(images, image_shape, nrow=nrow, pad=pad)
-    fig, axes = _figure(*_size_for(grid))
-    _show_mosaic(axes[0, 0], grid, title)
-    return fig
+    return _mosaic_figure([grid], [title])
 
 
 def reconstructions(originals, reconstructions, image_shape, nrow=None, title=None):
@@ -179,10 +195,7 @@ def reconstructions(originals, reconstructions, image_shape, nrow=None, title=No
     nrow = nrow if nrow is not None else min(len(originals), 16)
     top = _tile(originals, nrow)
     bottom = _tile(recon, nrow)
-    width, height = _size_for(top)
-    fig, axes = _figure(width, 2 * height + (0.3 if title else 0), nrows=2)
-    _show_mosaic(axes[0, 0], top, "original")
-    _show_mosaic(axes[1, 0], bottom, "reconstruction")
+    fig = _mosaic_figure([top, bottom], ["original", "reconstruction"])
     if title:
         fig.suptitle(title)
     return fig
@@ -256,9 +269,8 @@ def latent_manifold_2d(model, image_shape, n=20, dims=(0, 1), title=None):
             z[row * n + col, d0] = values[col]
             z[row * n + col, d1] = values[n - 1 - row]
     grid = tile_images(_decode_mean(model, z), image_shape, nrow=n, pad=0)
-    fig, axes = _figure(*_size_for(grid, min_side=4.0))
-    _show_mosaic(axes[0, 0], grid, title or f"decoder over z{d0}, z{d1} = Phi^-1(p)")
-    return fig
+    return _mosaic_figure([grid], [title or f"decoder over z{d0}, z{d1} = Phi^-1(p)"],
+                          min_side=4.0)
 
 
 def latent_traversal(model, x, image_shape, dims=None, values=None, title=None):
@@ -281,9 +293,9 @@ def latent_traversal(model, x, image_shape, dims=None, values=None, title=None):
         z[r * len(values):(r + 1) * len(values), d] = values
     images = _decode_mean(model, z)
     grid = tile_images(images, image_shape, nrow=len(values))
-    fig, axes = _figure(*_size_for(grid, min_side=3.0))
-    ax = axes[0, 0]
-    _show_mosaic(ax, grid, title or "latent traversal from mu(x)")
+    fig = _mosaic_figure([grid], [title or "latent traversal from mu(x)"], left=0.45,
+                         bottom=0.3, min_side=3.0)
+    ax = fig.axes[0]
     h = _check_image_shape(image_shape)[-2]
     ax.set_yticks([r * (h + 1) + h / 2 for r in range(len(dims))])
     ax.set_yticklabels([f"z{d}" for d in dims])
@@ -309,9 +321,8 @@ def interpolation(model, x_a, x_b, image_shape, steps=10, title=None):
     row = np.concatenate([np.asarray(xa, np.float64).reshape(1, -1), decoded.reshape(steps, -1),
                           np.asarray(xb, np.float64).reshape(1, -1)])
     grid = tile_images(row, image_shape, nrow=len(row))
-    fig, axes = _figure(*_size_for(grid, min_side=1.0))
-    _show_mosaic(axes[0, 0], grid, title or "x_a, interpolation of mu in latent space, x_b")
-    return fig
+    return _mosaic_figure([grid], [title or "x_a, interpolation of mu in latent space, x_b"],
+                          min_side=1.0)
 
 
 def latent_scatter(mu, labels=None, dims=(0, 1), class_names=None, title=None,
