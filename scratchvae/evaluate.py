@@ -80,7 +80,10 @@ def _decode(model, z, y):
     return model.decode(z, y) if _needs_labels(model) else model.decode(z)
 
 
-def _check_inputs(model, x, y):
+def _check_inputs(model, x, y, vae=False):
+    if vae and not all(hasattr(model, a) for a in ("encode", "decode", "reconstruction_nll")):
+        raise ValueError(f"model must be a VAE (with encode, decode and reconstruction_nll), "
+                         f"got {type(model).__name__}")
     x = check_array("x", x)
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"x must be an array of shape (n, ...) with n >= 1, got {x.shape}")
@@ -134,7 +137,7 @@ def evaluate_elbo(model, x, rng=0, batch_size=1000, y=None):
     Returns a dict of floats: "neg_elbo" (the mean -ELBO), "reconstruction" (mean -log p(x|z)),
     "kl" (mean KL), "elbo" (= -neg_elbo) and "n_examples".
     """
-    x, y = _check_inputs(model, x, y)
+    x, y = _check_inputs(model, x, y, vae=True)
     rng = as_generator(rng)
     batch_size = check_positive_int("batch_size", batch_size)
     recon_sum = kl_sum = 0.0
@@ -175,7 +178,7 @@ def importance_sampled_nll(vae, x, k=1000, rng=0, batch_size=10000, progress=Tru
     group the draws equal ``rng.standard_normal((n, n_latent))``. progress: a tqdm bar over the
     examples when stderr is a terminal.
     """
-    x, y = _check_inputs(vae, x, y)
+    x, y = _check_inputs(vae, x, y, vae=True)
     k = check_positive_int("k", k)
     batch_size = check_positive_int("batch_size", batch_size)
     rng = as_generator(rng)

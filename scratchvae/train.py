@@ -73,11 +73,15 @@ def validation_generator(seed):
 
 
 def minibatch_indices(n, batch_size, rng, shuffle=True, drop_last=False):
-    """Index arrays of the minibatches of one epoch: a permutation of ``range(n)`` cut into
-    pieces of ``batch_size`` (the last one smaller unless ``drop_last``)."""
-    order = rng.permutation(n) if shuffle else np.arange(n)
-    stop = n - n % batch_size if drop_last else n
-    return [order[i:i + batch_size] for i in range(0, stop, batch_size)]
+    """Index arrays of the minibatches of one epoch: :func:`scratchvae.data.iterate_minibatches`
+    (one permutation of ``range(n)`` drawn from ``rng``, cut into pieces of ``batch_size``), as
+    a list; ``drop_last`` drops a last batch smaller than ``batch_size``."""
+    from scratchvae.data.batches import iterate_minibatches
+
+    batches = list(iterate_minibatches(n, batch_size, rng, shuffle=shuffle))
+    if drop_last and len(batches[-1]) < batch_size:
+        batches.pop()
+    return batches
 
 
 def kl_warmup_beta(beta, epoch, step, steps_per_epoch, warmup_epochs):

@@ -154,3 +154,12 @@ def test_evaluation_functions_reject_bad_arguments_with_named_messages():
         evaluate_elbo(vae, x, batch_size=0)
     with pytest.raises(ValueError, match="x "):
         evaluate_elbo(vae, x[0])
+
+
+def test_elbo_evaluation_rejects_a_model_without_a_likelihood():
+    ae = sv.Autoencoder(n_in=6, hidden=(5,), n_code=2, backend="numpy")
+    with pytest.raises(ValueError, match="model must be a VAE"):
+        evaluate_elbo(ae, binary_data(3))
+    with pytest.raises(ValueError, match="model must be a VAE"):
+        importance_sampled_nll(ae, binary_data(3), k=2, progress=False)
+    assert reconstruction_error(ae, binary_data(3)).shape == (3,)
