@@ -96,3 +96,56 @@ def _dae(n_in, image_shape, options):
         noise=options.get("noise") or "masking", level=options.get("level"),
         loss=_ae_loss(options), activation=options.get("activation") or "relu",
         **_common(options))
+
+
+def _vae_options(options, hidden=(400,)):
+    """The VAE options shared by the extensions below."""
+    return dict(hidden=_hidden(options, hidden), n_latent=options.get("latent") or 20,
+                likelihood=options.get("likelihood") or "bernoulli",
+                activation=options.get("activation") or "relu", **_common(options))
+
+
+def _beta(options):
+    return float(1.0 if options.get("beta") is None else options["beta"])
+
+
+@register("cvae")
+def _cvae(n_in, image_shape, options):
+    from scratchvae.models.cvae import CVAE
+
+    return CVAE(n_in=n_in, n_classes=options.get("n_classes") or 10, beta=_beta(options),
+                **_vae_options(options))
+
+
+@register("iwae")
+def _iwae(n_in, image_shape, options):
+    from scratchvae.models.iwae import IWAE
+
+    return IWAE(n_in=n_in, k=options.get("k") or 5, **_vae_options(options))
+
+
+@register("dvae")
+def _dvae(n_in, image_shape, options):
+    from scratchvae.models.dvae import DenoisingVAE
+
+    return DenoisingVAE(n_in=n_in, noise=options.get("noise") or "masking",
+                        level=options.get("level"), beta=_beta(options),
+                        **_vae_options(options))
+
+
+@register("m2")
+def _m2(n_in, image_shape, options):
+    from scratchvae.models.m2 import M2
+
+    return M2(n_in=n_in, n_classes=options.get("n_classes") or 10, beta=_beta(options),
+              alpha=float(options.get("alpha") or 0.1), **_vae_options(options))
+
+
+@register("aae")
+def _aae(n_in, image_shape, options):
+    from scratchvae.models.aae import AdversarialAutoencoder
+
+    return AdversarialAutoencoder(
+        n_in=n_in, hidden=_hidden(options, (512,)), n_code=options.get("latent") or 8,
+        loss=_ae_loss(options), activation=options.get("activation") or "relu",
+        **_common(options))
