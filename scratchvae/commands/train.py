@@ -134,6 +134,11 @@ def write_figures(model, run_dir, x, image_shape, history=None, rng=0):
         written.append(path)
 
     n = min(len(x), 16)
+    if getattr(model, "needs_labels", False):  # cvae, m2: samples (classes in turn) only
+        save(plotting.samples(model, image_shape, n=64, rng=rng), "samples.png")
+        if history is not None:
+            save(plotting.loss_curves(history), "loss_curve.png")
+        return written
     save(plotting.reconstructions(x[:n], model.reconstruct(x[:n]), image_shape),
          "reconstructions.png")
     if hasattr(model, "sample"):
@@ -174,9 +179,13 @@ def run(args):
         backend=args.backend, seed=args.seed,
     )
     started = time.perf_counter()
-    x_train, _, image_shape = load_dataset(args.dataset, "train", args.root, args.n_train)
-    x_test, _, _ = load_dataset(args.dataset, "test", args.root, args.n_test)
+    x_train, y_train, image_shape = load_dataset(args.dataset, "train", args.root, args.n_train)
+    x_test, y_test, _ = load_dataset(args.dataset, "test", args.root, args.n_test)
+    if y_train is not None:  # for models that condition on labels (cvae, m2)
+        options["n_classes"] = int(max(y_train.max(), y_test.max())) + 1
     model = build_model(args.model, x_train.shape[1], image_shape, options)
+    if not getattr(model, "needs_labels", False):
+        y_train = y_test = None
 
     out = Path(args.out)
     name = args.name or _run_name(out, args.model, args.dataset)
@@ -200,7 +209,8 @@ def run(args):
         return False
 
     history = fit(model, x_train, epochs=args.epochs, batch_size=args.batch_size,
-                  x_val=x_test, rng=args.seed, lr=args.lr, checkpoint=run_dir / "model.npz",
+                  x_val=x_test, y_train=y_train, y_val=y_test, rng=args.seed, lr=args.lr,
+                  checkpoint=run_dir / "model.npz",
                   kl_warmup_epochs=args.kl_warmup, metadata=info, callbacks=[report])
     (run_dir / "history.json").write_text(json.dumps(history, indent=1) + "\n")
     if args.epochs == 0:

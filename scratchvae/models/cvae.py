@@ -125,12 +125,14 @@ class CVAE(VAE):
         z = self.reparameterize(mu, logvar, self._noise(eps, rng, mu.shape))
         return -(self.reconstruction_nll(x, self.decode(z, y)) + kl_standard_normal(mu, logvar))
 
-    def sample(self, n, y=0, rng=0):
+    def sample(self, n, y=None, rng=0):
         """Decoder means for z ~ N(0, I) and the label(s) y: (n, n_in) images in [0, 1].
 
-        y: one int (every sample of that class) or an int array of n labels.
+        y: one int (every sample of that class), an int array of n labels, or None for the
+        classes in turn (0, 1, ..., n_classes - 1, 0, 1, ...).
         """
         n = check_positive_int("n", n)
+        y = np.arange(n) % self.n_classes if y is None else y
         y = labels_for("y", y, n, self.n_classes)
         z = as_generator(rng).standard_normal((n, self.n_latent)).astype(self.dtype)
         return self.mean_image(self.decode(z, y))
