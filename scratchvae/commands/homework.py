@@ -1,0 +1,72 @@
+"""``scratchvae homework``: release student notebooks and grade submitted ones.
+
+    scratchvae homework release notebooks/homework/ release/        # strip solutions
+    scratchvae homework check release/hw1_backprop.ipynb             # run, print a score table
+"""
+
+HELP = "Homework: release student notebooks from solutions; check (grade) a notebook."
+
+
+def add_arguments(parser):
+    sub = parser.add_subparsers(dest="homework_command", metavar="ACTION")
+    rel = sub.add_parser(
+        "release", help="write student versions: solutions stubbed, answer keys removed, "
+                        "outputs cleared",
+        description="Write student versions of solution notebooks: code between ### BEGIN "
+                    "SOLUTION / ### END SOLUTION becomes `# YOUR CODE HERE` + `raise "
+                    "NotImplementedError()`, written answers become YOUR ANSWER HERE, mark "
+                    "schemes are removed and outputs cleared.")
+    rel.add_argument("src", metavar="SRC", help="a solution notebook or a folder of them")
+    rel.add_argument("dst", metavar="DST", help="output notebook or folder")
+    chk = sub.add_parser(
+        "check", help="run a notebook and print the score of each check cell "
+                      "(exit 0 when all pass)",
+        description="Run notebook(s) from their own folder and print a per-exercise score "
+                    "table; exit code 0 only when every automatic check passes.")
+    chk.add_argument("notebooks", metavar="NOTEBOOK", nargs="+", help="notebook(s) to grade")
+    chk.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
+    chk.add_argument("--kernel", default="python3", help="Jupyter kernel name")
+    chk.add_argument("--json", metavar="PATH", default=None,
+                     help="also write the scores as JSON to PATH")
+
+
+def run(args):
+    import sys
+
+    action = getattr(args, "homework_command", None)
+    if action == "release":
+        from scratchvae.homework.release import ReleaseError, release
+
+        try:
+            written = release(args.src, args.dst)
+        except ReleaseError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        for path in written:
+            print(f"wrote {path}")
+        return 0
+    if action == "check":
+        import json
+        from pathlib import Path
+
+        from scratchvae.homework.grade import grade_notebook
+
+        grades = []
+        for notebook in args.notebooks:
+            if not Path(notebook).is_file():
+                print(f"error: NOTEBOOK {notebook} does not exist", file=sys.stderr)
+                return 2
+            try:
+                grade = grade_notebook(notebook, timeout=args.timeout, kernel_name=args.kernel)
+            except (ImportError, ValueError) as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
+            print(grade.table())
+            print()
+            grades.append(grade)
+        if args.json:
+            Path(args.json).write_text(json.dumps([g.to_dict() for g in grades], indent=1))
+        return 0 if all(g.all_passed for g in grades) else 1
+    print("usage: scratchvae homework {release SRC DST | check NOTEBOOK} (see --help)",
+          file=sys.stderr)
+    return 2
