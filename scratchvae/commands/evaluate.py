@@ -48,17 +48,19 @@ def run(args):
     results = {"run": str(path), "dataset": dataset, "split": "test", "n_examples": int(len(x)),
                "epoch": meta.get("epoch")}
     started = time.perf_counter()
+    y = y if getattr(model, "needs_labels", False) else None  # cvae, m2: conditional on y
     if hasattr(model, "elbo"):
-        elbo = evaluate.evaluate_elbo(model, x, rng=args.seed)
+        elbo = evaluate.evaluate_elbo(model, x, rng=args.seed, y=y)
         results.update(neg_elbo=elbo["neg_elbo"], reconstruction=elbo["reconstruction"],
                        kl=elbo["kl"])
         if args.k > 0:
             n_is = min(len(x), max(1, args.is_examples))
-            nll = evaluate.importance_sampled_nll(model, x[:n_is], k=args.k, rng=args.seed)
+            nll = evaluate.importance_sampled_nll(model, x[:n_is], k=args.k, rng=args.seed,
+                                                  y=None if y is None else y[:n_is])
             results.update(is_nll=float(nll.mean()), is_k=args.k, is_examples=n_is)
-        count, variances = evaluate.active_units(model, x)
+        count, variances = evaluate.active_units(model, x, y=y)
         results.update(active_units=count, n_latent=int(len(variances)))
-    results["reconstruction_mse"] = float(evaluate.reconstruction_error(model, x).mean())
+    results["reconstruction_mse"] = float(evaluate.reconstruction_error(model, x, y=y).mean())
     results["seconds"] = time.perf_counter() - started
 
     if args.json:
