@@ -112,3 +112,14 @@ def test_aae_config_rebuilds_and_bad_input_raises():
         _tiny(prior="cauchy")
     with pytest.raises(ValueError, match="z_prior must have shape"):
         model.discriminator_loss_and_grads(np.full((2, 7), 0.5), z_prior=np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("method", [s[1] for s in STEPS])
+def test_aae_numba_backend_equals_numpy_backend(method):
+    x = np.random.default_rng(7).uniform(size=(5, 7))
+    results = [getattr(sv.AdversarialAutoencoder(7, hidden=(6,), n_code=2, disc_hidden=(5,),
+                                                 dtype=np.float64, backend=backend, rng=0),
+                       method)(x, rng=1) for backend in ("numpy", "numba")]
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    assert loss_a == pytest.approx(loss_b, rel=1e-12)
+    assert all(np.allclose(grads_a[k], grads_b[k], rtol=1e-10, atol=1e-14) for k in grads_a)

@@ -102,3 +102,13 @@ def test_cvae_config_rebuilds_the_same_model_and_int_rng_repeats():
     x, y = np.full((3, 7), 0.5), np.array([0, 1, 2])
     assert model.loss_and_grads(x, y, rng=4)[0] == model.loss_and_grads(x, y, rng=4)[0]
     assert sv.CVAE.needs_labels is True
+
+
+def test_cvae_numba_backend_equals_numpy_backend():
+    rng = np.random.default_rng(7)
+    x, y = rng.uniform(size=(5, 7)), np.array([0, 1, 2, 1, 0])
+    results = [sv.CVAE(7, 3, hidden=(6,), n_latent=2, dtype=np.float64, backend=backend,
+                       rng=0).loss_and_grads(x, y, rng=1) for backend in ("numpy", "numba")]
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    assert loss_a == pytest.approx(loss_b, rel=1e-12)
+    assert all(np.allclose(grads_a[k], grads_b[k], rtol=1e-10, atol=1e-14) for k in grads_a)

@@ -83,3 +83,13 @@ def test_dvae_config_rebuilds_the_same_model():
     again = sv.DenoisingVAE(**config)
     assert again.noise == "gaussian" and again.level == 0.25 and again.beta == 0.5
     assert all(np.array_equal(again.params[k], v) for k, v in model.params.items())
+
+
+def test_dvae_numba_backend_equals_numpy_backend():
+    x = np.random.default_rng(7).uniform(size=(5, 7))
+    results = [sv.DenoisingVAE(7, hidden=(6,), n_latent=2, noise="salt_pepper", level=0.3,
+                               dtype=np.float64, backend=backend, rng=0).loss_and_grads(x, rng=1)
+               for backend in ("numpy", "numba")]
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    assert loss_a == pytest.approx(loss_b, rel=1e-12)
+    assert all(np.allclose(grads_a[k], grads_b[k], rtol=1e-10, atol=1e-14) for k in grads_a)

@@ -123,3 +123,12 @@ def test_iwae_config_has_k_and_rebuilds_the_same_model():
     assert all(np.array_equal(again.params[key], v) for key, v in model.params.items())
     x = np.full((2, 7), 0.5)
     assert model.loss_and_grads(x, rng=3)[0] == model.loss_and_grads(x, rng=3)[0]
+
+
+def test_iwae_numba_backend_equals_numpy_backend():
+    x = np.random.default_rng(7).uniform(size=(5, 7))
+    results = [sv.IWAE(7, hidden=(6,), n_latent=2, k=3, dtype=np.float64, backend=backend,
+                       rng=0).loss_and_grads(x, rng=1) for backend in ("numpy", "numba")]
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    assert loss_a == pytest.approx(loss_b, rel=1e-12)
+    assert all(np.allclose(grads_a[k], grads_b[k], rtol=1e-10, atol=1e-14) for k in grads_a)

@@ -114,3 +114,12 @@ def test_m2_config_rebuilds_the_same_model():
     assert set(again.params) == set(model.params)
     assert all(np.array_equal(again.params[k], v) for k, v in model.params.items())
     assert sv.M2.needs_labels is True
+
+
+def test_m2_numba_backend_equals_numpy_backend():
+    x, y = np.random.default_rng(7).uniform(size=(5, 7)), np.array([0, -1, 2, -1, 1])
+    results = [sv.M2(7, K, hidden=(6,), n_latent=2, dtype=np.float64, backend=backend,
+                     rng=0).loss_and_grads(x, y, rng=1) for backend in ("numpy", "numba")]
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    assert loss_a == pytest.approx(loss_b, rel=1e-12)
+    assert all(np.allclose(grads_a[k], grads_b[k], rtol=1e-10, atol=1e-14) for k in grads_a)
