@@ -149,3 +149,18 @@ def _aae(n_in, image_shape, options):
         n_in=n_in, hidden=_hidden(options, (512,)), n_code=options.get("latent") or 8,
         loss=_ae_loss(options), activation=options.get("activation") or "relu",
         **_common(options))
+
+
+@register("convvae")
+def _convvae(n_in, image_shape, options):
+    from scratchvae.models.convvae import ConvVAE
+
+    if image_shape is None:
+        raise ValueError("model 'convvae' needs the data's image_shape, (H, W) or (C, H, W)")
+    shape = tuple(image_shape) if len(image_shape) == 3 else (1, *image_shape)
+    if n_in != shape[0] * shape[1] * shape[2]:
+        raise ValueError(f"image_shape {tuple(image_shape)} does not match n_in={n_in}")
+    return ConvVAE(image_shape=shape, n_latent=options.get("latent") or 20,
+                   channels=tuple(options.get("channels") or (32, 64)),
+                   likelihood=options.get("likelihood") or "bernoulli", beta=_beta(options),
+                   activation=options.get("activation") or "relu", **_common(options))
