@@ -26,6 +26,7 @@ the noise.
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -220,7 +221,9 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
     initial_epoch, history: resume by hand: epochs already done and their history (continued).
     resume: if True and ``checkpoint`` exists, load it: copy its parameters into ``model``,
         its optimizer state into ``optimizer`` (a new Adam if None), and continue from its
-        "epoch" and "history". Pass the same ``rng`` seed as the first run.
+        "epoch" and "history" with its "seed" when ``rng`` is None (another int seed warns:
+        the result then differs from an uninterrupted run). If the file does not exist,
+        training starts from epoch 0.
     metadata: JSON-friendly dict stored in each checkpoint (e.g. the dataset name).
 
     Returns history: dict of per-epoch lists: "epoch" (1-based count of epochs done),
@@ -259,7 +262,13 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
 
         optimizer = Adam(params, lr=lr, backend=getattr(model, "backend", "numpy"))
     if resume and checkpoint is not None and checkpoint.exists():
-        initial_epoch, history = _restore(model, optimizer, checkpoint)
+        initial_epoch, history, saved_seed = _restore(model, optimizer, checkpoint)
+        if rng is None and saved_seed is not None:
+            seed = saved_seed  # continue the saved run's random streams
+        elif saved_seed is not None and saved_seed != seed:
+            warnings.warn(f"resuming {checkpoint} (trained with seed {saved_seed}) with seed "
+                          f"{seed}: the result will differ from an uninterrupted run; pass "
+                          f"rng={saved_seed} (or rng=None) to continue it exactly", stacklevel=2)
     initial_epoch = _check_count("initial_epoch", initial_epoch)
     history = _new_history() if history is None else {k: list(v) for k, v in history.items()}
 
@@ -457,4 +466,5 @@ def _restore(model, optimizer, path):
     if "epoch" not in metadata:
         raise ValueError(f"checkpoint {path} has no 'epoch' in its metadata; was it written "
                          "by fit()?")
-    return int(metadata["epoch"]), metadata.get("history")
+    seed = metadata.get("seed")
+    return int(metadata["epoch"]), metadata.get("history"), None if seed is None else int(seed)

@@ -230,3 +230,20 @@ def test_fit_rejects_bad_arguments_with_named_messages(sprites16):
     with pytest.raises(ValueError, match="kl_warmup_epochs needs a model with a beta"):
         fit(CountingModel(), np.ones((4, 2)), y_train=np.arange(4), kl_warmup_epochs=2,
             progress=False)
+
+
+def test_resume_without_a_seed_continues_with_the_saved_seed_and_warns_on_another(
+        sprites16, tmp_path):
+    x = sprites16[0][:64]
+    straight = small_vae()
+    fit(straight, x, epochs=2, batch_size=32, rng=11, progress=False)
+    path = tmp_path / "run.npz"
+    fit(small_vae(), x, epochs=1, batch_size=32, rng=11, progress=False, checkpoint=path)
+    resumed = small_vae(seed=5)
+    fit(resumed, x, epochs=2, batch_size=32, rng=None, progress=False, checkpoint=path,
+        resume=True)
+    for key, value in straight.params.items():
+        np.testing.assert_array_equal(resumed.params[key], value, err_msg=key)
+    with pytest.warns(UserWarning, match="trained with seed 11\\) with seed 12"):
+        fit(small_vae(), x, epochs=3, batch_size=32, rng=12, progress=False,
+            checkpoint=path, resume=True)
