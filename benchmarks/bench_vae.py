@@ -1,0 +1,365 @@
+"""Seconds per epoch of the MNIST VAE: NumPy backend vs Numba backend vs PyTorch CPU.
+
+    python benchmarks/bench_vae.py                      # 10 epochs, 2 threads
+    python benchmarks/bench_vae.py --epochs 10 --threads 2 --json bench_vae.json
+
+Data: "mnist10k", the MNIST test file split 8,000 train / 2,000 test (pixels / 255, float32),
+read from ../shared/data/mnist beside the repository (or --root). Model: 784-400-20 Bernoulli
+VAE, ReLU, batch 128, Adam 1e-3, float32. PyTorch (optional, not a dependency) runs the
+pytorch/examples VAE with the same sizes, started from the same initial weights, fed the same
+batches and the same noise eps.
+
+All three train in ONE process, one epoch each in turn (so a busy machine slows them alike).
+Epoch 1 is a warm-up (Numba compiles or loads its cache there); the table shows the median of
+the remaining epochs. Nothing runs at import: thread counts must be set in the environment
+before NumPy loads, so ``main`` sets them and only then imports NumPy.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SIZES = (784, 400, 20)
+BATCH = 128
+LR = 1e-3
+N_TRAIN = 8000
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=10,
+                        help="epochs trained per backend, the first one a warm-up (default 10)")
+    parser.add_argument("--threads", type=int, default=2, help="BLAS/Numba/torch threads (2)")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT.parent / "shared" / "data",
+                        help="data folder holding mnist/t10k-images-idx3-ubyte.gz")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backends", default="numpy,numba,torch",
+                        help="comma-separated subset of numpy,numba,torch")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args(argv)
+    if args.epochs < 6:
+        parser.error("--epochs must be at least 6 (one warm-up + a median of >= 5)")
+    return args
+
+
+def set_thread_env(threads):
+    """Thread counts for BLAS; must happen before NumPy is imported."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def gemm_flops_per_epoch(n_examples):
+    """Multiply-adds x 2 of every matrix product in forward + backward, per epoch.
+
+    Forward: x@W for the 5 layers (fc1, fc21, fc22, fc3, fc4). Backward: dW = x.T@dpre for all
+    5, dx = dpre@W.T for all but fc1 (its input is the data).
+    """
+    n_in, hidden, latent = SIZES
+    layers = [(n_in, hidden), (hidden, latent), (hidden, latent), (latent, hidden),
+              (hidden, n_in)]
+    per_example = sum(2 * a * b for a, b in layers)  # forward
+    per_example += sum(2 * a * b for a, b in layers)  # dW
+    per_example += sum(2 * a * b for a, b in layers[1:])  # dx
+    return per_example * n_examples
+
+
+def load_mnist10k(root):
+    import numpy as np
+
+    path = Path(root) / "mnist" / "t10k-images-idx3-ubyte.gz"
+    try:
+        from scratchvae.data import read_idx
+    except ImportError:  # the package's reader is the one to use; this is a fallback
+        import gzip
+
+        def read_idx(p):
+            with gzip.open(p, "rb") as f:
+                data = f.read()
+            ndim = data[3]
+            dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+            return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+    images = read_idx(path).reshape(-1, 784).astype(np.float32) / np.float32(255)
+    return images[:N_TRAIN], images[N_TRAIN:]
+
+
+# ---------------------------------------------------------------------------------------------
+# the trainers: one object per backend with .epoch(perm) and .test_neg_elbo(x, eps)
+# ---------------------------------------------------------------------------------------------
+
+
+class ScratchTrainer:
+    def __init__(self, backend, x_train, seed):
+        import numpy as np
+
+        import scratchvae as sv
+
+        self.np = np
+        self.name = backend
+        self.x = x_train
+        self.vae = sv.VAE(n_in=SIZES[0], hidden=(SIZES[1],), n_latent=SIZES[2],
+                          likelihood="bernoulli", dtype=np.float32, backend=backend, rng=seed)
+        self.opt = sv.optim.Adam(self.vae.params, lr=LR, backend=backend)
+        self.noise = np.random.default_rng(seed + 1)  # eps for every step
+
+    def initial_weights(self):
+        return {k: v.copy() for k, v in self.vae.params.items()}
+
+    def epoch(self, perm):
+        for start in range(0, len(perm), BATCH):
+            batch = self.x[perm[start:start + BATCH]]
+            _, grads = self.vae.loss_and_grads(batch, rng=self.noise)
+            self.opt.step(grads)
+
+    def test_neg_elbo(self, x, eps):
+        return float(-self.np.mean(self.vae.elbo(x, eps=eps)))
+
+
+class TorchTrainer:
+    """The VAE of pytorch/examples (vae/main.py), same sizes, Adam 1e-3, summed BCE + KL."""
+
+    def __init__(self, x_train, seed, weights, threads):
+        import numpy as np
+        import torch
+        from torch import nn
+        from torch.nn import functional as F
+
+        torch.set_num_threads(threads)
+        self.np, self.torch, self.F = np, torch, F
+        self.name = "torch"
+
+        class VAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = nn.Linear(784, 400)
+                self.fc21 = nn.Linear(400, 20)
+                self.fc22 = nn.Linear(400, 20)
+                self.fc3 = nn.Linear(20, 400)
+                self.fc4 = nn.Linear(400, 784)
+
+            def encode(self, x):
+                h1 = F.relu(self.fc1(x))
+                return self.fc21(h1), self.fc22(h1)
+
+            def reparameterize(self, mu, logvar, eps):
+                std = torch.exp(0.5 * logvar)
+                return mu + eps * std  # eps passed in (the example draws randn_like(std))
+
+            def decode(self, z):
+                h3 = F.relu(self.fc3(z))
+                return torch.sigmoid(self.fc4(h3))
+
+            def forward(self, x, eps):
+                mu, logvar = self.encode(x.view(-1, 784))
+                z = self.reparameterize(mu, logvar, eps)
+                return self.decode(z), mu, logvar
+
+        self.model = VAE()
+        names = {"fc1": "encoder.0", "fc21": "mu", "fc22": "logvar", "fc3": "decoder.0",
+                 "fc4": "decoder.1"}
+        with torch.no_grad():  # start from the scratchvae model's initial weights
+            for torch_name, key in names.items():
+                layer = getattr(self.model, torch_name)
+                layer.weight.copy_(torch.from_numpy(weights[f"{key}.W"].T.copy()))
+                layer.bias.copy_(torch.from_numpy(weights[f"{key}.b"]))
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=LR)
+        self.x = torch.from_numpy(x_train)
+        self.noise = np.random.default_rng(seed + 1)
+
+    def loss_function(self, recon_x, x, mu, logvar):
+        bce = self.F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction="sum")
+        kld = -0.5 * self.torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return bce + kld
+
+    def epoch(self, perm):
+        torch = self.torch
+        self.model.train()
+        perm = torch.from_numpy(perm)
+        for start in range(0, len(perm), BATCH):
+            data = self.x[perm[start:start + BATCH]]
+            eps = torch.from_numpy(
+                self.noise.standard_normal((len(data), SIZES[2])).astype(self.np.float32))
+            self.opt.zero_grad()
+            recon, mu, logvar = self.model(data, eps)
+            loss = self.loss_function(recon, data, mu, logvar)
+            loss.backward()
+            self.opt.step()
+
+    def test_neg_elbo(self, x, eps):
+        torch = self.torch
+        with torch.no_grad():
+            x = torch.from_numpy(x)
+            mu, logvar = self.model.encode(x)
+            z = self.model.reparameterize(mu, logvar, torch.from_numpy(eps))
+            logits = self.model.fc4(self.F.relu(self.model.fc3(z)))  # exact BCE from logits
+            bce = self.F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1)
+            kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
+            return float((bce + kld).mean())
+
+
+# ---------------------------------------------------------------------------------------------
+# JIT compile time, measured in fresh processes with an empty Numba cache
+# ---------------------------------------------------------------------------------------------
+
+_COMPILE_PROBE = """
+import time, numpy as np, scratchvae as sv
+vae = sv.VAE(784, (400,), 20, dtype=np.float32, backend="numba", rng=0)
+opt = sv.optim.Adam(vae.params, lr=1e-3, backend="numba")
+x = np.random.default_rng(0).uniform(size=(128, 784)).astype(np.float32)
+times = []
+for _ in range(6):
+    t = time.perf_counter(); _, g = vae.loss_and_grads(x, rng=0); opt.step(g)
+    times.append(time.perf_counter() - t)
+print(times[0] - sorted(times[1:])[2])
+"""
+
+
+def jit_compile_seconds():
+    """(cold, cached): first-step time minus a steady step, with an empty then a warm cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        out = []
+        for _ in range(2):  # first run compiles and writes the cache, second loads it
+            result = subprocess.run([sys.executable, "-c", _COMPILE_PROBE], env=env,
+                                    capture_output=True, text=True, check=True)
+            out.append(float(result.stdout.strip().splitlines()[-1]))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    set_thread_env(args.threads)
+    import numpy as np
+
+    import scratchvae as sv
+
+    if "numba" in args.backends:
+        import numba
+
+        numba.set_num_threads(args.threads)
+    x_train, x_test = load_mnist10k(args.root)
+    wanted = args.backends.split(",")
+
+    compile_cold = compile_cached = None
+    if "numba" in wanted:
+        compile_cold, compile_cached = jit_compile_seconds()
+
+    trainers = [ScratchTrainer(b, x_train, args.seed) for b in ("numpy", "numba") if b in wanted]
+    torch_version = "not installed"
+    if "torch" in wanted:
+        try:
+            import torch
+        except ImportError:
+            torch = None
+        if torch is not None:
+            torch_version = torch.__version__
+            weights = (trainers[0].initial_weights() if trainers else
+                       ScratchTrainer("numpy", x_train, args.seed).initial_weights())
+            trainers.append(TorchTrainer(x_train, args.seed, weights, args.threads))
+
+    # peak memory of one training step's NumPy allocations (tracemalloc; off while timing)
+    peak = {}
+    for trainer in trainers:
+        if trainer.name == "torch":
+            continue  # torch's allocator is invisible to tracemalloc
+        tracemalloc.start()
+        trainer_copy = ScratchTrainer(trainer.name, x_train, args.seed)
+        trainer_copy.epoch(np.arange(2 * BATCH))
+        tracemalloc.reset_peak()
+        trainer_copy.epoch(np.arange(BATCH))
+        peak[trainer.name] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+
+    times = {t.name: [] for t in trainers}
+    shuffle = np.random.default_rng(args.seed)
+    for _ in range(args.epochs):
+        perm = shuffle.permutation(len(x_train))
+        for trainer in trainers:  # interleaved: load on a shared machine hits all alike
+            start = time.perf_counter()
+            trainer.epoch(perm)
+            times[trainer.name].append(time.perf_counter() - start)
+
+    eps_test = np.random.default_rng(args.seed + 2).standard_normal(
+        (len(x_test), SIZES[2])).astype(np.float32)
+    flops = gemm_flops_per_epoch(len(x_train))
+    results = {}
+    for trainer in trainers:
+        steady = times[trainer.name][1:]
+        seconds = statistics.median(steady)
+        results[trainer.name] = {
+            "seconds_per_epoch": seconds,
+            "epoch_seconds": times[trainer.name],
+            "first_epoch_seconds": times[trainer.name][0],
+            "gflops": flops / seconds / 1e9,
+            "peak_mib_tracemalloc": peak.get(trainer.name),
+            "test_neg_elbo": trainer.test_neg_elbo(x_test, eps_test),
+        }
+    if "numba" in results:
+        results["numba"]["jit_compile_seconds_cold"] = compile_cold
+        results["numba"]["jit_compile_seconds_cached"] = compile_cached
+
+    print_table(results, args, torch_version, np, sv)
+    if args.json:
+        info = {"epochs": args.epochs, "threads": args.threads, "batch": BATCH,
+                "gemm_flops_per_epoch": flops, "torch": torch_version,
+                "numpy": np.__version__, "results": results}
+        args.json.write_text(json.dumps(info, indent=2))
+    return results
+
+
+def print_table(results, args, torch_version, np, sv):
+    print(f"VAE 784-400-20 Bernoulli | mnist10k: {N_TRAIN} train / 2000 test | batch {BATCH} | "
+          f"Adam {LR:g} | float32 | {args.threads} threads | median of {args.epochs - 1} epochs "
+          "after 1 warm-up")
+    header = (f"{'backend':<16}{'s/epoch':>9}{'GFLOP/s':>9}{'numba speedup':>15}"
+              f"{'JIT compile s':>15}{'peak MiB':>10}{'test -ELBO':>12}")
+    print(header)
+    print("-" * len(header))
+    numba_s = results.get("numba", {}).get("seconds_per_epoch")
+    labels = {"numpy": "numpy", "numba": "numba", "torch": f"torch {torch_version}"}
+    for name in ("numpy", "numba", "torch"):
+        if name not in results:
+            if name == "torch":
+                print(f"{'torch':<16}  {torch_version}")
+            continue
+        r = results[name]
+        speedup = f"{r['seconds_per_epoch'] / numba_s:.2f}x" if numba_s else "-"
+        if name == "numba":
+            compile_s = f"{r['jit_compile_seconds_cold']:.1f} ({r['jit_compile_seconds_cached']:.2f})"
+        else:
+            compile_s = "-"
+        mem = f"{r['peak_mib_tracemalloc']:.1f}" if r["peak_mib_tracemalloc"] else "n/a"
+        print(f"{labels[name]:<16}{r['seconds_per_epoch']:>9.3f}{r['gflops']:>9.1f}"
+              f"{speedup:>15}{compile_s:>15}{mem:>10}{r['test_neg_elbo']:>12.2f}")
+    print("GFLOP/s: GEMM flops of forward + backward per epoch "
+          f"({gemm_flops_per_epoch(N_TRAIN) / 1e9:.1f} GFLOP) / s per epoch.")
+    print("numba speedup: this row's s/epoch / numba's.  JIT compile: first step minus a steady "
+          "step in a fresh process, empty cache (cached).")
+    print("peak MiB: tracemalloc peak of one training step (NumPy allocations; n/a for torch, "
+          "whose allocator tracemalloc cannot see).")
+    if numba_s and "numpy" in results:
+        ratio = numba_s / results["numpy"]["seconds_per_epoch"]
+        print(f"numba / numpy time = {ratio:.2f}   (target <= 0.67, i.e. >= 1.5x faster)")
+    if numba_s and "torch" in results:
+        ratio = numba_s / results["torch"]["seconds_per_epoch"]
+        print(f"numba / torch time = {ratio:.2f}   (target <= 0.70)")
+    elbos = [r["test_neg_elbo"] for n, r in results.items() if n in ("numpy", "numba")]
+    if len(elbos) == 2:
+        print(f"test -ELBO |numba - numpy| = {abs(elbos[0] - elbos[1]):.4f} nats "
+              "(target <= 0.5)")
+
+
+if __name__ == "__main__":
+    main()
