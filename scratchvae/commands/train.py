@@ -222,10 +222,10 @@ def run(args):
         written += write_figures(model, run_dir, x_test, image_shape,
                                  history if history["epoch"] else None, rng=args.seed)
     if history["epoch"]:
-        what = "test -ELBO, sampled z, nats per example" if hasattr(model, "elbo") else "test"
         print(f"done in {time.perf_counter() - started:.1f} s: train_loss "
-              f"{history['train_loss'][-1]:.3f}, val_loss ({what}) "
-              f"{history['val_loss'][-1]:.3f}")
+              f"{history['train_loss'][-1]:.3f}, val_loss {history['val_loss'][-1]:.3f} "
+              "(the model's loss on the test set with beta = 1: a VAE's -ELBO with sampled z, "
+              "nats per example)")
     print("wrote:")
     for path in written:
         print(f"  {path}")
