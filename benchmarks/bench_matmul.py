@@ -1,0 +1,86 @@
+"""GFLOP/s of the teaching matmul (scratchvae.kernels.jit.matmul) next to BLAS (np.dot).
+
+    python benchmarks/bench_matmul.py --threads 2
+
+The shapes are the VAE's (784-400-20, batch 128): the forward products, the weight gradients
+x.T @ dpre and the input gradients dpre @ W.T. Each time is the best of several repeats (the
+kernel's first call compiles it and is not counted).
+"""
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+SHAPES = [  # (n, k, m): (n x k) @ (k x m), and where the VAE uses it
+    (128, 784, 400, "x @ W1            encoder fwd"),
+    (128, 400, 20, "h @ W_mu          heads fwd"),
+    (128, 20, 400, "z @ W3            decoder fwd"),
+    (128, 400, 784, "h3 @ W4           decoder out fwd"),
+    (784, 128, 400, "x.T @ dpre        dW1"),
+    (400, 128, 784, "h3.T @ dlogits    dW4"),
+    (128, 784, 400, "dlogits @ W4.T    dh3"),
+]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=2, help="BLAS and Numba threads (2)")
+    parser.add_argument("--repeats", type=int, default=30, help="calls per timing (30)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    return parser.parse_args(argv)
+
+
+def best_seconds(fn, repeats, rounds=5):
+    fn()
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return best
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    import numba
+    import numpy as np
+
+    from scratchvae.kernels import jit
+
+    numba.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    rows = []
+    print(f"teaching matmul (blocked {jit.ROW_BLOCK}x{jit.COL_BLOCK}x{jit.K_BLOCK}, prange over "
+          f"row blocks) vs np.dot (BLAS), {args.threads} threads, best of 5 x {args.repeats}")
+    header = (f"{'dtype':<8}{'(n x k) @ (k x m)':<22}{'use':<32}{'teaching GF/s':>14}"
+              f"{'BLAS GF/s':>11}{'ratio':>8}")
+    print(header)
+    print("-" * len(header))
+    for dtype in (np.float32, np.float64):
+        for n, k, m, use in SHAPES:
+            a = rng.standard_normal((n, k)).astype(dtype)
+            b = rng.standard_normal((k, m)).astype(dtype)
+            flops = 2 * n * k * m
+            t_jit = best_seconds(lambda: jit.matmul(a, b), args.repeats)
+            t_blas = best_seconds(lambda: np.dot(a, b), args.repeats)
+            row = {"dtype": np.dtype(dtype).name, "n": n, "k": k, "m": m, "use": use,
+                   "teaching_gflops": flops / t_jit / 1e9, "blas_gflops": flops / t_blas / 1e9}
+            row["ratio"] = row["teaching_gflops"] / row["blas_gflops"]
+            rows.append(row)
+            shape = f"({n}x{k})@({k}x{m})"
+            print(f"{row['dtype']:<8}{shape:<22}{use:<32}{row['teaching_gflops']:>14.1f}"
+                  f"{row['blas_gflops']:>11.1f}{row['ratio']:>8.2f}")
+    print("target: teaching >= 0.50 x BLAS on (128x784)@(784x400)")
+    if args.json:
+        args.json.write_text(json.dumps({"threads": args.threads, "rows": rows}, indent=2))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
