@@ -437,3 +437,12 @@ def test_grade_table_lists_written_answers_as_manual():
 def test_check_cli_rejects_a_missing_notebook(tmp_path, capsys):
     assert cli_main(["homework", "check", str(tmp_path / "nope.ipynb")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_homework_cli_without_an_action_prints_usage(capsys):
+    assert cli_main(["homework"]) == 2
+    assert "release SRC DST" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli_main(["homework", "--help"])
+    out = capsys.readouterr().out
+    assert "release" in out and "check" in out
