@@ -195,7 +195,7 @@ def conv2d_forward(x, W, b, stride=1, padding=0, backend="numpy"):
     cols = get_conv_backend(backend).im2col(x, kh, kw, stride, padding)
     out = W.reshape(C_out, -1) @ cols  # (C_out, N * H_out * W_out)
     out = np.ascontiguousarray(out.reshape(C_out, N, H_out, W_out).transpose(1, 0, 2, 3))
-    out += b.reshape(1, -1, 1, 1)
+    out = out + b.reshape(1, -1, 1, 1)  # not +=: int x with float b gives float out
     return out, Conv2dCache(cols, x.shape, W, stride, padding, backend)
 
 
@@ -272,7 +272,7 @@ def conv_transpose2d_forward(x, W, b, stride=1, padding=0, output_padding=0, bac
     cols = W.reshape(C_in, -1).T @ x_mat  # (C_out * kh * kw, N * H * W)
     out_shape = (N, C_out, H_out, W_out)
     out = get_conv_backend(backend).col2im(cols, out_shape, kh, kw, stride, padding)
-    out += b.reshape(1, -1, 1, 1)
+    out = out + b.reshape(1, -1, 1, 1)
     return out, ConvTranspose2dCache(x, W, out_shape, stride, padding, backend)
 
 
