@@ -275,35 +275,41 @@ def reparam_kl_backward(dz, mu, logvar, eps, std, kl_weight):
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, error_model="numpy")
-def _bernoulli_kernel(logits, x, scale, nll, dlogits):
-    """nll_i = sum_j softplus(l) - x l;  dlogits = scale (sigmoid(l) - x); one exp per element.
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _bernoulli_kernel(logits, x, e_neg_abs, scale, nll, dlogits):
+    """nll_i = sum_j softplus(l) - x l;  dlogits = scale (sigmoid(l) - x).
 
-    With e = exp(-|l|) in (0, 1]:
+    With e = exp(-|l|) in (0, 1] (``e_neg_abs``, computed by NumPy's SIMD exp beforehand:
+    without Intel's SVML, a call to exp inside a Numba loop is not vectorised):
         softplus(l) = max(l, 0) + log1p(e),    sigmoid(l) = 1/(1+e) if l >= 0 else e/(1+e).
-    A logarithm costs more than everything else here, so the row's log1p terms are summed
-    with ONE log:  sum_j log1p(e_j) = log1p(s)  where  1 + s = prod_j (1 + e_j),
-    kept as  s <- s + e + s e  (all terms >= 0: no cancellation, and s <= 2^d - 1 stays finite
-    in float64 for d < 1024 pixels per row; longer rows are split).
+    A logarithm costs more than everything else here, so the log1p terms of a row are summed
+    with ONE log:  sum_j log1p(e_j) = log(prod_j (1 + e_j)),  accumulated in float64 over
+    segments of 512 pixels (each factor is in [1, 2], so a segment's product stays below 2^512).
+    ``fastmath`` allows reordering the sums and the product so LLVM can vectorise them (the
+    only change is the rounding order; each 1 + e_j rounds in float64, an absolute error of at
+    most 1e-16 per pixel).
     """
     batch, n = logits.shape
     for i in range(batch):
         lin = 0.0  # sum_j max(l, 0) - x l
-        logs = 0.0  # sum of log1p over finished segments
-        s = 0.0
-        for j in range(n):
-            lg = logits[i, j]
-            xv = x[i, j]
-            e = math.exp(-abs(lg))
-            r = 1.0 / (1.0 + e)
-            sig = r if lg >= 0 else e * r
-            lin += max(lg, 0.0) - xv * lg
-            s += e + s * e
-            dlogits[i, j] = scale * (sig - xv)
-            if (j & 511) == 511:  # keep prod(1 + e) <= 2^512
-                logs += math.log1p(s)
-                s = 0.0
-        nll[i] = lin + (logs + math.log1p(s))
+        logs = 0.0
+        for j0 in range(0, n, 512):
+            j1 = min(n, j0 + 512)
+            # 1-D slices indexed from 0: Numba then knows no index is negative (vectorisable)
+            l_row, x_row = logits[i, j0:j1], x[i, j0:j1]
+            e_row, d_row = e_neg_abs[i, j0:j1], dlogits[i, j0:j1]
+            prod = 1.0
+            for j in range(l_row.shape[0]):
+                lg = l_row[j]
+                xv = x_row[j]
+                e = e_row[j]
+                r = 1.0 / (1.0 + e)
+                sig = r if lg >= 0 else e * r
+                lin += max(lg, 0.0) - xv * lg
+                prod *= 1.0 + e
+                d_row[j] = scale * (sig - xv)
+            logs += math.log(prod)
+        nll[i] = lin + logs
 
 
 def bernoulli_nll_and_grad(logits, x, scale):
@@ -317,7 +323,11 @@ def bernoulli_nll_and_grad(logits, x, scale):
     logits2, x2 = logits.reshape(-1, logits.shape[-1]), x.reshape(-1, x.shape[-1])
     nll = np.empty(logits2.shape[0], dtype=dtype)
     dlogits = np.empty_like(logits2)
-    _bernoulli_kernel(logits2, x2, float(scale), nll, dlogits)
+    e_neg_abs = np.abs(logits2)  # exp(-|logits|) in three fast SIMD passes, one buffer
+    np.negative(e_neg_abs, out=e_neg_abs)
+    with np.errstate(under="ignore"):  # exp(-1e4) = 0 is the right answer, not a problem
+        np.exp(e_neg_abs, out=e_neg_abs)
+    _bernoulli_kernel(logits2, x2, e_neg_abs, float(scale), nll, dlogits)
     return nll.reshape(logits.shape[:-1]), dlogits.reshape(logits.shape)
 
 
