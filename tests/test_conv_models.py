@@ -170,3 +170,15 @@ def test_conv_layer_init_bound_follows_pytorch():
     assert np.abs(deconv.params["W"]).max() <= 1 / np.sqrt(3 * 16)
     with pytest.raises(ValueError, match=r"x must have shape \(N, 3, H, W\)"):
         conv.forward(np.zeros((2, 2, 5, 5)))
+
+
+def test_registry_builds_convvae_for_grey_and_colour_image_shapes():
+    from scratchvae.registry import build_model
+
+    grey = build_model("convvae", 28 * 20, (28, 20), {"backend": "numpy", "latent": 5})
+    colour = build_model("convvae", 3072, (3, 32, 32), {"backend": "numpy",
+                                                        "likelihood": "gaussian_fixed"})
+    assert grey.image_shape == (1, 28, 20) and grey.n_latent == 5
+    assert colour.image_shape == (3, 32, 32) and colour.likelihood == "gaussian_fixed"
+    with pytest.raises(ValueError, match="needs the data's image_shape"):
+        build_model("convvae", 784, None, {"backend": "numpy"})
