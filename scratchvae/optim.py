@@ -6,7 +6,7 @@ parameters ever share a moment buffer, and checkpoints store it under the same k
 
 import numpy as np
 
-from scratchvae.kernels import get_backend
+from scratchvae.kernels import DEFAULT_BACKEND, get_backend
 
 
 class Optimizer:
@@ -96,10 +96,11 @@ class Adam(Optimizer):
         m = beta1 m + (1 - beta1) g;        v = beta2 v + (1 - beta2) g^2
         param -= lr * m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t)
 
-    ``backend`` picks the update kernel ("numpy" reference or the fused "numba" one).
+    ``backend`` picks the update kernel: the fused "numba" one (default, like the models) or the
+    "numpy" reference; both give the same numbers.
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, backend="numpy"):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, backend=DEFAULT_BACKEND):
         super().__init__(params, lr)
         beta1, beta2 = betas
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1):

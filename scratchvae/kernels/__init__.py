@@ -34,3 +34,10 @@ def get_backend(backend):
             f"({err}). Install it (pip install numba) or pass backend='numpy'."
         ) from err
     return import_module("scratchvae.kernels.jit")
+
+
+def __getattr__(name):
+    # `scratchvae.kernels.reference` and `.jit` work without importing them first.
+    if name in ("reference", "jit"):
+        return import_module(f"scratchvae.kernels.{name}")
+    raise AttributeError(f"module 'scratchvae.kernels' has no attribute {name!r}")

@@ -1,12 +1,13 @@
-"""The undercomplete autoencoder: an encoder f and a decoder g trained to reconstruct their input.
+"""The undercomplete autoencoder: an encoder g and a decoder f trained to reconstruct their input
+(g encodes and f decodes, as in the lecture's L_AE = 1/n sum ||x - f(g(x))||^2).
 
-    code  = f(x)                  encoder MLP, linear last layer: x (batch, n_in) -> (batch, n_code)
-    x_hat = g(code)               decoder MLP mirroring the encoder: -> (batch, n_in)
+    code  = g(x)                  encoder MLP, linear last layer: x (batch, n_in) -> (batch, n_code)
+    x_hat = f(code)               decoder MLP mirroring the encoder: -> (batch, n_in)
     loss  = 1/B sum_n l(x_n, x_hat_n)     the batch mean, taken in loss_and_grads only
 
 with the per-example reconstruction loss l summed over pixels:
 
-    loss="mse":  l = ||x - x_hat||^2 = sum_i (x_i - x_hat_i)^2   (L_AE = 1/n sum ||x - g(f(x))||^2)
+    loss="mse":  l = ||x - x_hat||^2 = sum_i (x_i - x_hat_i)^2   (L_AE = 1/n sum ||x - f(g(x))||^2)
                  the decoder's last layer is linear (identity), so x_hat is the network output.
     loss="bce":  l = sum_i softplus(a_i) - x_i a_i  with logits a = decoder output and
                  x_hat = sigmoid(a); this is the binary cross-entropy, x must lie in [0, 1].
@@ -76,12 +77,12 @@ class Autoencoder(Model):
     # -- forward -----------------------------------------------------------------------------
 
     def encode(self, x):
-        """code = f(x): x (batch, n_in) -> code (batch, n_code)."""
+        """code = g(x): x (batch, n_in) -> code (batch, n_code)."""
         x = self._check_x(x)
         return self.networks["encoder"].forward(x)
 
     def decode(self, code):
-        """x_hat = g(code): code (batch, n_code) -> x_hat (batch, n_in).
+        """x_hat = f(code): code (batch, n_code) -> x_hat (batch, n_in).
 
         For loss="bce" the decoder computes logits a and this returns ``sigmoid(a)``, the
         probabilities (pixel means) in [0, 1]; use :meth:`decode_logits` for the logits.
@@ -96,7 +97,7 @@ class Autoencoder(Model):
         return self.networks["decoder"].forward(code.astype(self.dtype, copy=False))
 
     def reconstruct(self, x):
-        """x_hat = g(f(x)), shape (batch, n_in) (probabilities for "bce")."""
+        """x_hat = f(g(x)), shape (batch, n_in) (probabilities for "bce")."""
         return self.decode(self.encode(x))
 
     forward = reconstruct
@@ -104,7 +105,7 @@ class Autoencoder(Model):
     # -- loss and gradient -------------------------------------------------------------------
 
     def loss(self, x, rng=None):
-        """Per-example reconstruction loss l(x, g(f(x))), shape (batch,) (see module docstring).
+        """Per-example reconstruction loss l(x, f(g(x))), shape (batch,) (see module docstring).
 
         ``rng`` is accepted (and unused) so every model shares the same call.
         """
@@ -114,7 +115,7 @@ class Autoencoder(Model):
     def loss_and_grads(self, x, rng=None):
         """Batch mean of the reconstruction loss and its gradient with respect to ``params``.
 
-            loss = 1/B sum_n l(x_n, g(f(x_n)))
+            loss = 1/B sum_n l(x_n, f(g(x_n)))
 
         x: (batch, n_in) (in [0, 1] for "bce"). The autoencoder is deterministic; ``rng`` is
         accepted so that training code can call every model the same way. The batch mean is

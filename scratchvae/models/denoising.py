@@ -1,7 +1,7 @@
 """The denoising autoencoder (Vincent et al. 2008, 2010): reconstruct clean x from a corrupted x.
 
     x_tilde ~ M_D(x_tilde | x)                  corruption, drawn explicitly (the ``noise_mask``)
-    x_hat   = g(f(x_tilde))                     the autoencoder applied to the corrupted input
+    x_hat   = f(g(x_tilde))                     the autoencoder applied to the corrupted input
     loss    = 1/B sum_n l(x_n, x_hat_n)         compared with the CLEAN x, never with x_tilde
 
 The corruption M_D is a pure function of x and one explicit random draw, the ``noise_mask``
@@ -146,7 +146,7 @@ class DenoisingAutoencoder(Autoencoder):
     # -- loss and gradient -------------------------------------------------------------------
 
     def loss(self, x, noise_mask=None, rng=None):
-        """Per-example loss l(x, g(f(x_tilde))) against the clean x, shape (batch,)."""
+        """Per-example loss l(x, f(g(x_tilde))) against the clean x, shape (batch,)."""
         x = self._check_x(x, binary_range=self.loss_name == "bce")
         x_tilde = self._corrupt(x, self._noise_mask(noise_mask, rng, x.shape))
         return self._per_example(x, self._forward_raw(x_tilde))
@@ -154,7 +154,7 @@ class DenoisingAutoencoder(Autoencoder):
     def loss_and_grads(self, x, noise_mask=None, rng=None):
         """Batch mean of the denoising loss and its gradient with respect to ``params``.
 
-            x_tilde = M_D(x, noise_mask);   loss = 1/B sum_n l(x_n, g(f(x_tilde_n)))
+            x_tilde = M_D(x, noise_mask);   loss = 1/B sum_n l(x_n, f(g(x_tilde_n)))
 
         The target is the clean x. x: (batch, n_in) (in [0, 1] for loss="bce"); noise_mask:
         the explicit corruption draw with the shape of x, or None to draw it from ``rng``.
