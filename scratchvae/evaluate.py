@@ -20,47 +20,13 @@ import sys
 
 import numpy as np
 
-from scratchvae.losses import LOG_2PI, kl_standard_normal
+from scratchvae.losses import kl_standard_normal
+from scratchvae.mathutils import log_normal_diag, log_standard_normal, logsumexp
 from scratchvae.reparam import std_from_logvar
 from scratchvae.validation import as_generator, check_array, check_positive_int
 
 __all__ = ["log_normal_diag", "log_standard_normal", "logsumexp", "evaluate_elbo",
            "importance_sampled_nll", "active_units", "reconstruction_error"]
-
-
-# ---------------------------------------------------------------------------------------------
-# densities
-# ---------------------------------------------------------------------------------------------
-
-
-def log_normal_diag(z, mu, logvar):
-    """Log-density of z under N(mu, diag(exp(logvar))), summed over the last axis.
-
-        log N(z; mu, diag(sigma^2)) = -1/2 * sum_j [ log(2 pi) + logvar_j + (z_j - mu_j)^2 / exp(logvar_j) ]
-
-    z, mu, logvar: (..., n_latent), broadcastable (mu = 0, logvar = 0 gives N(0, I)).
-    Returns (...,), e.g. (batch,).
-    """
-    z, mu, logvar = np.asarray(z), np.asarray(mu), np.asarray(logvar)
-    diff = z - mu
-    return -0.5 * np.sum(LOG_2PI + logvar + diff * diff * np.exp(-logvar), axis=-1)
-
-
-def log_standard_normal(z):
-    """``log N(z; 0, I) = -1/2 * sum_j [ log(2 pi) + z_j^2 ]``: (..., n_latent) -> (...,)."""
-    z = np.asarray(z)
-    return -0.5 * np.sum(LOG_2PI + z * z, axis=-1)
-
-
-def logsumexp(a, axis=0):
-    """``log sum_i exp(a_i)`` along ``axis``, computed as ``m + log sum_i exp(a_i - m)`` with
-    m = max_i a_i, so no exp overflows (the largest term is exp(0) = 1)."""
-    a = np.asarray(a, dtype=np.float64)
-    m = np.max(a, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(divide="ignore"):  # all terms -inf: log(0) = -inf is the right answer
-        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
-    return np.squeeze(out, axis=axis)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""Small numerical helpers shared by the VAE extensions (CVAE, IWAE, M2, AAE).
+"""Small numerical helpers shared by the evaluation code and the VAE extensions (CVAE, IWAE, M2, AAE).
 
-    log_sum_exp(a)   = log sum_i exp(a_i)        computed as  m + log sum_i exp(a_i - m),  m = max a
-    log_mean_exp(a)  = log (1/k) sum_i exp(a_i)  = log_sum_exp(a) - log k
+    logsumexp(a)     = log sum_i exp(a_i)        computed as  m + log sum_i exp(a_i - m),  m = max a
+    log_mean_exp(a)  = log (1/k) sum_i exp(a_i)  = logsumexp(a) - log k
     softmax(a)_j     = exp(a_j) / sum_i exp(a_i)            (stable: a - max a first)
-    log_softmax(a)_j = a_j - log_sum_exp(a)
+    log_softmax(a)_j = a_j - logsumexp(a)
+    log_normal_diag(z, mu, logvar) = -1/2 sum_j [ log(2 pi) + logvar_j + (z_j - mu_j)^2 / exp(logvar_j) ]
     log_standard_normal(z) = -1/2 sum_j [ log(2 pi) + z_j^2 ]
     one_hot(y, K)    = the (batch, K) matrix with a single 1 per row, at column y_n
 
@@ -15,23 +16,28 @@ import numbers
 
 import numpy as np
 
+from scratchvae.losses import LOG_2PI
 from scratchvae.validation import check_array
 
-LOG_2PI = float(np.log(2 * np.pi))
 
-
-def log_sum_exp(a, axis=0):
-    """``log sum_i exp(a_i)`` along ``axis``, stable for any finite a (max subtracted first)."""
+def logsumexp(a, axis=0):
+    """``log sum_i exp(a_i)`` along ``axis``, computed as ``m + log sum_i exp(a_i - m)`` with
+    m = max_i a_i, so no exp overflows (the largest term is exp(0) = 1). Terms of -inf are
+    allowed (they contribute exp(-inf) = 0); if all are -inf the answer is -inf."""
     a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.floating):
+        a = a.astype(np.float64)
     m = np.max(a, axis=axis, keepdims=True)
-    out = m + np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True))
+    m = np.where(np.isfinite(m), m, 0.0).astype(a.dtype)
+    with np.errstate(divide="ignore"):  # all terms -inf: log(0) = -inf is the right answer
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
     return np.squeeze(out, axis=axis)
 
 
 def log_mean_exp(a, axis=0):
     """``log (1/k) sum_i exp(a_i)`` along ``axis`` (k = a.shape[axis]); stable."""
     a = np.asarray(a)
-    return log_sum_exp(a, axis=axis) - np.log(a.shape[axis])
+    return logsumexp(a, axis=axis) - np.log(a.shape[axis])
 
 
 def softmax(logits):
@@ -41,13 +47,27 @@ def softmax(logits):
 
 
 def log_softmax(logits):
-    """Row-wise ``log softmax``: ``a - log_sum_exp(a)``, stable (batch, K) -> (batch, K)."""
+    """Row-wise ``log softmax``: ``a - logsumexp(a)``, stable (batch, K) -> (batch, K)."""
     shifted = logits - np.max(logits, axis=-1, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
 
 
+def log_normal_diag(z, mu, logvar):
+    """Log-density of z under N(mu, diag(exp(logvar))), summed over the last axis.
+
+        log N(z; mu, diag(sigma^2)) = -1/2 * sum_j [ log(2 pi) + logvar_j + (z_j - mu_j)^2 / exp(logvar_j) ]
+
+    z, mu, logvar: (..., n_latent), broadcastable (mu = 0, logvar = 0 gives N(0, I)).
+    Returns (...,), e.g. (batch,).
+    """
+    z, mu, logvar = np.asarray(z), np.asarray(mu), np.asarray(logvar)
+    diff = z - mu
+    return -0.5 * np.sum(LOG_2PI + logvar + diff * diff * np.exp(-logvar), axis=-1)
+
+
 def log_standard_normal(z):
-    """``log N(z; 0, I)`` summed over the last axis: (..., d) -> (...)."""
+    """``log N(z; 0, I) = -1/2 * sum_j [ log(2 pi) + z_j^2 ]``: (..., n_latent) -> (...,)."""
+    z = np.asarray(z)
     return -0.5 * np.sum(LOG_2PI + z * z, axis=-1)
 
 
