@@ -27,12 +27,7 @@ def build_parser():
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
-        try:
-            module = import_module(f"scratchvae.commands.{module_name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"scratchvae.commands.{module_name}":
-                raise
-            continue  # command not built yet
+        module = import_module(f"scratchvae.commands.{module_name}")
         command = sub.add_parser(
             name, help=module.HELP, description=module.HELP,
             formatter_class=argparse.ArgumentDefaultsHelpFormatter,

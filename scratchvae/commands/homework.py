@@ -4,7 +4,7 @@
     scratchvae homework check release/hw1_backprop.ipynb             # run, print a score table
 """
 
-HELP = "Homework: release student notebooks from solutions; check (grade) a notebook."
+HELP = "release student notebooks from solution notebooks; check (grade) a submitted notebook"
 
 
 def add_arguments(parser):
