@@ -9,10 +9,14 @@ VAE, ReLU, batch 128, Adam 1e-3, float32. PyTorch (optional, not a dependency) r
 pytorch/examples VAE with the same sizes, started from the same initial weights, fed the same
 batches and the same noise eps.
 
-All three train in ONE process, one epoch each in turn (so a busy machine slows them alike).
-Epoch 1 is a warm-up (Numba compiles or loads its cache there); the table shows the median of
-the remaining epochs. Nothing runs at import: thread counts must be set in the environment
-before NumPy loads, so ``main`` sets them and only then imports NumPy.
+Each backend trains in its own worker process, started by this script; the workers take turns,
+one epoch each (so a busy machine slows them alike), and only the one whose turn it is runs.
+Separate processes, because thread pools of different runtimes in one process compete for the
+cores: with Numba's OpenMP threads in the same process, we measured PyTorch's epoch 3.5x slower
+(1.8 s instead of 0.5 s) and the NumPy backend's 1.2x slower. Epoch 1 is a warm-up (Numba
+compiles or loads its cache there); the table shows the median of the remaining epochs. Nothing
+runs at import: thread counts must be set in the environment before NumPy loads, so ``main``
+and ``worker`` set them and only then import NumPy.
 """
 
 import argparse
@@ -44,6 +48,7 @@ def parse_args(argv=None):
     parser.add_argument("--backends", default="numpy,numba,torch",
                         help="comma-separated subset of numpy,numba,torch")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal
     args = parser.parse_args(argv)
     if args.epochs < 6:
         parser.error("--epochs must be at least 6 (one warm-up + a median of >= 5)")
@@ -238,75 +243,139 @@ def jit_compile_seconds():
 # ---------------------------------------------------------------------------------------------
 
 
+def peak_step_mib(backend, x_train, seed):
+    """tracemalloc peak of one training step above what was allocated before it (MiB)."""
+    import numpy as np
+
+    tracemalloc.start()
+    trainer = ScratchTrainer(backend, x_train, seed)
+    trainer.epoch(np.arange(2 * BATCH))
+    baseline = tracemalloc.get_traced_memory()[0]  # params, Adam state, data
+    tracemalloc.reset_peak()
+    trainer.epoch(np.arange(BATCH))
+    peak = (tracemalloc.get_traced_memory()[1] - baseline) / 2**20
+    tracemalloc.stop()
+    return peak
+
+
+def worker(args):
+    """One backend in its own process. Reads commands from stdin, one per line, and answers
+    each with one line of JSON on stdout: "epoch" (train the next epoch; its seconds), "elbo"
+    (test -ELBO), "peak" (peak MiB of a step), "quit"."""
+    set_thread_env(args.threads)
+    import numpy as np
+
+    backend = args.worker
+    if backend == "numba":
+        import numba
+
+        numba.set_num_threads(args.threads)
+    x_train, x_test = load_mnist10k(args.root)
+    if backend == "torch":
+        weights = ScratchTrainer("numpy", x_train, args.seed).initial_weights()
+        trainer = TorchTrainer(x_train, args.seed, weights, args.threads)
+    else:
+        trainer = ScratchTrainer(backend, x_train, args.seed)
+    shuffle = np.random.default_rng(args.seed)  # the same batches in every worker
+    eps_test = np.random.default_rng(args.seed + 2).standard_normal(
+        (len(x_test), SIZES[2])).astype(np.float32)
+    answer = {"ready": True}
+    if backend == "torch":
+        import torch
+
+        answer["version"] = torch.__version__
+    print(json.dumps(answer), flush=True)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "epoch":
+            perm = shuffle.permutation(len(x_train))
+            start = time.perf_counter()
+            trainer.epoch(perm)
+            answer = time.perf_counter() - start
+        elif command == "elbo":
+            answer = trainer.test_neg_elbo(x_test, eps_test)
+        elif command == "peak":
+            answer = None if backend == "torch" else peak_step_mib(backend, x_train, args.seed)
+        else:
+            break
+        print(json.dumps(answer), flush=True)
+
+
+class Worker:
+    """The parent's handle on a worker process: ``ask("epoch")`` returns its answer."""
+
+    def __init__(self, backend, args):
+        command = [sys.executable, str(Path(__file__).resolve()), "--worker", backend,
+                   "--threads", str(args.threads), "--root", str(args.root),
+                   "--seed", str(args.seed)]
+        self.name = backend
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True)
+        self.hello = self._read()
+
+    def _read(self):
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.name} worker stopped (see its error above)")
+        return json.loads(line)
+
+    def ask(self, command):
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def close(self):
+        self.process.stdin.write("quit\n")
+        self.process.stdin.close()
+        self.process.wait()
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.worker:
+        return worker(args)
+    args.load_before = os.getloadavg()[0]
     set_thread_env(args.threads)
     import numpy as np
 
     import scratchvae as sv
 
-    if "numba" in args.backends:
-        import numba
-
-        numba.set_num_threads(args.threads)
-    x_train, x_test = load_mnist10k(args.root)
     wanted = args.backends.split(",")
-
     compile_cold = compile_cached = None
     if "numba" in wanted:
         compile_cold, compile_cached = jit_compile_seconds()
 
-    trainers = [ScratchTrainer(b, x_train, args.seed) for b in ("numpy", "numba") if b in wanted]
     torch_version = "not installed"
     if "torch" in wanted:
         try:
-            import torch
+            import torch  # noqa: F401  (only to know whether it is there; it trains in a worker)
         except ImportError:
-            torch = None
-        if torch is not None:
-            torch_version = torch.__version__
-            weights = (trainers[0].initial_weights() if trainers else
-                       ScratchTrainer("numpy", x_train, args.seed).initial_weights())
-            trainers.append(TorchTrainer(x_train, args.seed, weights, args.threads))
+            wanted.remove("torch")
+    workers = [Worker(name, args) for name in ("numpy", "numba", "torch") if name in wanted]
+    for w in workers:
+        if w.name == "torch":
+            torch_version = w.hello["version"]
+    peak = {w.name: w.ask("peak") for w in workers}
 
-    # peak memory one training step allocates (tracemalloc; switched off while timing)
-    peak = {}
-    for trainer in trainers:
-        if trainer.name == "torch":
-            continue  # torch's allocator is invisible to tracemalloc
-        tracemalloc.start()
-        trainer_copy = ScratchTrainer(trainer.name, x_train, args.seed)
-        trainer_copy.epoch(np.arange(2 * BATCH))
-        baseline = tracemalloc.get_traced_memory()[0]  # params, Adam state, data
-        tracemalloc.reset_peak()
-        trainer_copy.epoch(np.arange(BATCH))
-        peak[trainer.name] = (tracemalloc.get_traced_memory()[1] - baseline) / 2**20
-        tracemalloc.stop()
-
-    times = {t.name: [] for t in trainers}
-    shuffle = np.random.default_rng(args.seed)
+    times = {w.name: [] for w in workers}
     for _ in range(args.epochs):
-        perm = shuffle.permutation(len(x_train))
-        for trainer in trainers:  # interleaved: load on a shared machine hits all alike
-            start = time.perf_counter()
-            trainer.epoch(perm)
-            times[trainer.name].append(time.perf_counter() - start)
+        for w in workers:  # interleaved: load on a shared machine hits all alike
+            times[w.name].append(w.ask("epoch"))
 
-    eps_test = np.random.default_rng(args.seed + 2).standard_normal(
-        (len(x_test), SIZES[2])).astype(np.float32)
-    flops = gemm_flops_per_epoch(len(x_train))
+    flops = gemm_flops_per_epoch(N_TRAIN)
     results = {}
-    for trainer in trainers:
-        steady = times[trainer.name][1:]
+    for w in workers:
+        steady = times[w.name][1:]
         seconds = statistics.median(steady)
-        results[trainer.name] = {
+        results[w.name] = {
             "seconds_per_epoch": seconds,
-            "epoch_seconds": times[trainer.name],
-            "first_epoch_seconds": times[trainer.name][0],
+            "epoch_seconds": times[w.name],
+            "first_epoch_seconds": times[w.name][0],
             "gflops": flops / seconds / 1e9,
-            "peak_mib_tracemalloc": peak.get(trainer.name),
-            "test_neg_elbo": trainer.test_neg_elbo(x_test, eps_test),
+            "peak_mib_tracemalloc": peak[w.name],
+            "test_neg_elbo": w.ask("elbo"),
         }
+        w.close()
     if "numba" in results:
         results["numba"]["jit_compile_seconds_cold"] = compile_cold
         results["numba"]["jit_compile_seconds_cached"] = compile_cached
@@ -315,7 +384,8 @@ def main(argv=None):
     if args.json:
         info = {"epochs": args.epochs, "threads": args.threads, "batch": BATCH,
                 "gemm_flops_per_epoch": flops, "torch": torch_version,
-                "numpy": np.__version__, "results": results}
+                "numpy": np.__version__, "load_average_before": args.load_before,
+                "results": results}
         args.json.write_text(json.dumps(info, indent=2))
     return results
 
@@ -324,6 +394,8 @@ def print_table(results, args, torch_version, np, sv):
     print(f"VAE 784-400-20 Bernoulli | mnist10k: {N_TRAIN} train / 2000 test | batch {BATCH} | "
           f"Adam {LR:g} | float32 | {args.threads} threads | median of {args.epochs - 1} epochs "
           "after 1 warm-up")
+    print(f"each backend in its own process, taking turns; {os.cpu_count()} CPUs, load average "
+          f"before the run {args.load_before:.2f}")
     header = (f"{'backend':<16}{'s/epoch':>9}{'GFLOP/s':>9}{'numba speedup':>15}"
               f"{'JIT compile s':>15}{'peak MiB':>10}{'test -ELBO':>12}")
     print(header)
