@@ -79,3 +79,12 @@ def test_stored_notebooks_number_every_cell_that_has_outputs():
         for i, cell in enumerate(cells):
             if cell["cell_type"] == "code" and cell.get("outputs"):
                 assert cell.get("execution_count") is not None, f"{path.name} cell {i}"
+
+
+def test_readme_shows_the_two_commands_and_ci_runs_the_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert 'pip install -e . && scratchvae train' in readme
+    assert 'pip install -e ".[test]" && python -m pytest' in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'pip install' in ci and '-e ".[test]"' in ci
+    assert "python -m pytest" in ci
