@@ -8,9 +8,12 @@ File format (version 1): a NumPy ``.npz`` archive written with ``np.savez`` hold
 
     "param/<key>"   every array of ``model.params`` under its dotted key ("param/encoder.0.W")
     "optim/<key>"   the optimizer's ``state_dict()`` ("optim/step", "optim/m.encoder.0.W", ...)
+    "model_optim/<group>/<key>"   the state of optimizers the model owns, if any (the adversarial
+                    autoencoder's three Adams, ``model.optimizers``, one per ``param_group``)
     "config.json"   a uint8 array: UTF-8 JSON {"format": "scratchvae-checkpoint", "version": 1,
                     "scratchvae_version", "model_class", "model_config", "optimizer_class",
-                    "optimizer_config", "metadata"}
+                    "optimizer_config", "metadata"} and, for a model that owns optimizers,
+                    "model_optimizers": {group: {"class", "config"}}
 
 The model is rebuilt as ``getattr(scratchvae, model_class)(**model_config)`` (any public model
 class) and its parameters are overwritten with the saved ones, so the round trip is exact: same
@@ -36,6 +39,7 @@ VERSION = 1
 CONFIG_KEY = "config.json"
 PARAM_PREFIX = "param/"
 OPTIM_PREFIX = "optim/"
+MODEL_OPTIM_PREFIX = "model_optim/"
 HEADER_KEYS = ("format", "version", "scratchvae_version", "model_class", "model_config",
                "optimizer_class", "optimizer_config", "metadata")
 
@@ -87,6 +91,15 @@ def save(model, path, optimizer=None, metadata=None):
         header["optimizer_config"] = optimizer.config()
         for key, value in optimizer.state_dict().items():
             arrays[f"{OPTIM_PREFIX}{key}"] = np.asarray(value)
+    owned = getattr(model, "optimizers", None) or {}
+    if owned:
+        header["model_optimizers"] = {}
+        for group, owned_optimizer in owned.items():
+            _check_optimizer_matches(owned_optimizer, model.param_group(group))
+            header["model_optimizers"][group] = {"class": type(owned_optimizer).__name__,
+                                                 "config": owned_optimizer.config()}
+            for key, value in owned_optimizer.state_dict().items():
+                arrays[f"{MODEL_OPTIM_PREFIX}{group}/{key}"] = np.asarray(value)
     for name, value in arrays.items():
         if value.dtype.hasobject:
             raise ValueError(f"cannot save {name!r}: object arrays would need pickle")
@@ -197,6 +210,7 @@ def load_checkpoint(path, backend=None):
     header = _read_header(path, arrays)
     model = _rebuild_model(path, header, arrays, backend)
     optimizer = _rebuild_optimizer(path, header, arrays, model, backend)
+    _rebuild_model_optimizers(path, header, arrays, model, backend)
     metadata = header["metadata"]
     if not isinstance(metadata, dict):
         raise _bad(path, f"its metadata is a {type(metadata).__name__}, expected a dict")
@@ -278,10 +292,10 @@ def _read_header(path, arrays):
     if missing:
         raise _bad(path, f"{CONFIG_KEY!r} lacks the fields {missing}")
     unknown = sorted(name for name in arrays if name != CONFIG_KEY
-                     and not name.startswith((PARAM_PREFIX, OPTIM_PREFIX)))
+                     and not name.startswith((PARAM_PREFIX, OPTIM_PREFIX, MODEL_OPTIM_PREFIX)))
     if unknown:
-        raise _bad(path, f"it has entries that are neither {PARAM_PREFIX!r} nor "
-                         f"{OPTIM_PREFIX!r}: {unknown[:8]}")
+        raise _bad(path, f"it has entries that are neither {PARAM_PREFIX!r}, {OPTIM_PREFIX!r} "
+                         f"nor {MODEL_OPTIM_PREFIX!r}: {unknown[:8]}")
     return header
 
 
@@ -313,8 +327,6 @@ def _rebuild_model(path, header, arrays, backend):
 
 
 def _rebuild_optimizer(path, header, arrays, model, backend):
-    from scratchvae import optim
-
     name = header["optimizer_class"]
     saved = {key[len(OPTIM_PREFIX):]: value for key, value in arrays.items()
              if key.startswith(OPTIM_PREFIX)}
@@ -322,17 +334,50 @@ def _rebuild_optimizer(path, header, arrays, model, backend):
         if saved:
             raise _bad(path, "it holds optimizer state but no optimizer_class")
         return None
+    return _build_optimizer(path, name, header["optimizer_config"], saved, model.params, backend)
+
+
+def _rebuild_model_optimizers(path, header, arrays, model, backend):
+    """Rebuild the optimizers a model owns (``model.optimizers``), bound to its param groups."""
+    described = header.get("model_optimizers")
+    saved = [key for key in arrays if key.startswith(MODEL_OPTIM_PREFIX)]
+    if described is None:
+        if saved:
+            raise _bad(path, "it holds model optimizer state but no model_optimizers entry")
+        return
+    if not isinstance(described, dict) or not hasattr(model, "param_group"):
+        raise _bad(path, f"model_optimizers must be a dict, for a model with param groups; "
+                         f"got {type(described).__name__} for {type(model).__name__}")
+    owned = {}
+    for group, entry in described.items():
+        if not isinstance(entry, dict) or set(entry) != {"class", "config"}:
+            raise _bad(path, f"model_optimizers[{group!r}] must be {{'class', 'config'}}")
+        prefix = f"{MODEL_OPTIM_PREFIX}{group}/"
+        state = {key[len(prefix):]: value for key, value in arrays.items()
+                 if key.startswith(prefix)}
+        try:
+            params = model.param_group(group)
+        except ValueError as err:
+            raise _bad(path, f"model_optimizers names an unknown group: {err}") from None
+        owned[group] = _build_optimizer(path, entry["class"], entry["config"], state, params,
+                                        backend)
+    model.optimizers = owned
+
+
+def _build_optimizer(path, name, config, saved, params, backend):
+    """``getattr(scratchvae.optim, name)(params, **config)`` with its state set to ``saved``."""
+    from scratchvae import optim
+
     cls = getattr(optim, name, None) if isinstance(name, str) else None
     if not (isinstance(cls, type) and issubclass(cls, optim.Optimizer)):
         raise _bad(path, f"optimizer_class {name!r} is not an optimizer in scratchvae.optim")
-    config = header["optimizer_config"]
     if not isinstance(config, dict):
         raise _bad(path, f"optimizer_config must be a dict, got {type(config).__name__}")
     config = dict(config)
     if backend is not None and "backend" in config:
         config["backend"] = backend
     try:
-        optimizer = cls(model.params, **config)
+        optimizer = cls(params, **config)
     except (TypeError, ValueError) as err:
         raise _bad(path, f"cannot rebuild {name} from its saved config {config}: {err}") from None
     _check_same_arrays(path, "optimizer state", saved, optimizer.state_dict(), check_dtype=False)

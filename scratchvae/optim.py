@@ -126,3 +126,11 @@ class Adam(Optimizer):
     def config(self):
         return {"lr": self.lr, "betas": [self.beta1, self.beta2], "eps": self.eps,
                 "backend": self.backend}
+
+
+def rebind(optimizer, params):
+    """A copy of ``optimizer`` (same class, hyperparameters and state) that updates ``params``,
+    a dict with the same keys and shapes (e.g. another model's params after loading)."""
+    copy = type(optimizer)(params, **optimizer.config())
+    copy.load_state_dict(optimizer.state_dict())
+    return copy

@@ -462,6 +462,12 @@ def _restore(model, optimizer, path):
         raise ValueError(f"checkpoint {path} holds {type(saved.optimizer).__name__} state, "
                          f"but optimizer is {type(optimizer).__name__}")
     optimizer.load_state_dict(saved.optimizer.state_dict())
+    owned = getattr(saved.model, "optimizers", None)
+    if owned:  # optimizers the model owns (the adversarial autoencoder's): bind them to model
+        from scratchvae.optim import rebind
+
+        model.optimizers = {group: rebind(opt, model.param_group(group))
+                            for group, opt in owned.items()}
     metadata = saved.metadata or {}
     if "epoch" not in metadata:
         raise ValueError(f"checkpoint {path} has no 'epoch' in its metadata; was it written "

@@ -1,5 +1,7 @@
 """The adversarial autoencoder: each step's gradients, its loss formula, and codes that match the prior."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -123,3 +125,38 @@ def test_aae_numba_backend_equals_numpy_backend(method):
     (loss_a, grads_a), (loss_b, grads_b) = results
     assert loss_a == pytest.approx(loss_b, rel=1e-12)
     assert all(np.allclose(grads_a[k], grads_b[k], rtol=1e-10, atol=1e-14) for k in grads_a)
+
+
+def test_aae_checkpoint_keeps_its_three_optimizers_and_resume_is_bit_identical(tmp_path):
+    x = (np.random.default_rng(3).uniform(size=(40, 7)) < 0.4).astype(np.float64)
+    straight = _tiny()
+    sv.fit(straight, x, epochs=4, batch_size=8, rng=2, progress=False)
+
+    path = tmp_path / "aae.npz"
+    sv.fit(_tiny(), x, epochs=2, batch_size=8, rng=2, progress=False, checkpoint=path)
+    loaded = sv.load(path)
+    assert set(loaded.optimizers) == {"autoencoder", "discriminator", "encoder"}
+    assert loaded.optimizers["encoder"].step_count == 2 * 5  # 5 batches per epoch
+    assert set(loaded.optimizers["discriminator"].params) == set(
+        loaded.param_group("discriminator"))
+
+    resumed = _tiny(seed=9)  # other initial weights: all must come from the checkpoint
+    sv.fit(resumed, x, epochs=4, batch_size=8, rng=2, progress=False, checkpoint=path,
+           resume=True)
+    for key, value in straight.params.items():
+        np.testing.assert_array_equal(resumed.params[key], value, err_msg=key)
+
+
+def test_a_checkpoint_without_the_model_optimizers_entry_but_with_their_state_is_refused(
+        tmp_path):
+    model = _tiny()
+    model.train_step(np.full((4, 7), 0.5), None, None, rng=0)
+    path = sv.save(model, tmp_path / "aae.npz")
+    with np.load(path) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    header = json.loads(arrays["config.json"].tobytes().decode())
+    del header["model_optimizers"]
+    arrays["config.json"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "broken.npz", **arrays)
+    with pytest.raises(ValueError, match="model optimizer state but no model_optimizers"):
+        sv.load(tmp_path / "broken.npz")
