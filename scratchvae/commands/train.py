@@ -27,6 +27,19 @@ DATASET_DEFAULTS = {
 SPRITES_SEEDS = {"train": 0, "test": 1}
 
 
+#: what ``val_loss`` is for each model (the model's loss on the test set, with beta = 1)
+VAL_LOSS_MEANING = {
+    "vae": "-ELBO on the test set with sampled z, nats per example",
+    "convvae": "-ELBO on the test set with sampled z, nats per example",
+    "cvae": "-ELBO of x given its label on the test set, sampled z, nats per example",
+    "dvae": "the denoising bound's negative on the test set, nats per example",
+    "iwae": "-L_k, the k-sample importance-weighted bound, on the test set, nats per example",
+    "m2": "the M2 loss on the labelled test set: -bound + alpha x classification loss",
+    "ae": "reconstruction loss on the test set, per example",
+    "dae": "reconstruction loss of corrupted test inputs against the clean ones, per example",
+    "aae": "reconstruction loss on the test set, per example",
+}
+
 def _hidden_sizes(text):
     try:
         sizes = tuple(int(part) for part in text.split(",") if part.strip())
@@ -224,8 +237,7 @@ def run(args):
     if history["epoch"]:
         print(f"done in {time.perf_counter() - started:.1f} s: train_loss "
               f"{history['train_loss'][-1]:.3f}, val_loss {history['val_loss'][-1]:.3f} "
-              "(the model's loss on the test set with beta = 1: a VAE's -ELBO with sampled z, "
-              "nats per example)")
+              f"({VAL_LOSS_MEANING.get(args.model, 'the model loss on the test set')})")
     print("wrote:")
     for path in written:
         print(f"  {path}")
