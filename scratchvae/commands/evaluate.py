@@ -76,6 +76,7 @@ def run(args):
                   f"({results['is_examples']} examples)")
         print(f"  active units (Var_x mu > 0.01)  {results['active_units']} of "
               f"{results['n_latent']}")
-    print(f"  reconstruction MSE at z = mu, per pixel  {results['reconstruction_mse']:.5f}")
+    where = "at z = mu" if "neg_elbo" in results else "of x_hat = f(g(x))"
+    print(f"  reconstruction MSE {where}, per pixel  {results['reconstruction_mse']:.5f}")
     print(f"  ({results['seconds']:.1f} s)")
     return 0
