@@ -24,29 +24,17 @@ The hot loops (im2col, col2im) come in two backends with identical signatures:
 """
 
 import numbers
-from importlib import import_module
 from typing import NamedTuple
 
 import numpy as np
 
-from scratchvae.validation import check_choice
-
-BACKENDS = ("numpy", "numba")
+from scratchvae.kernels import backend_module
 
 
 def get_conv_backend(backend):
     """The module with ``im2col``/``col2im`` for ``backend`` ("numpy" or "numba")."""
-    check_choice("backend", backend, BACKENDS)
-    if backend == "numpy":
-        return import_module("scratchvae.kernels.conv_reference")
-    try:
-        import numba  # noqa: F401
-    except ImportError as err:
-        raise ImportError(
-            "backend='numba' needs the numba package, which failed to import "
-            f"({err}). Install it (pip install numba) or pass backend='numpy'."
-        ) from err
-    return import_module("scratchvae.kernels.conv_jit")
+    return backend_module(backend, "scratchvae.kernels.conv_reference",
+                          "scratchvae.kernels.conv_jit")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,6 +157,24 @@ class Conv2dCache(NamedTuple):
     backend: str
 
 
+def _check_conv_args(x, W, b, stride, padding, transposed):
+    """Validated (x, W, b, stride, padding) of a conv2d (W: (C_out, C_in, kh, kw)) or, with
+    ``transposed``, of a conv_transpose2d (W: (C_in, C_out, kh, kw)); x must have C_in channels."""
+    x = _check_images("x", x)
+    W = _check_kernel("W", W)
+    in_axis, out_axis = (0, 1) if transposed else (1, 0)
+    b = _check_bias(b, W.shape[out_axis], f"W.shape[{out_axis}] (C_out)")
+    stride = _positive_int("stride", stride)
+    padding = _nonnegative_int("padding", padding)
+    C, C_in = x.shape[1], W.shape[in_axis]
+    if C != C_in:
+        layout = (f"({C}, C_out, kh, kw) for a transposed convolution" if transposed
+                  else f"(C_out, {C}, kh, kw)")
+        raise ValueError(f"x has {C} channels but W expects C_in = {C_in}: W must have shape "
+                         f"{layout}, got {W.shape}")
+    return x, W, b, stride, padding
+
+
 def conv2d_forward(x, W, b, stride=1, padding=0, backend="numpy"):
     """2-D convolution (cross-correlation, as in PyTorch):
 
@@ -178,18 +184,9 @@ def conv2d_forward(x, W, b, stride=1, padding=0, backend="numpy"):
     x: (N, C_in, H, W), W: (C_out, C_in, kh, kw), b: (C_out,) -> out: (N, C_out, H_out, W_out)
     with ``H_out = (H + 2 * padding - kh) // stride + 1`` (:func:`conv2d_output_size`).
     """
-    x = _check_images("x", x)
-    W = _check_kernel("W", W)
-    b = _check_bias(b, W.shape[0], "W.shape[0] (C_out)")
-    stride = _positive_int("stride", stride)
-    padding = _nonnegative_int("padding", padding)
+    x, W, b, stride, padding = _check_conv_args(x, W, b, stride, padding, transposed=False)
     N, C, H, Wd = x.shape
     C_out, C_in, kh, kw = W.shape
-    if C != C_in:
-        raise ValueError(
-            f"x has {C} channels but W expects C_in = {C_in}: W must have shape "
-            f"(C_out, {C}, kh, kw), got {W.shape}"
-        )
     H_out = conv2d_output_size(H, kh, stride, padding)
     W_out = conv2d_output_size(Wd, kw, stride, padding)
     cols = get_conv_backend(backend).im2col(x, kh, kw, stride, padding)
@@ -250,18 +247,9 @@ def conv_transpose2d_forward(x, W, b, stride=1, padding=0, output_padding=0, bac
     (:func:`conv_transpose2d_output_size`). ``output_padding``: an int, or an (h, w) pair when
     the two axes need different values (a decoder reaching 28 x 21 from 7 x 5).
     """
-    x = _check_images("x", x)
-    W = _check_kernel("W", W)
-    b = _check_bias(b, W.shape[1], "W.shape[1] (C_out)")
-    stride = _positive_int("stride", stride)
-    padding = _nonnegative_int("padding", padding)
+    x, W, b, stride, padding = _check_conv_args(x, W, b, stride, padding, transposed=True)
     N, C, H, Wd = x.shape
     C_in, C_out, kh, kw = W.shape
-    if C != C_in:
-        raise ValueError(
-            f"x has {C} channels but W expects C_in = {C_in}: W must have shape "
-            f"({C}, C_out, kh, kw) for a transposed convolution, got {W.shape}"
-        )
     if isinstance(output_padding, (tuple, list)) and len(output_padding) == 2:
         op_h, op_w = output_padding
     else:

@@ -271,6 +271,18 @@ def expect_close_to_fd(check, what, got, numeric, case, tol=1e-6):
                    f"you give {got[idx]:.8g}", case)
 
 
+def expect_param_grads_close_to_fd(check, grads, params, loss_of, keys, case):
+    """Every ``grads[key]`` against central differences of ``loss_of(params)``, one parameter
+    array at a time (the others held at their values)."""
+    for key in keys:
+        def f(value, key=key):
+            p = dict(params)
+            p[key] = value
+            return loss_of(p)
+        expect_close_to_fd(check, f"grads['{key}']", grads[key],
+                           finite_difference_grad(f, params[key]), case)
+
+
 def rng_for(exercise, case_index):
     """A fixed Generator per (exercise, case): the same cases every run, different per exercise."""
     seed = sum(ord(c) * (i + 1) for i, c in enumerate(exercise)) * 1000 + case_index

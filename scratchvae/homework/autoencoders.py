@@ -13,7 +13,13 @@ corrupted ``x_in = x_tilde`` and the clean ``x_target = x``.
 import numpy as np
 
 from scratchvae import functional as F
-from scratchvae.homework._core import Check, expect_close_to_fd, finite_difference_grad, rng_for
+from scratchvae.homework._core import (
+    Check,
+    expect_close_to_fd,
+    expect_param_grads_close_to_fd,
+    finite_difference_grad,
+    rng_for,
+)
 from scratchvae.losses import mse, mse_grad
 
 AE_KEYS = ("encoder.W", "encoder.b", "decoder.W", "decoder.b")
@@ -200,13 +206,8 @@ def check_ae_loss_and_grads(ae_loss_and_grads):
         hints = {key: {AE_MISTAKES[m]: variants[m][1][key] for m in AE_MISTAKES}
                  for key in AE_KEYS}
         _check_grads_dict(check, grads, exp_grads, AE_KEYS, case, hints)
-        for key in AE_KEYS:
-            def f(value, key=key):
-                p = dict(params)
-                p[key] = value
-                return ae_reference(p, x_in, x)[0]
-            expect_close_to_fd(check, f"grads['{key}']", grads[key],
-                               finite_difference_grad(f, params[key]), case)
+        expect_param_grads_close_to_fd(check, grads, params,
+                                       lambda p: ae_reference(p, x_in, x)[0], AE_KEYS, case)
     return check.done()
 
 

@@ -19,7 +19,13 @@ import numpy as np
 
 from scratchvae import functional as F
 from scratchvae import losses as L
-from scratchvae.homework._core import Check, expect_close_to_fd, finite_difference_grad, rng_for
+from scratchvae.homework._core import (
+    Check,
+    expect_close_to_fd,
+    expect_param_grads_close_to_fd,
+    finite_difference_grad,
+    rng_for,
+)
 from scratchvae.reparam import ReparamCache, reparameterize, reparameterize_backward
 
 LATENT_SHAPES = [(4, 3), (1, 5), (6, 2), (3, 3)]  # (batch, n_latent)
@@ -399,11 +405,6 @@ def check_vae_loss_and_grads(vae_loss_and_grads):
             check.expect_array(f"grads['{key}']", grads[key], exp_grads[key], case,
                                {VAE_MISTAKES[m]: v[1][key] for m, v in variants.items()},
                                extra=f" (the same as params['{key}'])")
-        for key in VAE_KEYS:
-            def f(value, key=key):
-                p = dict(params)
-                p[key] = value
-                return vae_reference(p, x, eps)[0]
-            expect_close_to_fd(check, f"grads['{key}']", grads[key],
-                               finite_difference_grad(f, params[key]), case)
+        expect_param_grads_close_to_fd(check, grads, params,
+                                       lambda p: vae_reference(p, x, eps)[0], VAE_KEYS, case)
     return check.done()

@@ -23,9 +23,17 @@ def get_backend(backend):
     Raises a clear ``ImportError`` if Numba is requested but cannot be imported: there is no
     silent fallback to NumPy.
     """
+    return backend_module(backend, "scratchvae.kernels.reference", "scratchvae.kernels.jit")
+
+
+def backend_module(backend, numpy_module, numba_module):
+    """Import and return ``numpy_module`` or ``numba_module`` (dotted names) for ``backend``.
+
+    For "numba", Numba must import: otherwise an ImportError that says how to fix it.
+    """
     check_choice("backend", backend, BACKENDS)
     if backend == "numpy":
-        return import_module("scratchvae.kernels.reference")
+        return import_module(numpy_module)
     try:
         import numba  # noqa: F401
     except ImportError as err:
@@ -33,7 +41,7 @@ def get_backend(backend):
             "backend='numba' needs the numba package, which failed to import "
             f"({err}). Install it (pip install numba) or pass backend='numpy'."
         ) from err
-    return import_module("scratchvae.kernels.jit")
+    return import_module(numba_module)
 
 
 def __getattr__(name):
