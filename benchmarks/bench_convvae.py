@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from threads import set_thread_env  # benchmarks/threads.py, beside this script
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -43,14 +45,6 @@ def parse_args(argv=None):
                    help="a Python with torch, used when torch does not import here")
     p.add_argument("--data-file", help=argparse.SUPPRESS)  # internal: child process input
     return p.parse_args(argv)
-
-
-def set_threads(threads):
-    """Thread limits must be set before NumPy/Numba/torch load their thread pools."""
-    if threads:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "NUMBA_NUM_THREADS"):
-            os.environ[var] = str(threads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +174,7 @@ def torch_row(x, args):
 
 def main(argv=None):
     args = parse_args(argv)
-    set_threads(args.threads)
+    set_thread_env(args.threads)
     if args.data_file:  # child process: PyTorch row only, JSON on stdout
         import numpy as np
 

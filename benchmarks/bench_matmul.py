@@ -9,9 +9,10 @@ kernel's first call compiles it and is not counted).
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
+
+from threads import set_thread_env  # benchmarks/threads.py, beside this script
 
 SHAPES = [  # (n, k, m): (n x k) @ (k x m), and where the VAE uses it
     (128, 784, 400, "x @ W1            encoder fwd"),
@@ -45,9 +46,7 @@ def best_seconds(fn, repeats, rounds=5):
 
 def main(argv=None):
     args = parse_args(argv)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    set_thread_env(args.threads)
     import numba
     import numpy as np
 

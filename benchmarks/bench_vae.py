@@ -30,6 +30,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from threads import set_thread_env  # benchmarks/threads.py, beside this script
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SIZES = (784, 400, 20)
 BATCH = 128
@@ -53,13 +55,6 @@ def parse_args(argv=None):
     if args.epochs < 6:
         parser.error("--epochs must be at least 6 (one warm-up + a median of >= 5)")
     return args
-
-
-def set_thread_env(threads):
-    """Thread counts for BLAS; must happen before NumPy is imported."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(threads)
 
 
 def gemm_flops_per_epoch(n_examples):

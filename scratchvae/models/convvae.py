@@ -25,15 +25,10 @@ from scratchvae.conv_layers import Conv2d, ConvTranspose2d, Flatten, Reshape
 from scratchvae.kernels import DEFAULT_BACKEND
 from scratchvae.layers import Dense, Sequential
 from scratchvae.models.vae import (
-    ACTIVATIONS,
-    LIKELIHOODS,
     VAE,
-    _check_nonnegative,
-    _check_positive,
 )
 from scratchvae.validation import (
     as_generator,
-    check_choice,
     check_positive_int,
     check_sizes,
 )
@@ -64,16 +59,8 @@ class ConvVAE(VAE):
         if not self.channels:
             raise ValueError("channels must name at least one conv layer, got ()")
         self.n_in = int(np.prod(self.image_shape))
-        self.n_latent = check_positive_int("n_latent", n_latent)
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
-        self.likelihood = check_choice("likelihood", likelihood, LIKELIHOODS)
-        self.activation = check_choice("activation", activation, ACTIVATIONS)
-        self.beta = _check_nonnegative("beta", beta)
-        self.sigma = _check_positive("sigma", sigma)
-        low, high = (float(v) for v in logvar_range)
-        if not low < high:
-            raise ValueError(f"logvar_range must be (low, high) with low < high, got {logvar_range}")
-        self.logvar_range = (low, high)
+        self._set_options(n_latent, likelihood, beta, activation, sigma, logvar_range)
         self.hidden = ()
         self._config = dict(
             image_shape=list(self.image_shape), n_latent=self.n_latent,

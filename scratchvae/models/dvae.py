@@ -71,22 +71,10 @@ class DenoisingVAE(VAE):
         grads) keyed like ``params``; the batch mean is taken here.
         """
         x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
-        batch = x.shape[0]
         rng = as_generator(rng) if noise_mask is None or eps is None else None
         x_tilde = self._corrupt(x, self._noise_mask(noise_mask, rng, x.shape))
-        mu, logvar = self._encode(x_tilde)              # the encoder sees the corrupted input
-        eps = self._noise(eps, rng, mu.shape)
-        z, std, kl = self.kernels.reparam_kl_forward(mu, logvar, eps)
-        raw = self.networks["decoder"].forward(z)
-        recon, draw = self._reconstruction_and_grad(x, raw, scale=1.0 / batch)   # clean target
-        loss = float(np.mean(recon + self.beta * kl))
-        self.last_loss_terms = {"reconstruction": float(np.mean(recon)), "kl": float(np.mean(kl))}
-
-        dz = self.networks["decoder"].backward(draw)
-        dmu, dlogvar = self.kernels.reparam_kl_backward(dz, mu, logvar, eps, std, self.beta / batch)
-        dh = self.networks["mu"].backward(dmu) + self.networks["logvar"].backward(dlogvar)
-        self.networks["encoder"].backward(dh, need_dx=False)
-        return loss, self._collect_grads()
+        # the VAE's loss with the encoder fed x_tilde and the CLEAN x as the decoder's target
+        return self._loss_and_grads(x_tilde, x, eps, rng)
 
     def denoising_bound(self, x, noise_mask=None, eps=None, rng=0):
         """Per-example one-sample estimate of L_dvae(x) (beta = 1), shape (batch,).

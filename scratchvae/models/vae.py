@@ -78,15 +78,7 @@ class VAE(Model):
         self._setup(dtype, backend)
         self.n_in = check_positive_int("n_in", n_in)
         self.hidden = check_sizes("hidden", hidden)
-        self.n_latent = check_positive_int("n_latent", n_latent)
-        self.likelihood = check_choice("likelihood", likelihood, LIKELIHOODS)
-        self.activation = check_choice("activation", activation, ACTIVATIONS)
-        self.beta = _check_nonnegative("beta", beta)
-        self.sigma = _check_positive("sigma", sigma)
-        low, high = (float(v) for v in logvar_range)
-        if not low < high:
-            raise ValueError(f"logvar_range must be (low, high) with low < high, got {logvar_range}")
-        self.logvar_range = (low, high)
+        self._set_options(n_latent, likelihood, beta, activation, sigma, logvar_range)
         self._config = dict(
             n_in=self.n_in, hidden=list(self.hidden), n_latent=self.n_latent,
             likelihood=self.likelihood, beta=self.beta, activation=self.activation,
@@ -104,6 +96,18 @@ class VAE(Model):
             "decoder": mlp((self.n_latent, *self.hidden[::-1], n_out), activation, **common),
         }
         self.last_loss_terms = {}
+
+    def _set_options(self, n_latent, likelihood, beta, activation, sigma, logvar_range):
+        """Check and store the options every VAE shares (the MLP VAE and the conv VAE)."""
+        self.n_latent = check_positive_int("n_latent", n_latent)
+        self.likelihood = check_choice("likelihood", likelihood, LIKELIHOODS)
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.beta = _check_nonnegative("beta", beta)
+        self.sigma = _check_positive("sigma", sigma)
+        low, high = (float(v) for v in logvar_range)
+        if not low < high:
+            raise ValueError(f"logvar_range must be (low, high) with low < high, got {logvar_range}")
+        self.logvar_range = (low, high)
 
     # -- the four steps, named as in PyTorch ------------------------------------------------
 
@@ -145,8 +149,16 @@ class VAE(Model):
         ``last_loss_terms`` holds the batch means of the two terms afterwards.
         """
         x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        return self._loss_and_grads(x, x, eps, rng)
+
+    def _loss_and_grads(self, x_encoded, x, eps, rng):
+        """The loss above with the encoder fed ``x_encoded`` and the decoder scored against x.
+
+        For the VAE x_encoded is x; the denoising VAE passes the corrupted x_tilde. eps: as in
+        :meth:`loss_and_grads` (None: drawn from ``rng``).
+        """
         batch = x.shape[0]
-        mu, logvar = self._encode(x)
+        mu, logvar = self._encode(x_encoded)
         eps = self._noise(eps, rng, mu.shape)
         z, std, kl = self.kernels.reparam_kl_forward(mu, logvar, eps)
         raw = self.networks["decoder"].forward(z)
