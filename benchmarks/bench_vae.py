@@ -333,8 +333,6 @@ def main(argv=None):
     set_thread_env(args.threads)
     import numpy as np
 
-    import scratchvae as sv
-
     wanted = args.backends.split(",")
     compile_cold = compile_cached = None
     if "numba" in wanted:
@@ -375,7 +373,7 @@ def main(argv=None):
         results["numba"]["jit_compile_seconds_cold"] = compile_cold
         results["numba"]["jit_compile_seconds_cached"] = compile_cached
 
-    print_table(results, args, torch_version, np, sv)
+    print_table(results, args, torch_version)
     if args.json:
         info = {"epochs": args.epochs, "threads": args.threads, "batch": BATCH,
                 "gemm_flops_per_epoch": flops, "torch": torch_version,
@@ -385,7 +383,7 @@ def main(argv=None):
     return results
 
 
-def print_table(results, args, torch_version, np, sv):
+def print_table(results, args, torch_version):
     print(f"VAE 784-400-20 Bernoulli | mnist10k: {N_TRAIN} train / 2000 test | batch {BATCH} | "
           f"Adam {LR:g} | float32 | {args.threads} threads | median of {args.epochs - 1} epochs "
           "after 1 warm-up")
