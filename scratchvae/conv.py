@@ -291,22 +291,22 @@ def _check_float(name, a):
     return a
 
 
+def _check_4d(name, a, axes):
+    """``a`` as a numeric 4-D array with no empty axis; ``axes`` names them in messages."""
+    a = _check_float(name, a)
+    if a.ndim != 4:
+        raise ValueError(f"{name} must be a 4-D array {axes}, got shape {a.shape}")
+    if min(a.shape) == 0:
+        raise ValueError(f"{name} must have no empty axis {axes}, got shape {a.shape}")
+    return a
+
+
 def _check_images(name, x):
-    x = _check_float(name, x)
-    if x.ndim != 4:
-        raise ValueError(f"{name} must be a 4-D array (N, C, H, W), got shape {x.shape}")
-    if min(x.shape) == 0:
-        raise ValueError(f"{name} must have no empty axis (N, C, H, W), got shape {x.shape}")
-    return np.ascontiguousarray(x)
+    return np.ascontiguousarray(_check_4d(name, x, "(N, C, H, W)"))
 
 
 def _check_kernel(name, W):
-    W = _check_float(name, W)
-    if W.ndim != 4:
-        raise ValueError(f"{name} must be a 4-D kernel array, got shape {W.shape}")
-    if min(W.shape) == 0:
-        raise ValueError(f"{name} must have no empty axis, got shape {W.shape}")
-    return W
+    return _check_4d(name, W, "of kernels (4 axes, kh and kw last)")
 
 
 def _check_bias(b, n, what):

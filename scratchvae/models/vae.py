@@ -184,8 +184,9 @@ class VAE(Model):
         loss = float(np.mean(nll + beta * kl))
         self.last_loss_terms = {"reconstruction": float(np.mean(nll)), "kl": float(np.mean(kl))}
 
-        # backward: decoder; then mu and logvar, each used twice (z and the KL): the kernel adds
-        # both contributions, dmu = dz + w * mu (see kernels.reference.reparam_kl_backward)
+        # backward, in reverse order: the decoder gives dz; mu and logvar are each used twice
+        # (by z and by the KL), so their gradients add, w = beta / B (kernels.reference shows it):
+        #   dmu = dz + w * mu,   dlogvar = dz * eps * std / 2 + w * (exp(logvar) - 1) / 2
         dz = self.networks["decoder"].backward(ddecoder_out)
         dmu, dlogvar = self.kernels.reparam_kl_backward(dz, mu, logvar, eps, std, beta / batch)
         # h feeds both heads, so its gradient is the sum of what comes back from each
