@@ -3,8 +3,8 @@
 Data directory: the ``root`` argument, else ``$SCRATCHVAE_DATA``, else a ``shared/data`` folder
 in the working directory or one of its parents (the course layout: ``../shared/data`` beside a
 clone), else the platform cache directory ``pooch.os_cache("scratchvae")`` (``~/.cache/scratchvae``
-on Linux). The command line and the notebooks (:func:`scratchvae.notebook.setup`) use this rule. Each dataset's
-files live in ``<data directory>/<dataset directory>/`` under their original names, e.g.
+on Linux). The command line and the notebooks (:func:`scratchvae.notebook.setup`) use this rule.
+Each dataset's files live in ``<data directory>/<dataset directory>/`` under their original names, e.g.
 ``<root>/mnist/t10k-images-idx3-ubyte.gz``. A file found there is verified and used without
 touching the network; a missing one is downloaded with pooch (only when ``download=True``).
 
