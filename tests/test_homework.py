@@ -99,9 +99,9 @@ def test_every_exercise_has_at_least_three_mutants():
     assert set(MUTANTS) <= {e for _, e in ALL_EXERCISES}
 
 
-def _failure(exercise, fn):
+def _failure(exercise, fn, extra=()):
     try:
-        hw.checker(exercise)(fn)
+        hw.checker(exercise)(fn, *extra)
     except hw.HomeworkCheckError as err:
         return err
     return None
@@ -110,7 +110,7 @@ def _failure(exercise, fn):
 @pytest.mark.parametrize("exercise,mutant", ALL_MUTANTS,
                          ids=[f"{e}-{m.name}" for e, m in ALL_MUTANTS])
 def test_mutant_fails_its_checker_with_its_hint(exercise, mutant, capsys):
-    err = _failure(exercise, mutant.fn)
+    err = _failure(exercise, mutant.fn, mutant.extra)
     capsys.readouterr()
     assert err is not None, f"mutant {mutant.name} passed the {exercise} checker"
     assert not isinstance(err, hw.NotImplementedYet)
@@ -121,7 +121,7 @@ def test_mutant_fails_its_checker_with_its_hint(exercise, mutant, capsys):
 
 
 def test_mutants_caught_is_100_percent(request, capsys):
-    caught = sum(_failure(e, m.fn) is not None for e, m in ALL_MUTANTS)
+    caught = sum(_failure(e, m.fn, m.extra) is not None for e, m in ALL_MUTANTS)
     capsys.readouterr()
     line = f"mutants caught: {caught}/{len(ALL_MUTANTS)}"
     lines = getattr(request.config, "summary_lines", None)
