@@ -815,3 +815,221 @@ def _numgrad_via_gradcheck(f, x, h=1e-5):
 
 
 _bypass("numerical_gradient", "gradcheck", _numgrad_via_gradcheck)
+
+
+# ---------------------------------------------------------------------------------------------
+# hw5: the transposed convolution
+# ---------------------------------------------------------------------------------------------
+
+def _trans_conv(X, K, flip=False, assign=False):
+    K = K[::-1, ::-1] if flip else K
+    h, w = X.shape
+    kh, kw = K.shape
+    Y = np.zeros((h + kh - 1, w + kw - 1))
+    for i in range(h):
+        for j in range(w):
+            if assign:
+                Y[i:i + kh, j:j + kw] = X[i, j] * K
+            else:
+                Y[i:i + kh, j:j + kw] += X[i, j] * K
+    return Y
+
+
+@mutant("trans_conv", "the kernel is flipped")
+def trans_conv_flipped(X, K):
+    return _trans_conv(X, K, flip=True)
+
+
+@mutant("trans_conv", "overlapping stamps ADD")
+def trans_conv_assigns(X, K):
+    return _trans_conv(X, K, assign=True)
+
+
+@mutant("trans_conv", "GROWS the image")
+def trans_conv_is_a_convolution(X, K):
+    h, w = X.shape
+    kh, kw = K.shape
+    return np.array([[np.sum(X[i:i + kh, j:j + kw] * K) for j in range(w - kw + 1)]
+                     for i in range(h - kh + 1)])
+
+
+@mutant("trans_conv", "should be a NumPy array")
+def trans_conv_returns_a_list(X, K):
+    return _trans_conv(X, K).tolist()
+
+
+def _conv_t(x, W, b, stride, padding, flip=False, assign=False, swap=False, crop=True,
+            use_stride=True, bias=True):
+    if swap:
+        W = W.transpose(1, 0, 2, 3)
+    if flip:
+        W = W[:, :, ::-1, ::-1]
+    s = stride if use_stride else 1
+    N, _, H, Wd = x.shape
+    _, C_out, kh, kw = W.shape
+    full = np.zeros((N, C_out, (H - 1) * s + kh, (Wd - 1) * s + kw))
+    for h in range(H):
+        for w in range(Wd):
+            stamp = np.einsum("nc,cokl->nokl", x[:, :, h, w], W)
+            if assign:
+                full[:, :, h * s:h * s + kh, w * s:w * s + kw] = stamp
+            else:
+                full[:, :, h * s:h * s + kh, w * s:w * s + kw] += stamp
+    p = padding if crop else 0
+    out = full[:, :, p:full.shape[2] - p, p:full.shape[3] - p]
+    return out + b.reshape(1, -1, 1, 1) if bias else out
+
+
+@mutant("conv_transpose2d", "padding CROPS the output")
+def conv_t_padding_ignored(x, W, b, stride, padding):
+    return _conv_t(x, W, b, stride, padding, crop=False)
+
+
+@mutant("conv_transpose2d", "stamps sit `stride` pixels apart")
+def conv_t_stride_ignored(x, W, b, stride, padding):
+    return _conv_t(x, W, b, stride, padding, use_stride=False)
+
+
+@mutant("conv_transpose2d", "add the bias")
+def conv_t_no_bias(x, W, b, stride, padding):
+    return _conv_t(x, W, b, stride, padding, bias=False)
+
+
+@mutant("conv_transpose2d", "the kernel is flipped")
+def conv_t_flipped(x, W, b, stride, padding):
+    return _conv_t(x, W, b, stride, padding, flip=True)
+
+
+@mutant("conv_transpose2d", "overlapping stamps ADD")
+def conv_t_assigns(x, W, b, stride, padding):
+    return _conv_t(x, W, b, stride, padding, assign=True)
+
+
+@mutant("conv_transpose2d", "W has shape (C_in, C_out, kh, kw)")
+def conv_t_conv2d_layout(x, W, b, stride, padding):
+    if W.shape[0] != W.shape[1]:
+        raise ValueError("einsum: operands could not be broadcast")  # what the student sees
+    return _conv_t(x, W, b, stride, padding, swap=True)
+
+
+def _conv_t_backward(dout, x, W, stride, padding, flip=False, db_axes=(0, 2, 3), db_mean=False,
+                     dw_mean=False):
+    N, C_in, H, Wd = x.shape
+    _, C_out, kh, kw = W.shape
+    Wk = W[:, :, ::-1, ::-1] if flip else W
+    dfull = np.zeros((N, C_out, (H - 1) * stride + kh, (Wd - 1) * stride + kw))
+    dfull[:, :, padding:dfull.shape[2] - padding, padding:dfull.shape[3] - padding] = dout
+    dx, dW = np.zeros_like(x), np.zeros_like(W)
+    for h in range(H):
+        for w in range(Wd):
+            window = dfull[:, :, h * stride:h * stride + kh, w * stride:w * stride + kw]
+            dx[:, :, h, w] = np.einsum("nokl,cokl->nc", window, Wk)
+            dW += np.einsum("nc,nokl->cokl", x[:, :, h, w], window)
+    db = dout.mean(axis=db_axes) if db_mean else dout.sum(axis=db_axes)
+    return dx, dW / N if dw_mean else dW, db
+
+
+@mutant("conv_transpose2d_backward", "the kernel is flipped")
+def conv_t_bwd_flipped(dout, x, W, stride, padding):
+    return _conv_t_backward(dout, x, W, stride, padding, flip=True)
+
+
+@mutant("conv_transpose2d_backward", "sum db over the batch AND both spatial axes")
+def conv_t_bwd_db_batch_only(dout, x, W, stride, padding):
+    return _conv_t_backward(dout, x, W, stride, padding, db_axes=(0,))
+
+
+@mutant("conv_transpose2d_backward", "sum, don't average")
+def conv_t_bwd_db_mean(dout, x, W, stride, padding):
+    return _conv_t_backward(dout, x, W, stride, padding, db_mean=True)
+
+
+@mutant("conv_transpose2d_backward", "axis 1 is the channel")
+def conv_t_bwd_db_wrong_axes(dout, x, W, stride, padding):
+    return _conv_t_backward(dout, x, W, stride, padding, db_axes=(0, 1, 2))
+
+
+@mutant("conv_transpose2d_backward", "sum dW over the batch, don't average")
+def conv_t_bwd_dw_mean(dout, x, W, stride, padding):
+    return _conv_t_backward(dout, x, W, stride, padding, dw_mean=True)
+
+
+_bypass("trans_conv", "conv", lambda X, K: sv.conv.conv_transpose2d_forward(
+    X[None, None], K[None, None], np.zeros(1))[0][0, 0])
+_bypass("conv_transpose2d", "conv", lambda x, W, b, stride, padding:
+        sv.conv.conv_transpose2d_forward(x, W, b, stride, padding)[0])
+
+
+def _conv_t_backward_via_package(dout, x, W, stride, padding):
+    _, cache = sv.conv.conv_transpose2d_forward(x, W, np.zeros(W.shape[1]), stride, padding)
+    return sv.conv.conv_transpose2d_backward(dout, cache)
+
+
+_bypass("conv_transpose2d_backward", "conv", _conv_t_backward_via_package)
+
+
+def _conv_t_via_numba_kernel(x, W, b, stride, padding):
+    return sv.conv.conv_transpose2d_forward(x, W, b, stride, padding, backend="numba")[0]
+
+
+_bypass("conv_transpose2d", "numba_backend", _conv_t_via_numba_kernel)
+
+
+# ---------------------------------------------------------------------------------------------
+# hw6: the importance-weighted bound
+# ---------------------------------------------------------------------------------------------
+
+@mutant("log_mean_exp", "subtract the max first")
+def lme_naive(log_w):
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.log(np.mean(np.exp(log_w), axis=0))
+
+
+@mutant("log_mean_exp", "subtract log k")
+def lme_log_sum_exp(log_w):
+    m = log_w.max(axis=0)
+    return m + np.log(np.sum(np.exp(log_w - m), axis=0))
+
+
+@mutant("log_mean_exp", "mean of the log-weights")
+def lme_mean_of_logs(log_w):
+    return log_w.mean(axis=0)
+
+
+@mutant("log_mean_exp", "axis 0")
+def lme_wrong_axis(log_w):
+    m = log_w.max(axis=1)
+    return m + np.log(np.mean(np.exp(log_w - m[:, None]), axis=1))
+
+
+@mutant("log_mean_exp", "subtract the max first")
+def lme_clipped(log_w):
+    return np.log(np.maximum(np.mean(np.exp(np.clip(log_w, -700, 700)), axis=0), 1e-300))
+
+
+@mutant("importance_weights", "subtract the max first")
+def weights_naive(log_w):
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.exp(log_w)
+        return w / w.sum(axis=0)
+
+
+@mutant("importance_weights", "each COLUMN")
+def weights_wrong_axis(log_w):
+    w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+    return w / w.sum(axis=1, keepdims=True)
+
+
+@mutant("importance_weights", "divide by the sum over the samples")
+def weights_unnormalised(log_w):
+    with np.errstate(over="ignore", under="ignore"):
+        return np.exp(log_w)
+
+
+@mutant("importance_weights", "not by k")
+def weights_over_k(log_w):
+    return np.exp(log_w - log_w.max(axis=0)) / log_w.shape[0]
+
+
+_bypass("log_mean_exp", "mathutils", lambda log_w: sv.mathutils.log_mean_exp(log_w, axis=0))
+_bypass("importance_weights", "mathutils", lambda log_w: sv.mathutils.softmax(log_w.T).T)

@@ -358,7 +358,7 @@ def test_each_exercise_has_one_tagged_check_cell_calling_its_checker(name):
     assert [m["grade_id"] for _, m in code_checks] == list(hw.EXERCISES[name])
     for cell, meta in code_checks:
         assert meta["points"] > 0 and meta["locked"] and not meta["solution"]
-        assert re.search(rf"check_{meta['grade_id']}\({meta['grade_id']}\)", _source(cell))
+        assert re.search(rf"check_{meta['grade_id']}\({meta['grade_id']}[,)]", _source(cell))
     ids = [m.get("grade_id") for c in nb["cells"] if (m := c["metadata"].get("nbgrader"))]
     assert len(ids) == len(set(ids)), "nbgrader needs unique grade_ids"
 

@@ -153,7 +153,7 @@ class Check:
     # -- calling ----------------------------------------------------------------------------
 
     def call(self, fn, args, case, input_rtol=0.0, mutation_hint=None, mutable=(),
-             crash_hint=None, allowed=()):
+             crash_hint=None, allowed=(), count=True):
         """Call ``fn(*args.values())`` and return its result; ``args`` maps names to values.
 
         Raises NotImplementedYet for a stub, HomeworkCheckError for any other exception, when
@@ -161,11 +161,12 @@ class Check:
         ``allowed``, e.g. a callback among the args), and when it changed one of its array
         inputs (beyond ``input_rtol``, relative to the input's largest entry); arguments named
         in ``mutable`` (e.g. the params an optimizer step updates) are not checked.
-        ``crash_hint`` is shown when the function raises.
+        ``crash_hint`` is shown when the function raises. ``count``: whether this call is a
+        test case of its own in the success line (a chained call is part of one).
         """
         if not callable(fn):
             self.fail(f"expected a function, got {type(fn).__name__} {fn!r}")
-        self.n_cases += 1
+        self.n_cases += count
         before = _snapshot({k: v for k, v in args.items() if k not in mutable})
         result = self.run(fn, list(args.values()), case, crash_hint, allowed,
                           shapes=describe_shapes(args))
