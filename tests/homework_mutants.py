@@ -968,11 +968,18 @@ def _conv_t_backward_via_package(dout, x, W, stride, padding):
 _bypass("conv_transpose2d_backward", "conv", _conv_t_backward_via_package)
 
 
-def _conv_t_via_numba_kernel(x, W, b, stride, padding):
-    return sv.conv.conv_transpose2d_forward(x, W, b, stride, padding, backend="numba")[0]
+def _conv_t_via_kernel(x, W, b, stride, padding):
+    """The package's col2im kernel (its NumPy twin) instead of the stamps."""
+    from scratchvae.kernels.conv_reference import col2im
+
+    N, _, H, Wd = x.shape
+    C_in, C_out, kh, kw = W.shape
+    out_shape = (N, C_out, (H - 1) * stride - 2 * padding + kh, (Wd - 1) * stride - 2 * padding + kw)
+    cols = W.reshape(C_in, -1).T @ x.transpose(1, 0, 2, 3).reshape(C_in, -1)
+    return col2im(cols, out_shape, kh, kw, stride, padding) + b.reshape(1, -1, 1, 1)
 
 
-_bypass("conv_transpose2d", "numba_backend", _conv_t_via_numba_kernel)
+_bypass("conv_transpose2d", "col2im_kernel", _conv_t_via_kernel)
 
 
 # ---------------------------------------------------------------------------------------------
