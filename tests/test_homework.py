@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from homework_mutants import MUTANTS
+from homework_mutants import BYPASS, MUTANTS, NO_PACKAGE_REFERENCE
 
 import scratchvae.homework as hw
 from scratchvae.cli import main as cli_main
@@ -101,6 +101,11 @@ def test_every_exercise_has_at_least_three_mutants():
     for _, exercise in ALL_EXERCISES:
         assert len(MUTANTS.get(exercise, [])) >= 3, exercise
     assert set(MUTANTS) <= {e for _, e in ALL_EXERCISES}
+
+
+def test_every_exercise_with_a_package_reference_has_a_bypass_mutant():
+    with_bypass = {e for e, m in ALL_MUTANTS if m.hint == BYPASS}
+    assert with_bypass == {e for _, e in ALL_EXERCISES} - set(NO_PACKAGE_REFERENCE)
 
 
 def _failure(exercise, fn, extra=()):
