@@ -34,9 +34,11 @@ def _environment_packages():
 
 
 def test_environment_yml_lists_the_same_packages_and_versions_as_pyproject():
+    # the conda environment is the whole kit: dependencies and every extra (test, notebooks, docs)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_normalise(r) for r in project["dependencies"]}
-    wanted |= {_normalise(r) for r in project["optional-dependencies"]["test"]}
+    for extra in project["optional-dependencies"].values():
+        wanted |= {_normalise(r) for r in extra}
     listed = _environment_packages()
     assert listed == wanted, f"only in pyproject: {wanted - listed}; only in env: {listed - wanted}"
 
