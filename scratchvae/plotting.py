@@ -221,10 +221,7 @@ def _latent_mean(model, x):
 
 def _decode_mean(model, z):
     """E[x | z]: the decoder mean image, (batch, n_in)."""
-    decoded = model.decode(np.asarray(z, dtype=getattr(model, "dtype", np.float64)))
-    if hasattr(model, "mean_image"):
-        return model.mean_image(decoded)
-    return decoded
+    return model.mean_image(model.decode(np.asarray(z, dtype=getattr(model, "dtype", np.float64))))
 
 
 def _one_example(x, name):

@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 
 import scratchvae as sv
+from scratchvae.functional import ACTIVATIONS as FUNCTIONAL_ACTIVATIONS
 from scratchvae.gradcheck import check_model, rel_error
 from scratchvae.kernels import jit
 from scratchvae.kernels import reference as ref
 
 DTYPES = [np.float64, np.float32]
-ACTIVATIONS = list(jit.ACTIVATION_CODES)
+ACTIVATIONS = list(FUNCTIONAL_ACTIVATIONS)  # an activation added to functional is tested here
 #: (elementwise, reduction) relative-error tolerance per dtype
 TOL = {np.float64: (1e-12, 1e-10), np.float32: (1e-5, 1e-5)}
 
@@ -65,6 +66,11 @@ def _dense_cases(dtype):
     x, W, b = cases[-1]
     cases.append((_non_contiguous(x), _non_contiguous(W), b[::-1]))
     return cases
+
+
+def test_the_numba_kernels_know_exactly_the_activations_of_functional():
+    assert set(jit.ACTIVATION_CODES) == set(FUNCTIONAL_ACTIVATIONS)
+    assert jit.LEAKY_SLOPE is ref.LEAKY_SLOPE is sv.functional.LEAKY_SLOPE
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

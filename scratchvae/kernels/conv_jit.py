@@ -40,7 +40,8 @@ from scratchvae.conv import (
     conv2d_output_size,
     conv_transpose2d_output_shape,
 )
-from scratchvae.kernels.jit import LEAKY_SLOPE, _activation_code, _float_dtype, _sigmoid, _softplus
+from scratchvae.functional import LEAKY_SLOPE
+from scratchvae.kernels.jit import _activation_code, _float_dtype, _sigmoid, _softplus
 
 # ---------------------------------------------------------------------------------------------
 # scalar helpers (inlined)
