@@ -23,12 +23,12 @@ The hot loops (im2col, col2im) come in two backends with identical signatures:
 :mod:`scratchvae.kernels.conv_jit` (Numba); ``backend="numpy" | "numba"`` chooses.
 """
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from scratchvae.kernels import backend_module
+from scratchvae.validation import check_nonnegative_int, check_positive_int
 
 
 def get_conv_backend(backend):
@@ -42,18 +42,6 @@ def get_conv_backend(backend):
 # ---------------------------------------------------------------------------------------------
 
 
-def _nonnegative_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def conv2d_output_size(size, kernel, stride=1, padding=0):
     """Output length of a convolution along one axis:
 
@@ -63,10 +51,10 @@ def conv2d_output_size(size, kernel, stride=1, padding=0):
     ``size + 2 * padding``; input rows past the last position are not used. Raises ValueError
     when the kernel does not fit even once.
     """
-    size = _positive_int("size", size)
-    kernel = _positive_int("kernel", kernel)
-    stride = _positive_int("stride", stride)
-    padding = _nonnegative_int("padding", padding)
+    size = check_positive_int("size", size)
+    kernel = check_positive_int("kernel", kernel)
+    stride = check_positive_int("stride", stride)
+    padding = check_nonnegative_int("padding", padding)
     if size + 2 * padding < kernel:
         raise ValueError(
             f"kernel {kernel} is larger than the padded input {size} + 2*{padding} = "
@@ -86,11 +74,11 @@ def conv_transpose2d_output_size(size, kernel, stride=1, padding=0, output_paddi
     back to ``size``. Several input sizes give the same conv2d output when stride > 1;
     ``output_padding`` (0 <= output_padding < stride) picks which one, adding rows at the end.
     """
-    size = _positive_int("size", size)
-    kernel = _positive_int("kernel", kernel)
-    stride = _positive_int("stride", stride)
-    padding = _nonnegative_int("padding", padding)
-    output_padding = _nonnegative_int("output_padding", output_padding)
+    size = check_positive_int("size", size)
+    kernel = check_positive_int("kernel", kernel)
+    stride = check_positive_int("stride", stride)
+    padding = check_nonnegative_int("padding", padding)
+    output_padding = check_nonnegative_int("output_padding", output_padding)
     if output_padding >= stride:
         raise ValueError(
             f"output_padding must be smaller than stride ({stride}), got {output_padding}"
@@ -103,6 +91,19 @@ def conv_transpose2d_output_size(size, kernel, stride=1, padding=0, output_paddi
             f"{output_padding} = {out}"
         )
     return out
+
+
+def conv_transpose2d_output_shape(x_shape, W_shape, stride, padding, output_padding):
+    """(N, C_out, H_out, W_out) of a transposed convolution of x (N, C_in, H, W) with
+    W (C_in, C_out, kh, kw); ``output_padding`` an int or an (h, w) pair."""
+    N, _, H, Wd = x_shape
+    _, C_out, kh, kw = W_shape
+    if isinstance(output_padding, (tuple, list)) and len(output_padding) == 2:
+        op_h, op_w = output_padding
+    else:
+        op_h = op_w = output_padding
+    return (N, C_out, conv_transpose2d_output_size(H, kh, stride, padding, op_h),
+            conv_transpose2d_output_size(Wd, kw, stride, padding, op_w))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,15 +158,16 @@ class Conv2dCache(NamedTuple):
     backend: str
 
 
-def _check_conv_args(x, W, b, stride, padding, transposed):
+def _check_conv_args(x, W, b, stride, padding, transposed, contiguous=True):
     """Validated (x, W, b, stride, padding) of a conv2d (W: (C_out, C_in, kh, kw)) or, with
-    ``transposed``, of a conv_transpose2d (W: (C_in, C_out, kh, kw)); x must have C_in channels."""
-    x = _check_images("x", x)
+    ``transposed``, of a conv_transpose2d (W: (C_in, C_out, kh, kw)); x must have C_in channels.
+    x is made C-contiguous unless ``contiguous`` is False (the Numba kernels read any layout)."""
+    x = _check_images("x", x, contiguous)
     W = _check_kernel("W", W)
     in_axis, out_axis = (0, 1) if transposed else (1, 0)
     b = _check_bias(b, W.shape[out_axis], f"W.shape[{out_axis}] (C_out)")
-    stride = _positive_int("stride", stride)
-    padding = _nonnegative_int("padding", padding)
+    stride = check_positive_int("stride", stride)
+    padding = check_nonnegative_int("padding", padding)
     C, C_in = x.shape[1], W.shape[in_axis]
     if C != C_in:
         layout = (f"({C}, C_out, kh, kw) for a transposed convolution" if transposed
@@ -248,14 +250,9 @@ def conv_transpose2d_forward(x, W, b, stride=1, padding=0, output_padding=0, bac
     the two axes need different values (a decoder reaching 28 x 21 from 7 x 5).
     """
     x, W, b, stride, padding = _check_conv_args(x, W, b, stride, padding, transposed=True)
-    N, C, H, Wd = x.shape
     C_in, C_out, kh, kw = W.shape
-    if isinstance(output_padding, (tuple, list)) and len(output_padding) == 2:
-        op_h, op_w = output_padding
-    else:
-        op_h = op_w = output_padding
-    H_out = conv_transpose2d_output_size(H, kh, stride, padding, op_h)
-    W_out = conv_transpose2d_output_size(Wd, kw, stride, padding, op_w)
+    N, _, H_out, W_out = conv_transpose2d_output_shape(x.shape, W.shape, stride, padding,
+                                                       output_padding)
     x_mat = x.transpose(1, 0, 2, 3).reshape(C_in, -1)  # (C_in, N * H * W)
     cols = W.reshape(C_in, -1).T @ x_mat  # (C_out * kh * kw, N * H * W)
     out_shape = (N, C_out, H_out, W_out)
@@ -303,22 +300,23 @@ def _check_float(name, a):
     return a
 
 
-def _check_images(name, x):
-    x = _check_float(name, x)
-    if x.ndim != 4:
-        raise ValueError(f"{name} must be a 4-D array (N, C, H, W), got shape {x.shape}")
-    if min(x.shape) == 0:
-        raise ValueError(f"{name} must have no empty axis (N, C, H, W), got shape {x.shape}")
-    return np.ascontiguousarray(x)
+def _check_4d(name, a, axes):
+    """``a`` as a numeric 4-D array with no empty axis; ``axes`` names them in messages."""
+    a = _check_float(name, a)
+    if a.ndim != 4:
+        raise ValueError(f"{name} must be a 4-D array {axes}, got shape {a.shape}")
+    if min(a.shape) == 0:
+        raise ValueError(f"{name} must have no empty axis {axes}, got shape {a.shape}")
+    return a
+
+
+def _check_images(name, x, contiguous=True):
+    x = _check_4d(name, x, "(N, C, H, W)")
+    return np.ascontiguousarray(x) if contiguous else x
 
 
 def _check_kernel(name, W):
-    W = _check_float(name, W)
-    if W.ndim != 4:
-        raise ValueError(f"{name} must be a 4-D kernel array, got shape {W.shape}")
-    if min(W.shape) == 0:
-        raise ValueError(f"{name} must have no empty axis, got shape {W.shape}")
-    return W
+    return _check_4d(name, W, "of kernels (4 axes, kh and kw last)")
 
 
 def _check_bias(b, n, what):

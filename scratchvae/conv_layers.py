@@ -5,19 +5,26 @@ cache slot, so ``Sequential`` chains them with Dense and activation layers. ``Fl
 ``Reshape`` move between images (N, C, H, W) and the flat rows (N, C * H * W) the models use.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from scratchvae import conv
 from scratchvae import functional as F
 from scratchvae.conv import get_conv_backend
-from scratchvae.layers import Layer
+from scratchvae.layer_base import Layer
 from scratchvae.validation import (
     as_generator,
     check_choice,
     check_dtype,
+    check_nonnegative_int,
     check_positive_int,
     check_sizes,
 )
+
+
+class ShapeCache(NamedTuple):
+    input_shape: tuple  # the shape of x, to reshape the gradient back
 
 
 class _ConvBase(Layer):
@@ -30,12 +37,11 @@ class _ConvBase(Layer):
         self.out_channels = check_positive_int("out_channels", out_channels)
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
         self.stride = check_positive_int("stride", stride)
-        if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
-            raise ValueError(f"padding must be a non-negative integer, got {padding!r}")
-        self.padding = int(padding)
+        self.padding = check_nonnegative_int("padding", padding)
         self.activation = check_choice("activation", activation, tuple(F.ACTIVATIONS))
         self.dtype = check_dtype("dtype", dtype)
-        get_conv_backend(backend)  # fail now, not at the first forward
+        # conv + bias + activation as one op: composed in NumPy, fused in Numba
+        self.kernels = get_conv_backend(backend)  # fails now, not at the first forward
         self.backend = backend
         self.input_grad = bool(input_grad)
         rng = as_generator(rng)
@@ -53,18 +59,13 @@ class _ConvBase(Layer):
 
     def forward(self, x):
         self._check_input(x)
-        pre, op_cache = self._op_forward(x)
-        act_forward, _ = F.ACTIVATIONS[self.activation]
-        out, act_cache = act_forward(pre)
-        self._cache = (op_cache, act_cache)
+        out, self._cache = self._op_forward(x)
         return out
 
-    def backward(self, dout):
-        """Set ``grads["W"]``, ``grads["b"]``; return dx (None if built with input_grad=False)."""
-        op_cache, act_cache = self._cached()
-        _, act_backward = F.ACTIVATIONS[self.activation]
-        dpre = act_backward(dout, act_cache)
-        dx, dW, db = self._op_backward(dpre, op_cache, need_dx=self.input_grad)
+    def backward(self, dout, need_dx=True):
+        """Set ``grads["W"]``, ``grads["b"]``; return dx, or None when ``need_dx`` is False
+        or the layer was built with ``input_grad=False``."""
+        dx, dW, db = self._op_backward(dout, self._cached(), need_dx=need_dx and self.input_grad)
         self.grads = {"W": dW, "b": db}
         return dx
 
@@ -94,11 +95,11 @@ class Conv2d(_ConvBase):
                 conv.conv2d_output_size(W, k, s, p))
 
     def _op_forward(self, x):
-        return conv.conv2d_forward(x, self.params["W"], self.params["b"], self.stride,
-                                   self.padding, backend=self.backend)
+        return self.kernels.conv2d_act_forward(x, self.params["W"], self.params["b"], self.stride,
+                                               self.padding, self.activation)
 
-    def _op_backward(self, dpre, cache, need_dx):
-        return conv.conv2d_backward(dpre, cache, need_dx=need_dx)
+    def _op_backward(self, dout, cache, need_dx):
+        return self.kernels.conv2d_act_backward(dout, cache, need_dx=need_dx)
 
     def __repr__(self):
         return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -144,12 +145,12 @@ class ConvTranspose2d(_ConvBase):
                 conv.conv_transpose2d_output_size(W, k, s, p, opw))
 
     def _op_forward(self, x):
-        return conv.conv_transpose2d_forward(x, self.params["W"], self.params["b"], self.stride,
-                                             self.padding, self.output_padding,
-                                             backend=self.backend)
+        return self.kernels.conv_transpose2d_act_forward(
+            x, self.params["W"], self.params["b"], self.stride, self.padding,
+            self.output_padding, self.activation)
 
-    def _op_backward(self, dpre, cache, need_dx):
-        return conv.conv_transpose2d_backward(dpre, cache, need_dx=need_dx)
+    def _op_backward(self, dout, cache, need_dx):
+        return self.kernels.conv_transpose2d_act_backward(dout, cache, need_dx=need_dx)
 
     def __repr__(self):
         return (f"ConvTranspose2d({self.in_channels}, {self.out_channels}, "
@@ -161,11 +162,11 @@ class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1 * d2 * ...), in C order; backward reshapes back."""
 
     def forward(self, x):
-        self._cache = x.shape
+        self._cache = ShapeCache(x.shape)
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, dout):
-        return None if dout is None else dout.reshape(self._cached())
+    def backward(self, dout, need_dx=True):
+        return None if dout is None or not need_dx else dout.reshape(self._cached().input_shape)
 
     def __repr__(self):
         return "Flatten()"
@@ -187,11 +188,11 @@ class Reshape(Layer):
                 f"x must have {int(np.prod(self.shape))} values per example to reshape to "
                 f"{self.shape}, got shape {x.shape}"
             )
-        self._cache = x.shape
+        self._cache = ShapeCache(x.shape)
         return x.reshape((x.shape[0], *self.shape))
 
-    def backward(self, dout):
-        return None if dout is None else dout.reshape(self._cached())
+    def backward(self, dout, need_dx=True):
+        return None if dout is None or not need_dx else dout.reshape(self._cached().input_shape)
 
     def __repr__(self):
         return f"Reshape({self.shape})"

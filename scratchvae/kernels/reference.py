@@ -8,9 +8,8 @@ import numpy as np
 
 from scratchvae import functional as F
 from scratchvae import losses
+from scratchvae.functional import LEAKY_SLOPE
 from scratchvae.reparam import ReparamCache, reparameterize, reparameterize_backward
-
-LEAKY_SLOPE = 0.01
 
 # ---------------------------------------------------------------------------------------------
 # dense layer with its activation:  pre = x @ W + b,  out = act(pre)
@@ -46,6 +45,17 @@ def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
     db = dpre.sum(axis=0)
     dx = dpre @ W.T if need_dx else None
     return dx, dW, db
+
+
+def sparse_x_matmul(x, W):
+    """``x @ W``; x: (batch, n_in), W: (n_in, n_out). (The Numba twin skips the zeros of x.)"""
+    return x @ W
+
+
+def sparse_x_weight_grad(x, dpre):
+    """``dW = x.T @ dpre``; x: (batch, n_in), dpre: (batch, n_out). (The Numba twin skips the
+    zeros of x.)"""
+    return x.T @ dpre
 
 
 # ---------------------------------------------------------------------------------------------
