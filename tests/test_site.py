@@ -220,3 +220,44 @@ def test_homework_pages_show_the_student_version_without_solutions(site_dir):
         html = (site_dir / _page_path(notebook)).read_text(encoding="utf-8")
         assert "YOUR CODE HERE" in html, notebook.name
         assert "BEGIN SOLUTION" not in html and "MARK SCHEME" not in html, notebook.name
+
+
+def _contract_module():
+    spec = importlib.util.spec_from_file_location("contract", ROOT / "docs" / "contract.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_contract_additions_page_lists_added_names_and_leaves_out_the_design_ones():
+    # generated from the code at build time; needs no Sphinx, so it runs everywhere
+    contract = _contract_module()
+    page = contract.page()
+    for added in ("scratchvae.notebook.setup", "scratchvae.models.cvae.CVAE",
+                  "scratchvae.registry.build_model", "scratchvae.export.to_pytorch_example",
+                  "scratchvae.plotting.latent_traversal", "scratchvae.models.vae.VAE.reconstruct",
+                  "`sv.CVAE`", "`scratchvae homework`"):
+        assert added in page, added
+    for fixed in ("scratchvae.functional.dense_backward", "scratchvae.losses.kl_standard_normal>",
+                  "scratchvae.models.vae.VAE.loss_and_grads", "scratchvae.train.fit>"):
+        assert fixed not in page, fixed
+    listed = set(re.findall(r"<(scratchvae\.[\w.]+)>", page))
+    for name in contract.DESIGN_NAMES:  # the contract's names exist where the page says
+        assert _resolve(name) is not None, name
+    assert all(_resolve(name) is not None for name in listed)
+
+
+def _resolve(dotted):
+    """The object a dotted name names (module, then attributes), or None."""
+    import importlib
+
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attr in parts[split:]:
+            obj = getattr(obj, attr, None)
+        return obj
+    return None
