@@ -860,8 +860,7 @@ def trans_conv_returns_a_list(X, K):
 
 def _conv_t(x, W, b, stride, padding, flip=False, assign=False, swap=False, crop=True,
             use_stride=True, bias=True):
-    if swap:
-        W = W.transpose(1, 0, 2, 3)
+    subscripts = "nc,ockl->nokl" if swap else "nc,cokl->nokl"  # swap: conv2d's kernel layout
     if flip:
         W = W[:, :, ::-1, ::-1]
     s = stride if use_stride else 1
@@ -870,7 +869,7 @@ def _conv_t(x, W, b, stride, padding, flip=False, assign=False, swap=False, crop
     full = np.zeros((N, C_out, (H - 1) * s + kh, (Wd - 1) * s + kw))
     for h in range(H):
         for w in range(Wd):
-            stamp = np.einsum("nc,cokl->nokl", x[:, :, h, w], W)
+            stamp = np.einsum(subscripts, x[:, :, h, w], W)
             if assign:
                 full[:, :, h * s:h * s + kh, w * s:w * s + kw] = stamp
             else:
@@ -907,9 +906,7 @@ def conv_t_assigns(x, W, b, stride, padding):
 
 @mutant("conv_transpose2d", "W has shape (C_in, C_out, kh, kw)")
 def conv_t_conv2d_layout(x, W, b, stride, padding):
-    if W.shape[0] != W.shape[1]:
-        raise ValueError("einsum: operands could not be broadcast")  # what the student sees
-    return _conv_t(x, W, b, stride, padding, swap=True)
+    return _conv_t(x, W, b, stride, padding, swap=True)  # einsum raises unless C_in == C_out
 
 
 def _conv_t_backward(dout, x, W, stride, padding, flip=False, db_axes=(0, 2, 3), db_mean=False,
@@ -1040,3 +1037,20 @@ def weights_over_k(log_w):
 
 _bypass("log_mean_exp", "mathutils", lambda log_w: sv.mathutils.log_mean_exp(log_w, axis=0))
 _bypass("importance_weights", "mathutils", lambda log_w: sv.mathutils.softmax(log_w.T).T)
+
+
+def _masking_via_corruption(x, level, rng):
+    keep_mask = sv.corruption.sample_keep_mask(x.shape, level, rng)
+    return sv.corruption.corrupt_masking(x, keep_mask)
+
+
+def _sgd_via_optim(params, grads, lr):
+    sv.optim.SGD(params, lr=lr, momentum=0.0).step(grads)
+
+
+_bypass("masking_noise", "corruption", _masking_via_corruption)
+_bypass("sgd_step", "optim", _sgd_via_optim)
+
+NO_PACKAGE_REFERENCE = ("n_gaussian_params", "equivalent_beta")
+"""Exercises whose reference is a closed form in the checker, so there is no package call to
+bypass with; every other exercise has a bypass mutant."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from homework_mutants import MUTANTS
+from homework_mutants import BYPASS, MUTANTS, NO_PACKAGE_REFERENCE
 
 import scratchvae.homework as hw
 from scratchvae.cli import main as cli_main
@@ -101,6 +101,11 @@ def test_every_exercise_has_at_least_three_mutants():
     for _, exercise in ALL_EXERCISES:
         assert len(MUTANTS.get(exercise, [])) >= 3, exercise
     assert set(MUTANTS) <= {e for _, e in ALL_EXERCISES}
+
+
+def test_every_exercise_with_a_package_reference_has_a_bypass_mutant():
+    with_bypass = {e for e, m in ALL_MUTANTS if m.hint == BYPASS}
+    assert with_bypass == {e for _, e in ALL_EXERCISES} - set(NO_PACKAGE_REFERENCE)
 
 
 def _failure(exercise, fn, extra=()):
@@ -463,7 +468,24 @@ def test_bypass_message_names_the_call_and_the_allowed_calls():
     message = str(err)
     assert "This exercise is to be written with NumPy" in message
     assert "VAE.elbo" in message and "vae.encode, vae.decode" in message
-    assert sys.getprofile() is None  # the watch is switched off again
+
+
+def test_bypass_through_c_code_is_caught_and_a_previous_profiler_is_restored():
+    import scratchvae as sv
+
+    def via_map(mu, logvar):
+        return next(map(sv.losses.kl_standard_normal, [mu], [logvar]))
+
+    def profiler(frame, event, arg):
+        return None
+
+    sys.setprofile(profiler)
+    try:
+        err = _failure("kl_standard_normal", via_map)
+        assert sys.getprofile() is profiler
+    finally:
+        sys.setprofile(None)
+    assert "scratchvae.losses.kl_standard_normal" in str(err)
 
 
 def test_allowed_calls_and_callbacks_do_not_count_as_bypasses(solutions, capsys):

@@ -117,8 +117,7 @@ def write_figures(model, run_dir, x, image_shape, history=None, rng=0):
     if hasattr(model, "sample"):
         save(plotting.samples(model, image_shape, n=64, rng=rng), "samples.png")
     save(plotting.latent_traversal(model, x[0], image_shape), "traversal.png")
-    n_latent = getattr(model, "n_latent", None) or getattr(model, "n_code", None)
-    if n_latent == 2 and hasattr(model, "decode"):
+    if plotting.latent_size(model) == 2:
         save(plotting.latent_manifold_2d(model, image_shape, n=20), "manifold.png")
     if history is not None:
         save(plotting.loss_curves(history), "loss_curve.png")

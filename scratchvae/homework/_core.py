@@ -16,8 +16,8 @@ callbacks the checker hands over (the ``f`` of ``numerical_gradient``).
 """
 
 import numbers
+import os
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -32,8 +32,9 @@ class NotImplementedYet(HomeworkCheckError):
     catches both; graders tell them apart by the class name."""
 
 
-PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
-"""The folder of the scratchvae package: code in it is the reference a student must not call."""
+PACKAGE_DIR = os.path.dirname(os.path.dirname(__file__)) + os.sep
+"""The folder of the scratchvae package (as its code objects name it): code in it is the
+reference a student must not call."""
 
 
 def _code_of(fn):
@@ -53,18 +54,27 @@ def _property_codes(obj):
             if isinstance(value, property)}
 
 
+def _is_package_code(code):
+    return code.co_filename.startswith(PACKAGE_DIR)
+
+
 class PackageCallWatch:
     """A ``sys.setprofile`` hook that records calls into scratchvae's code while it is active.
 
-    Calls to the code of ``allowed`` callables are fine, and so is everything they call in turn;
-    importing a module and the lazy module ``__getattr__`` are not calls to reference code.
-    ``calls`` lists the dotted names of the other package functions the watched code called.
+    Recorded are the package functions called from outside the package, i.e. by the watched
+    code itself (what they call in turn is their business), except: the code of ``allowed``
+    callables (and everything under them), module bodies run by an import, and ``__getattr__``
+    (the lazy attributes of ``scratchvae`` and the renamed-name aliases): looking a name up is
+    not calling the reference. ``calls`` lists the dotted names in the order first called.
+    Calls made from C code without a Python frame in between (``map(f, ...)``) count as calls
+    from the watched code.
     """
 
     def __init__(self, allowed=()):
         self.allowed = {code for code in map(_code_of, allowed) if code is not None}
         self.calls = []
         self._allowed_frame = None
+        self._home = None
         self._previous = None
 
     def _profile(self, frame, event, arg):
@@ -77,21 +87,27 @@ class PackageCallWatch:
         code = frame.f_code
         if code in self.allowed:
             self._allowed_frame = frame
-        elif (code.co_filename.startswith(PACKAGE_DIR) and code.co_name != "<module>"
-              and code is not PackageCallWatch.__exit__.__code__  # the watch switching off
-              and code is not _code_of(frame.f_globals.get("__getattr__"))):
+            return
+        caller = frame.f_back
+        from_package = (caller is not None and caller is not self._home
+                        and _is_package_code(caller.f_code))
+        if (_is_package_code(code) and not from_package
+                and code.co_name not in ("<module>", "__getattr__")
+                and code is not PackageCallWatch.__exit__.__code__):  # the watch switching off
             module = frame.f_globals.get("__name__", "scratchvae")
             name = f"{module}.{getattr(code, 'co_qualname', code.co_name)}"
             if name not in self.calls:
                 self.calls.append(name)
 
     def __enter__(self):
+        self._home = sys._getframe(1)  # the checker's frame that calls the watched function
         self._previous = sys.getprofile()
         sys.setprofile(self._profile)
         return self
 
     def __exit__(self, *exc):
         sys.setprofile(self._previous)
+        self._home = None
         return False
 
 

@@ -174,8 +174,9 @@ class VAE(Model):
         """
         beta = self._kl_weight(beta)
         batch = x.shape[0]
-        # forward: encoder, reparameterized sample (with its KL), decoder
-        mu, logvar = self._encode(x_encoded)
+        # forward: encoder and its two heads, reparameterized sample (with its KL), decoder
+        h = self.networks["encoder"].forward(x_encoded)
+        mu, logvar = self.networks["mu"].forward(h), self.networks["logvar"].forward(h)
         eps = self._noise(eps, rng, mu.shape)
         z, std, kl = self.kernels.reparam_kl_forward(mu, logvar, eps)
         decoder_out = self.networks["decoder"].forward(z)
@@ -241,26 +242,26 @@ class VAE(Model):
         return eps.astype(self.dtype, copy=False)
 
     def _decoder_head(self, decoder_out):
-        """Decoder output -> p(x|z)'s parameters, with a cache for the backward pass.
+        """Decoder output -> (p(x|z)'s parameters, the bounded-logvar cache or None).
 
         bernoulli: the output is the logits. gaussian_fixed: mean = sigmoid(pre_mean), logvar =
         2 log sigma. gaussian: the output is [pre_mean, pre_logvar], mean = sigmoid(pre_mean),
-        logvar = bounded_logvar_forward(pre_logvar).
+        logvar = bounded_logvar_forward(pre_logvar) (whose cache is returned).
         """
         if self.likelihood == "bernoulli":
             return decoder_out, None
         if self.likelihood == "gaussian_fixed":
             mean = sigmoid(decoder_out)
             logvar = np.full_like(mean, 2.0 * np.log(self.sigma))
-            return (mean, logvar), mean
+            return (mean, logvar), None
         pre_mean, pre_logvar = decoder_out[:, : self.n_in], decoder_out[:, self.n_in:]
         mean = sigmoid(pre_mean)
         logvar, logvar_cache = bounded_logvar_forward(pre_logvar, *self.logvar_range)
-        return (mean, logvar), (mean, logvar_cache)
+        return (mean, logvar), logvar_cache
 
     def _reconstruction_and_grad(self, x, decoder_out, scale):
         """Per-example -log p(x|z) and ``scale`` times its gradient w.r.t. ``decoder_out``."""
-        decoded, head_cache = self._decoder_head(decoder_out)
+        decoded, logvar_cache = self._decoder_head(decoder_out)
         if self.likelihood == "bernoulli":
             return self.kernels.bernoulli_nll_and_grad(decoded, x, scale)
         mean, logvar = decoded
@@ -268,6 +269,6 @@ class VAE(Model):
         dpre_mean = dmean * mean * (1 - mean)  # through mean = sigmoid(pre_mean)
         if self.likelihood == "gaussian_fixed":
             return nll, dpre_mean
-        dpre_logvar = bounded_logvar_backward(dlogvar, head_cache[1])
+        dpre_logvar = bounded_logvar_backward(dlogvar, logvar_cache)
         return nll, np.concatenate([dpre_mean, dpre_logvar], axis=1)
 
