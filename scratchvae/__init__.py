@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "functional", "reparam", "losses", "layers", "optim", "gradcheck", "kernels", "data",
     "checkpoint", "plotting", "evaluate", "train", "export", "homework", "models", "cli",
-    "conv", "notebook",
+    "conv", "notebook", "pretrained",
 }
 
 # public name -> module that defines it
@@ -30,6 +30,7 @@ _NAMES = {
     "M2": "scratchvae.models.m2",
     "AdversarialAutoencoder": "scratchvae.models.aae",
     "ConvVAE": "scratchvae.models.convvae",
+    "Classifier": "scratchvae.models.classifier",
     "fit": "scratchvae.train",
     "save": "scratchvae.checkpoint",
     "load": "scratchvae.checkpoint",
