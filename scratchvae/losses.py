@@ -10,7 +10,7 @@ Every ``*_grad`` function returns the gradient of ``loss.sum()`` (not of the mea
 
 import numpy as np
 
-from scratchvae.functional import sigmoid, softplus
+from scratchvae.functional import sigmoid, softplus, sum_to_shape
 from scratchvae.validation import check_array, check_same_shape
 
 LOG_2PI = float(np.log(2 * np.pi))
@@ -76,16 +76,6 @@ def bernoulli_nll_grad(logits, x):
 # ---------------------------------------------------------------------------------------------
 
 
-def _sum_to_shape(grad, shape):
-    """Sum a broadcast gradient back to the shape of the input it came from."""
-    if grad.shape == tuple(shape):
-        return grad
-    extra = grad.ndim - len(shape)
-    grad = grad.sum(axis=tuple(range(extra))) if extra > 0 else grad
-    axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
-    return grad.sum(axis=axes, keepdims=True) if axes else grad
-
-
 def gaussian_nll(x, mean, logvar):
     """Negative log-likelihood of x under N(mean, diag(exp(logvar))), summed over pixels.
 
@@ -113,7 +103,7 @@ def gaussian_nll_grad(x, mean, logvar):
     diff = x - mean
     dmean = -diff * inv_var
     dlogvar = 0.5 * (1 - diff * diff * inv_var)
-    return dmean, _sum_to_shape(dlogvar, np.shape(logvar))
+    return dmean, sum_to_shape(dlogvar, np.shape(logvar))
 
 
 # ---------------------------------------------------------------------------------------------

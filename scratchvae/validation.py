@@ -46,6 +46,27 @@ def check_positive_int(name, value):
     return int(value)
 
 
+def check_nonnegative_int(name, value):
+    """Raise unless ``value`` is an int >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def check_positive_number(name, value):
+    """Raise unless ``value`` is a real number > 0; return it as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    return float(value)
+
+
+def check_nonnegative_number(name, value):
+    """Raise unless ``value`` is a real number >= 0; return it as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
 def check_sizes(name, values):
     """A tuple of positive ints (hidden layer sizes); an int is taken as a one-element tuple."""
     if isinstance(values, numbers.Integral) and not isinstance(values, bool):
