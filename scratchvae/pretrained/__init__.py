@@ -11,13 +11,14 @@ notebook copied out of the repository still finds them in the installed package.
 name                model and recipe
 ==================  ============================================================================
 vae-mnist-5d        784-256-5 Bernoulli VAE, mnist10k train (8,000 images), 60 epochs
-vae-mnist-gaussian  784-256-10 VAE with a per-pixel Gaussian decoder, mnist10k train, 60 epochs
+ae-mnist-2d         784-128-2 autoencoder (cross-entropy loss), mnist10k train, 30 epochs
+vae-mnist-2d        784-128-2 Bernoulli VAE, the same networks, data and epochs as ae-mnist-2d
 ==================  ============================================================================
 """
 
 from pathlib import Path
 
-NAMES = ("vae-mnist-5d", "vae-mnist-gaussian")
+NAMES = ("vae-mnist-5d", "ae-mnist-2d", "vae-mnist-2d")
 
 
 def path(name):
