@@ -43,7 +43,7 @@ def run_default_job(out, cold):
 def train_judge(seed=2, n=20000, epochs=8):
     """An MLP classifier trained on ``n`` true (upright) sprites to tell their shape."""
     import scratchvae as sv
-    from scratchvae.commands.train import SPRITES_FIXED
+    from scratchvae.commands.common import SPRITES_FIXED
 
     ds = sv.data.sprites(n, rng=seed, fixed=SPRITES_FIXED)
     judge = sv.Classifier(n_in=ds.x.shape[1], n_classes=len(ds.shape_names), hidden=(256,),
@@ -59,7 +59,7 @@ def shape_accuracy(run_dir, judge=None):
     import numpy as np
 
     import scratchvae as sv
-    from scratchvae.commands.train import load_dataset
+    from scratchvae.commands.common import load_dataset
 
     model = sv.load(Path(run_dir) / "model.npz")
     x_test, shape_test, _ = load_dataset("sprites", "test")

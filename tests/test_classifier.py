@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import scratchvae as sv
-from scratchvae.commands.train import SPRITES_FIXED
+from scratchvae.commands.common import SPRITES_FIXED
 from scratchvae.gradcheck import check_model
 from scratchvae.models.classifier import softmax_cross_entropy, softmax_cross_entropy_grad
 

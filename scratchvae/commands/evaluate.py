@@ -8,7 +8,7 @@ HELP = "evaluate a trained run on its test set: -ELBO, importance-sampled NLL, a
 
 
 def add_arguments(parser):
-    from scratchvae.commands.train import DATASETS
+    from scratchvae.commands.common import DATASETS
 
     parser.add_argument("run_path", metavar="RUN", help="run folder (or its model.npz)")
     parser.add_argument("--dataset", default=None, choices=DATASETS,
@@ -32,7 +32,7 @@ def run(args):
 
     from scratchvae import evaluate
     from scratchvae.checkpoint import load_checkpoint
-    from scratchvae.commands.train import load_dataset, resolve_run
+    from scratchvae.commands.common import load_dataset, resolve_run
 
     _, path = resolve_run(args.run_path)
     saved = load_checkpoint(path)

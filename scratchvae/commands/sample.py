@@ -32,7 +32,7 @@ def run(args):
 
     from scratchvae import plotting
     from scratchvae.checkpoint import load_checkpoint
-    from scratchvae.commands.train import resolve_run
+    from scratchvae.commands.common import resolve_run
 
     if args.n <= 0:
         print(f"error: -n must be positive, got {args.n}", file=sys.stderr)
