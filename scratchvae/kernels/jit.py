@@ -193,7 +193,8 @@ def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
     """Backward of :func:`dense_act_forward`: (dx or None, dW, db).
 
     dpre = dout * act'(pre) and db = sum_batch dpre in one fused pass; dW = x.T @ dpre and
-    dx = dpre @ W.T by BLAS. dx is skipped when ``need_dx`` is False (the first layer).
+    dx = dpre @ W.T by BLAS. dx is skipped when ``need_dx`` is False (the first layer); there,
+    if x is sparse (images), dW is :func:`sparse_x_weight_grad` on the nonzeros of x.
     """
     code = _activation_code(activation)
     dtype = _float_dtype(dout, x, W, pre, out)
@@ -205,7 +206,9 @@ def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
     _act_grad_bias_kernel(dout, pre, out, code, dpre, db)
     x = np.asarray(x, dtype=dtype)
     W = np.asarray(W, dtype=dtype)
-    dW = sparse_x_weight_grad(x, dpre) if _is_sparse(x) else x.T @ dpre
+    # the first layer (no dx: its input is the data) on sparse data skips the zeros of x
+    first_on_sparse = not need_dx and _is_sparse(x)
+    dW = sparse_x_weight_grad(x, dpre) if first_on_sparse else x.T @ dpre
     dx = dpre @ W.T if need_dx else None
     return dx, dW, db
 
@@ -215,8 +218,9 @@ def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
 # ---------------------------------------------------------------------------------------------
 
 SPARSE_MAX_DENSITY = 0.3
-"""``dense_act_forward`` and ``dense_act_backward`` take the sparse path for dW = x.T @ dpre and
-x @ W when at most this fraction of x is nonzero (MNIST-like images: about 0.19). Above it,
+"""``dense_act_forward`` computes x @ W, and ``dense_act_backward`` of a first layer (no dx)
+computes dW = x.T @ dpre, on the nonzeros of x when at most this fraction of x is nonzero
+(MNIST-like images: about 0.19). Above it,
 BLAS's dense product is faster (``benchmarks/bench_matmul.py`` times both at densities 0.05-0.5:
 on the 2-core benchmark machine they cross between 0.27 and 0.32)."""
 
