@@ -174,8 +174,9 @@ class VAE(Model):
         """
         beta = self._kl_weight(beta)
         batch = x.shape[0]
-        # forward: encoder, reparameterized sample (with its KL), decoder
-        mu, logvar = self._encode(x_encoded)
+        # forward: encoder and its two heads, reparameterized sample (with its KL), decoder
+        h = self.networks["encoder"].forward(x_encoded)
+        mu, logvar = self.networks["mu"].forward(h), self.networks["logvar"].forward(h)
         eps = self._noise(eps, rng, mu.shape)
         z, std, kl = self.kernels.reparam_kl_forward(mu, logvar, eps)
         decoder_out = self.networks["decoder"].forward(z)
