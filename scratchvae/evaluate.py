@@ -59,7 +59,7 @@ def _check_inputs(model, x, y, vae=False):
     if _needs_labels(model):
         if y is None:
             raise ValueError("y is required: this model conditions on class labels")
-        y = check_array("y", y, ndim=1)
+        y = check_array("y", y, ndim=1, kind="integer")
         if len(y) != len(x):
             raise ValueError(f"y must have one label per example ({len(x)}), got {len(y)}")
     return x, y

@@ -26,6 +26,7 @@ from scratchvae.kernels import DEFAULT_BACKEND
 from scratchvae.layers import Dense, Sequential
 from scratchvae.models.vae import (
     VAE,
+    ClampedDense,
 )
 from scratchvae.validation import (
     as_generator,
@@ -106,7 +107,7 @@ class ConvVAE(VAE):
         self.networks = {
             "encoder": Sequential(*encoder),
             "mu": Dense(n_features, self.n_latent, **common),
-            "logvar": Dense(n_features, self.n_latent, **common),
+            "logvar": ClampedDense(n_features, self.n_latent, **common),
             "decoder": Sequential(*decoder),
         }
         self.last_loss_terms = {}

@@ -43,9 +43,8 @@ from scratchvae.layers import mlp
 from scratchvae.losses import kl_standard_normal_grad
 from scratchvae.mathutils import check_labels, log_softmax, one_hot, softmax
 from scratchvae.models.cvae import CVAE
-from scratchvae.models.vae import _check_nonnegative
 from scratchvae.reparam import ReparamCache, reparameterize_backward
-from scratchvae.validation import as_generator, check_array, check_sizes
+from scratchvae.validation import as_generator, check_array, check_nonnegative_number, check_sizes
 
 UNLABELLED = -1
 """The label value that marks an unlabelled example."""
@@ -72,7 +71,7 @@ class M2(CVAE):
         super().__init__(n_in=n_in, n_classes=n_classes, hidden=hidden, n_latent=n_latent,
                          likelihood=likelihood, beta=beta, activation=activation, dtype=dtype,
                          backend=backend, rng=rng, sigma=sigma, logvar_range=logvar_range)
-        self.alpha = _check_nonnegative("alpha", alpha)
+        self.alpha = check_nonnegative_number("alpha", alpha)
         self.classifier_hidden = (self.hidden if classifier_hidden is None
                                   else check_sizes("classifier_hidden", classifier_hidden))
         self._config.update(alpha=self.alpha, classifier_hidden=list(self.classifier_hidden))
