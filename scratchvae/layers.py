@@ -6,6 +6,10 @@ overwrites it and ``backward`` reads it, so calling backward twice gives the sam
 (nothing accumulates). ``Sequential`` names its layers' parameters with dotted keys ("0.W").
 """
 
+import contextlib
+import contextvars
+import math
+
 import numpy as np
 
 from scratchvae import functional as F
@@ -16,6 +20,40 @@ from scratchvae.validation import (
     check_dtype,
     check_positive_int,
 )
+
+# ---------------------------------------------------------------------------------------------
+# a limit on how many parameter values layers may allocate (used when loading a checkpoint)
+# ---------------------------------------------------------------------------------------------
+
+_PARAMETER_BUDGET = contextvars.ContextVar("parameter_budget", default=None)
+
+
+@contextlib.contextmanager
+def parameter_budget(n_values, what="the model"):
+    """Inside this block, layers whose parameters add up to more than ``n_values`` numbers are
+    refused with ValueError *before* they allocate anything.
+
+    Loading a checkpoint rebuilds the model from its config and then copies the saved arrays
+    in; the file says how many values it holds, so a config declaring ``hidden=[100000000]``
+    is refused instead of allocating gigabytes first.
+    """
+    token = _PARAMETER_BUDGET.set({"left": int(n_values), "total": int(n_values), "what": what})
+    try:
+        yield
+    finally:
+        _PARAMETER_BUDGET.reset(token)
+
+
+def claim_parameters(*shapes):
+    """Count the values of parameter arrays of ``shapes`` against :func:`parameter_budget`
+    (a no-op outside it). Call it before allocating them."""
+    budget = _PARAMETER_BUDGET.get()
+    if budget is None:
+        return
+    budget["left"] -= sum(math.prod(int(n) for n in shape) for shape in shapes)
+    if budget["left"] < 0:
+        raise ValueError(f"{budget['what']} would need more than {budget['total']:,} "
+                         "parameter values (refused before allocating them)")
 
 
 class Layer:
@@ -53,6 +91,7 @@ class Dense(Layer):
         self.kernels = get_backend(backend)
         rng = as_generator(rng)
         bound = 1.0 / np.sqrt(n_in)
+        claim_parameters((n_in, n_out), (n_out,))
         self.params = {
             "W": rng.uniform(-bound, bound, size=(n_in, n_out)).astype(self.dtype),
             "b": rng.uniform(-bound, bound, size=n_out).astype(self.dtype),

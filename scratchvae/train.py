@@ -519,5 +519,14 @@ def _restore(model, optimizer, path):
     if "epoch" not in metadata:
         raise ValueError(f"checkpoint {path} has no 'epoch' in its metadata; was it written "
                          "by fit()?")
-    seed = metadata.get("seed")
-    return int(metadata["epoch"]), metadata.get("history"), None if seed is None else int(seed)
+    epoch, seed, history = metadata["epoch"], metadata.get("seed"), metadata.get("history")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ValueError(f"checkpoint {path}: metadata 'epoch' must be an integer >= 0, got "
+                         f"{epoch!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"checkpoint {path}: metadata 'seed' must be an integer >= 0, got "
+                         f"{seed!r}")
+    if history is not None and not (isinstance(history, dict) and all(
+            isinstance(v, list) for v in history.values())):
+        raise ValueError(f"checkpoint {path}: metadata 'history' must be a dict of lists")
+    return epoch, history, seed
