@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "functional", "reparam", "losses", "layers", "optim", "gradcheck", "kernels", "data",
     "checkpoint", "plotting", "evaluate", "train", "export", "homework", "models", "cli",
-    "conv",
+    "conv", "conv_layers", "corruption", "mathutils", "notebook", "registry", "validation",
 }
 
 # public name -> module that defines it

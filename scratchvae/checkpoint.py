@@ -40,7 +40,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scratchvae.layers import parameter_budget
+from scratchvae.layer_base import parameter_budget
 
 FORMAT = "scratchvae-checkpoint"
 VERSION = 1

@@ -23,13 +23,12 @@ The hot loops (im2col, col2im) come in two backends with identical signatures:
 :mod:`scratchvae.kernels.conv_jit` (Numba); ``backend="numpy" | "numba"`` chooses.
 """
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from scratchvae.kernels import backend_module
-from scratchvae.validation import check_array
+from scratchvae.validation import check_array, check_nonnegative_int, check_positive_int
 
 
 def get_conv_backend(backend):
@@ -43,18 +42,6 @@ def get_conv_backend(backend):
 # ---------------------------------------------------------------------------------------------
 
 
-def _nonnegative_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def conv2d_output_size(size, kernel, stride=1, padding=0):
     """Output length of a convolution along one axis:
 
@@ -64,10 +51,10 @@ def conv2d_output_size(size, kernel, stride=1, padding=0):
     ``size + 2 * padding``; input rows past the last position are not used. Raises ValueError
     when the kernel does not fit even once.
     """
-    size = _positive_int("size", size)
-    kernel = _positive_int("kernel", kernel)
-    stride = _positive_int("stride", stride)
-    padding = _nonnegative_int("padding", padding)
+    size = check_positive_int("size", size)
+    kernel = check_positive_int("kernel", kernel)
+    stride = check_positive_int("stride", stride)
+    padding = check_nonnegative_int("padding", padding)
     if size + 2 * padding < kernel:
         raise ValueError(
             f"kernel {kernel} is larger than the padded input {size} + 2*{padding} = "
@@ -87,11 +74,11 @@ def conv_transpose2d_output_size(size, kernel, stride=1, padding=0, output_paddi
     back to ``size``. Several input sizes give the same conv2d output when stride > 1;
     ``output_padding`` (0 <= output_padding < stride) picks which one, adding rows at the end.
     """
-    size = _positive_int("size", size)
-    kernel = _positive_int("kernel", kernel)
-    stride = _positive_int("stride", stride)
-    padding = _nonnegative_int("padding", padding)
-    output_padding = _nonnegative_int("output_padding", output_padding)
+    size = check_positive_int("size", size)
+    kernel = check_positive_int("kernel", kernel)
+    stride = check_positive_int("stride", stride)
+    padding = check_nonnegative_int("padding", padding)
+    output_padding = check_nonnegative_int("output_padding", output_padding)
     if output_padding >= stride:
         raise ValueError(
             f"output_padding must be smaller than stride ({stride}), got {output_padding}"
@@ -165,8 +152,8 @@ def _check_conv_args(x, W, b, stride, padding, transposed):
     W = _check_kernel("W", W)
     in_axis, out_axis = (0, 1) if transposed else (1, 0)
     b = _check_bias(b, W.shape[out_axis], f"W.shape[{out_axis}] (C_out)")
-    stride = _positive_int("stride", stride)
-    padding = _nonnegative_int("padding", padding)
+    stride = check_positive_int("stride", stride)
+    padding = check_nonnegative_int("padding", padding)
     C, C_in = x.shape[1], W.shape[in_axis]
     if C != C_in:
         layout = (f"({C}, C_out, kh, kw) for a transposed convolution" if transposed

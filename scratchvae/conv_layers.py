@@ -5,19 +5,31 @@ cache slot, so ``Sequential`` chains them with Dense and activation layers. ``Fl
 ``Reshape`` move between images (N, C, H, W) and the flat rows (N, C * H * W) the models use.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from scratchvae import conv
 from scratchvae import functional as F
 from scratchvae.conv import get_conv_backend
-from scratchvae.layers import Layer, claim_parameters
+from scratchvae.layer_base import Layer, claim_parameters
 from scratchvae.validation import (
     as_generator,
     check_choice,
     check_dtype,
+    check_nonnegative_int,
     check_positive_int,
     check_sizes,
 )
+
+
+class ConvLayerCache(NamedTuple):
+    op: tuple    # the conv op's own cache (Conv2dCache / ConvTranspose2dCache)
+    act: tuple   # the activation's cache (functional.ActivationCache / LeakyReluCache)
+
+
+class ShapeCache(NamedTuple):
+    input_shape: tuple  # the shape of x, to reshape the gradient back
 
 
 class _ConvBase(Layer):
@@ -30,9 +42,7 @@ class _ConvBase(Layer):
         self.out_channels = check_positive_int("out_channels", out_channels)
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
         self.stride = check_positive_int("stride", stride)
-        if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
-            raise ValueError(f"padding must be a non-negative integer, got {padding!r}")
-        self.padding = int(padding)
+        self.padding = check_nonnegative_int("padding", padding)
         self.activation = check_choice("activation", activation, tuple(F.ACTIVATIONS))
         self.dtype = check_dtype("dtype", dtype)
         get_conv_backend(backend)  # fail now, not at the first forward
@@ -57,15 +67,16 @@ class _ConvBase(Layer):
         pre, op_cache = self._op_forward(x)
         act_forward, _ = F.ACTIVATIONS[self.activation]
         out, act_cache = act_forward(pre)
-        self._cache = (op_cache, act_cache)
+        self._cache = ConvLayerCache(op_cache, act_cache)
         return out
 
-    def backward(self, dout):
-        """Set ``grads["W"]``, ``grads["b"]``; return dx (None if built with input_grad=False)."""
-        op_cache, act_cache = self._cached()
+    def backward(self, dout, need_dx=True):
+        """Set ``grads["W"]``, ``grads["b"]``; return dx, or None when ``need_dx`` is False
+        or the layer was built with ``input_grad=False``."""
+        cache = self._cached()
         _, act_backward = F.ACTIVATIONS[self.activation]
-        dpre = act_backward(dout, act_cache)
-        dx, dW, db = self._op_backward(dpre, op_cache, need_dx=self.input_grad)
+        dpre = act_backward(dout, cache.act)
+        dx, dW, db = self._op_backward(dpre, cache.op, need_dx=need_dx and self.input_grad)
         self.grads = {"W": dW, "b": db}
         return dx
 
@@ -162,11 +173,11 @@ class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1 * d2 * ...), in C order; backward reshapes back."""
 
     def forward(self, x):
-        self._cache = x.shape
+        self._cache = ShapeCache(x.shape)
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, dout):
-        return None if dout is None else dout.reshape(self._cached())
+    def backward(self, dout, need_dx=True):
+        return None if dout is None or not need_dx else dout.reshape(self._cached().input_shape)
 
     def __repr__(self):
         return "Flatten()"
@@ -188,11 +199,11 @@ class Reshape(Layer):
                 f"x must have {int(np.prod(self.shape))} values per example to reshape to "
                 f"{self.shape}, got shape {x.shape}"
             )
-        self._cache = x.shape
+        self._cache = ShapeCache(x.shape)
         return x.reshape((x.shape[0], *self.shape))
 
-    def backward(self, dout):
-        return None if dout is None else dout.reshape(self._cached())
+    def backward(self, dout, need_dx=True):
+        return None if dout is None or not need_dx else dout.reshape(self._cached().input_shape)
 
     def __repr__(self):
         return f"Reshape({self.shape})"

@@ -20,12 +20,16 @@ import sys
 
 import numpy as np
 
-from scratchvae.losses import kl_standard_normal
-from scratchvae.mathutils import log_normal_diag, log_standard_normal, logsumexp
+from scratchvae.losses import gaussian_nll, kl_standard_normal
+from scratchvae.mathutils import (  # noqa: F401  (log_normal_diag: deprecated, warns)
+    log_normal_diag,
+    log_standard_normal,
+    logsumexp,
+)
 from scratchvae.reparam import std_from_logvar
 from scratchvae.validation import as_generator, check_array, check_positive_int
 
-__all__ = ["log_normal_diag", "log_standard_normal", "logsumexp", "evaluate_elbo",
+__all__ = ["log_standard_normal", "logsumexp", "evaluate_elbo",
            "importance_sampled_nll", "active_units", "reconstruction_error"]
 
 
@@ -171,8 +175,9 @@ def importance_sampled_nll(vae, x, k=1000, rng=0, batch_size=10000, progress=Tru
                 log_px_z = -vae.reconstruction_nll(x_rep, _decode(vae, z_flat, y_rep))
                 log_w = (np.asarray(log_px_z, dtype=np.float64).reshape(c, m)
                          + log_standard_normal(z.astype(np.float64))
-                         - log_normal_diag(z.astype(np.float64), mu.astype(np.float64),
-                                           logvar.astype(np.float64)))
+                         + gaussian_nll(z.astype(np.float64),
+                                        np.broadcast_to(mu.astype(np.float64), z.shape),
+                                        np.broadcast_to(logvar.astype(np.float64), z.shape)))
                 log_total = np.logaddexp(log_total, logsumexp(log_w, axis=0))
             out[idx] = -(log_total - math.log(k))
             if bar is not None:

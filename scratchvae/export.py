@@ -99,9 +99,10 @@ def _check_exportable(vae):
               "VAE (fc1, fc21, fc22, fc3, fc4)")
     if not isinstance(vae, VAE):
         raise ValueError(f"{wanted}; got a {type(vae).__name__}")
-    got = (f"likelihood={vae.likelihood!r}, hidden={vae.hidden}, "
-           f"activation={vae.activation!r}")
-    if vae.likelihood != "bernoulli" or len(vae.hidden) != 1 or vae.activation != "relu":
+    hidden = getattr(vae, "hidden", None)  # None for the conv VAE
+    got = (f"likelihood={vae.likelihood!r}, hidden={hidden}, activation={vae.activation!r}")
+    if (vae.likelihood != "bernoulli" or hidden is None or len(hidden) != 1
+            or vae.activation != "relu"):
         raise ValueError(f"{wanted}; got {got}")
     n_in, (n_h,), n_z = vae.n_in, vae.hidden, vae.n_latent
     expected = {f"{prefix}.{kind}": (shape if kind == "W" else shape[1:])

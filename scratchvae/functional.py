@@ -5,12 +5,18 @@ returning the gradients with respect to the forward's inputs, in order. ``dout``
 gradient of the loss with respect to ``out``. Caches are small NamedTuples. Inputs may be
 float32 or float64; outputs have the same dtype.
 
-Convolutions (conv2d, conv_transpose2d) live in :mod:`scratchvae.conv` and are re-exported here.
+Convolutions (conv2d, conv_transpose2d, im2col) live in :mod:`scratchvae.conv`; the old
+``functional.conv2d_forward``-style names still work for one release and warn.
 """
 
 from typing import NamedTuple
 
 import numpy as np
+
+from scratchvae.deprecation import renamed_attributes
+
+LEAKY_SLOPE = 0.01
+"""Slope of leaky_relu for x < 0 (the default everywhere: layers, kernels, models)."""
 
 # ---------------------------------------------------------------------------------------------
 # dense: out = x @ W + b
@@ -79,7 +85,7 @@ class LeakyReluCache(NamedTuple):
     slope: float
 
 
-def leaky_relu_forward(x, slope=0.01):
+def leaky_relu_forward(x, slope=LEAKY_SLOPE):
     """``out = x if x > 0 else slope * x``."""
     out = np.where(x > 0, x, x * x.dtype.type(slope))
     return out, LeakyReluCache(x, slope)
@@ -161,10 +167,29 @@ ACTIVATIONS = {
 """name -> (forward, backward) for every activation, used by layers and kernels."""
 
 
-def __getattr__(name):
-    # conv2d_forward & co. live in scratchvae.conv (one concept per module); re-exported lazily.
-    if name.startswith(("conv2d_", "conv_transpose2d_", "im2col", "col2im")):
-        from scratchvae import conv
+# ---------------------------------------------------------------------------------------------
+# broadcasting, backwards
+# ---------------------------------------------------------------------------------------------
 
-        return getattr(conv, name)
-    raise AttributeError(f"module 'scratchvae.functional' has no attribute {name!r}")
+
+def sum_to_shape(grad, shape):
+    """Sum a broadcast gradient back to the ``shape`` of the input it came from.
+
+    If ``out = f(a)`` broadcast ``a`` of shape ``shape`` up to ``grad.shape``, then
+    ``da = sum of grad over the broadcast axes`` (leading axes added, and axes of size 1).
+    """
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    grad = grad.sum(axis=tuple(range(extra))) if extra > 0 else grad
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=axes, keepdims=True) if axes else grad
+
+
+__getattr__ = renamed_attributes(__name__, {
+    name: f"scratchvae.conv:{name}"
+    for name in ("conv2d_forward", "conv2d_backward", "conv_transpose2d_forward",
+                 "conv_transpose2d_backward", "conv2d_output_size",
+                 "conv_transpose2d_output_size", "im2col", "col2im", "Conv2dCache",
+                 "ConvTranspose2dCache")
+})

@@ -1,19 +1,20 @@
 """Layers: thin stateful wrappers around the pure functions in :mod:`scratchvae.functional`.
 
-A layer holds its parameters in ``params`` and, after ``backward``, their gradients in ``grads``
-(dicts with the same keys, e.g. "W" and "b"). It keeps exactly one cache slot: ``forward``
-overwrites it and ``backward`` reads it, so calling backward twice gives the same gradients
+Every layer follows :class:`scratchvae.layer_base.Layer`: ``params`` and ``grads`` dicts with
+the same keys (e.g. "W" and "b"), one cache slot (a NamedTuple) that ``forward`` overwrites and
+``backward(dout, need_dx=True)`` reads, so calling backward twice gives the same gradients
 (nothing accumulates). ``Sequential`` names its layers' parameters with dotted keys ("0.W").
+The convolutional layers live in :mod:`scratchvae.conv_layers` and are imported here too.
 """
 
-import contextlib
-import contextvars
-import math
+from typing import NamedTuple
 
 import numpy as np
 
 from scratchvae import functional as F
+from scratchvae.conv_layers import Conv2d, ConvTranspose2d, Flatten, Reshape  # noqa: F401
 from scratchvae.kernels import get_backend
+from scratchvae.layer_base import Layer, claim_parameters
 from scratchvae.validation import (
     as_generator,
     check_choice,
@@ -21,56 +22,12 @@ from scratchvae.validation import (
     check_positive_int,
 )
 
-# ---------------------------------------------------------------------------------------------
-# a limit on how many parameter values layers may allocate (used when loading a checkpoint)
-# ---------------------------------------------------------------------------------------------
-
-_PARAMETER_BUDGET = contextvars.ContextVar("parameter_budget", default=None)
 
 
-@contextlib.contextmanager
-def parameter_budget(n_values, what="the model"):
-    """Inside this block, layers whose parameters add up to more than ``n_values`` numbers are
-    refused with ValueError *before* they allocate anything.
-
-    Loading a checkpoint rebuilds the model from its config and then copies the saved arrays
-    in; the file says how many values it holds, so a config declaring ``hidden=[100000000]``
-    is refused instead of allocating gigabytes first.
-    """
-    token = _PARAMETER_BUDGET.set({"left": int(n_values), "total": int(n_values), "what": what})
-    try:
-        yield
-    finally:
-        _PARAMETER_BUDGET.reset(token)
-
-
-def claim_parameters(*shapes):
-    """Count the values of parameter arrays of ``shapes`` against :func:`parameter_budget`
-    (a no-op outside it). Call it before allocating them."""
-    budget = _PARAMETER_BUDGET.get()
-    if budget is None:
-        return
-    budget["left"] -= sum(math.prod(int(n) for n in shape) for shape in shapes)
-    if budget["left"] < 0:
-        raise ValueError(f"{budget['what']} would need more than {budget['total']:,} "
-                         "parameter values (refused before allocating them)")
-
-
-class Layer:
-    """Base class: ``params``/``grads`` dicts and the one-slot cache."""
-
-    def __init__(self):
-        self.params = {}
-        self.grads = {}
-        self._cache = None
-
-    def _cached(self):
-        if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return self._cache
-
-    def __call__(self, x):
-        return self.forward(x)
+class DenseLayerCache(NamedTuple):
+    x: np.ndarray    # the layer's input (batch, n_in)
+    pre: np.ndarray  # x @ W + b, before the activation (batch, n_out)
+    out: np.ndarray  # act(pre) (batch, n_out)
 
 
 class Dense(Layer):
@@ -100,14 +57,14 @@ class Dense(Layer):
     def forward(self, x):
         W, b = self.params["W"], self.params["b"]
         out, pre = self.kernels.dense_act_forward(x, W, b, self.activation)
-        self._cache = (x, pre, out)
+        self._cache = DenseLayerCache(x, pre, out)
         return out
 
     def backward(self, dout, need_dx=True):
         """Set ``grads["W"]``, ``grads["b"]`` and return dx (None if ``need_dx`` is False)."""
-        x, pre, out = self._cached()
+        cache = self._cached()
         dx, dW, db = self.kernels.dense_act_backward(
-            dout, x, self.params["W"], pre, out, self.activation, need_dx
+            dout, cache.x, self.params["W"], cache.pre, cache.out, self.activation, need_dx
         )
         self.grads = {"W": dW, "b": db}
         return dx
@@ -126,9 +83,10 @@ class Activation(Layer):
         out, self._cache = forward(x)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, need_dx=True):
+        """dx (an activation has no parameters; with need_dx False there is nothing to do)."""
         _, backward = F.ACTIVATIONS[self.name]
-        return backward(dout, self._cached())
+        return backward(dout, self._cached()) if need_dx else None
 
     def __repr__(self):
         return f"{type(self).__name__}()"
@@ -176,14 +134,15 @@ class Sequential(Layer):
         return x
 
     def backward(self, dout, need_dx=True):
-        """Backpropagate through all layers (last first); set ``grads``; return dx."""
+        """Backpropagate through all layers (last first); set ``grads``; return dx.
+
+        Layer i is asked for its input gradient only when someone needs it: the caller
+        (``need_dx``) or a layer before it that has parameters. So the first layers of an
+        encoder, which see the data, skip their dx product (and return None).
+        """
         for i in reversed(range(len(self.layers))):
-            layer = self.layers[i]
-            first = i == 0
-            if isinstance(layer, Dense):
-                dout = layer.backward(dout, need_dx=need_dx or not first)
-            else:
-                dout = layer.backward(dout)
+            wanted = need_dx or any(layer.params for layer in self.layers[:i])
+            dout = self.layers[i].backward(dout, need_dx=wanted)
         self.grads = {
             f"{i}.{name}": value
             for i, layer in enumerate(self.layers)
@@ -219,15 +178,3 @@ def mlp(sizes, activation="relu", out_activation="identity", rng=0, dtype=np.flo
     ]
     return Sequential(*layers)
 
-
-_CONV_LAYERS = ("Conv2d", "ConvTranspose2d", "Flatten", "Reshape")
-
-
-def __getattr__(name):
-    # Conv2d & co. live in scratchvae.conv_layers (which imports Layer from here); re-exported
-    # lazily so neither import order makes a cycle.
-    if name in _CONV_LAYERS:
-        from scratchvae import conv_layers
-
-        return getattr(conv_layers, name)
-    raise AttributeError(f"module 'scratchvae.layers' has no attribute {name!r}")

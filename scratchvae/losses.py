@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from scratchvae.functional import sigmoid, softplus
+from scratchvae.functional import sigmoid, softplus, sum_to_shape
 from scratchvae.validation import check_array, check_same_shape
 
 LOG_2PI = float(np.log(2 * np.pi))
@@ -94,16 +94,6 @@ def bernoulli_nll_grad(logits, x):
 # ---------------------------------------------------------------------------------------------
 
 
-def _sum_to_shape(grad, shape):
-    """Sum a broadcast gradient back to the shape of the input it came from."""
-    if grad.shape == tuple(shape):
-        return grad
-    extra = grad.ndim - len(shape)
-    grad = grad.sum(axis=tuple(range(extra))) if extra > 0 else grad
-    axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
-    return grad.sum(axis=axes, keepdims=True) if axes else grad
-
-
 def squared_error_over_variance(diff, logvar):
     """``diff^2 / exp(logvar)``, elementwise (broadcast), exact wherever the result is finite.
 
@@ -151,7 +141,7 @@ def gaussian_nll_grad(x, mean, logvar):
     with np.errstate(over="ignore", invalid="ignore"):  # exact 0 where diff == 0, see above
         dmean = np.where(diff == 0, 0, -diff * np.exp(-logvar))
     dlogvar = 0.5 * (1 - squared_error_over_variance(diff, logvar))
-    return dmean, _sum_to_shape(dlogvar, np.shape(logvar))
+    return dmean, sum_to_shape(dlogvar, np.shape(logvar))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@
     log_mean_exp(a)  = log (1/k) sum_i exp(a_i)  = logsumexp(a) - log k
     softmax(a)_j     = exp(a_j) / sum_i exp(a_i)            (stable: a - max a first)
     log_softmax(a)_j = a_j - logsumexp(a)
-    log_normal_diag(z, mu, logvar) = -1/2 sum_j [ log(2 pi) + logvar_j + (z_j - mu_j)^2 / exp(logvar_j) ]
     log_standard_normal(z) = -1/2 sum_j [ log(2 pi) + z_j^2 ]
+    (the general Gaussian log-density log N(z; mu, diag exp(logvar)) is -losses.gaussian_nll)
     one_hot(y, K)    = the (batch, K) matrix with a single 1 per row, at column y_n
 
 Subtracting the maximum first is what makes these finite: exp(1000) overflows, exp(1000 - 1000)
@@ -16,7 +16,8 @@ import numbers
 
 import numpy as np
 
-from scratchvae.losses import LOG_2PI, squared_error_over_variance
+from scratchvae.deprecation import renamed_function
+from scratchvae.losses import LOG_2PI, gaussian_nll
 from scratchvae.validation import check_array
 
 
@@ -52,17 +53,15 @@ def log_softmax(logits):
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
 
 
-def log_normal_diag(z, mu, logvar):
-    """Log-density of z under N(mu, diag(exp(logvar))), summed over the last axis.
+def _log_normal_diag(z, mu, logvar):
+    """log N(z; mu, diag(exp(logvar))) = -losses.gaussian_nll(z, mu, logvar), broadcasting
+    z, mu and logvar against each other (mu = 0, logvar = 0 gives N(0, I))."""
+    z, mu, logvar = np.broadcast_arrays(z, mu, logvar)
+    return -gaussian_nll(z, mu, logvar)
 
-        log N(z; mu, diag(sigma^2)) = -1/2 * sum_j [ log(2 pi) + logvar_j + (z_j - mu_j)^2 / exp(logvar_j) ]
 
-    z, mu, logvar: (..., n_latent), broadcastable (mu = 0, logvar = 0 gives N(0, I)).
-    Returns (...,), e.g. (batch,).
-    """
-    z, mu, logvar = np.asarray(z), np.asarray(mu), np.asarray(logvar)
-    diff = z - mu
-    return -0.5 * np.sum(LOG_2PI + logvar + squared_error_over_variance(diff, logvar), axis=-1)
+log_normal_diag = renamed_function(_log_normal_diag, "mathutils.log_normal_diag",
+                                   "-losses.gaussian_nll(z, mu, logvar)")
 
 
 def log_standard_normal(z):

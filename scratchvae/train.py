@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scratchvae.validation import check_array, check_positive_int
+from scratchvae.validation import check_array, check_nonnegative_int, check_positive_int
 
 __all__ = ["fit", "NonFiniteError", "epoch_generator", "validation_generator",
            "kl_warmup_beta", "minibatch_indices", "validation_loss"]
@@ -276,10 +276,10 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
     params = getattr(model, "params", None)
     if not isinstance(params, dict) or not params:
         raise ValueError(f"model must have a non-empty params dict, got {type(model).__name__}")
-    epochs = _check_count("epochs", epochs)
+    epochs = check_nonnegative_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
     val_batch_size = check_positive_int("val_batch_size", val_batch_size)
-    kl_warmup_epochs = _check_count("kl_warmup_epochs", kl_warmup_epochs)
+    kl_warmup_epochs = check_nonnegative_int("kl_warmup_epochs", kl_warmup_epochs)
     uses_train_step = callable(getattr(model, "train_step", None))
     needs_labels = bool(getattr(model, "needs_labels", False))
     if kl_warmup_epochs and not hasattr(model, "beta"):
@@ -306,7 +306,7 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
             warnings.warn(f"resuming {checkpoint} (trained with seed {saved_seed}) with seed "
                           f"{seed}: the result will differ from an uninterrupted run; pass "
                           f"rng={saved_seed} (or rng=None) to continue it exactly", stacklevel=2)
-    initial_epoch = _check_count("initial_epoch", initial_epoch)
+    initial_epoch = check_nonnegative_int("initial_epoch", initial_epoch)
     history = _new_history() if history is None else {k: list(v) for k, v in history.items()}
 
     n = len(x_train)
@@ -404,13 +404,6 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
 
 def _new_history():
     return {"epoch": [], "train_loss": [], "val_loss": [], "seconds": []}
-
-
-def _check_count(name, value):
-    """An int >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-    return int(value)
 
 
 def _prepare(name, x, model):

@@ -46,6 +46,13 @@ def check_positive_int(name, value):
     return int(value)
 
 
+def check_nonnegative_int(name, value):
+    """Raise unless ``value`` is an int >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
 def check_sizes(name, values):
     """A tuple of positive ints (hidden layer sizes); an int is taken as a one-element tuple."""
     if isinstance(values, numbers.Integral) and not isinstance(values, bool):
@@ -93,12 +100,12 @@ def check_number(name, value, low=None, high=None, low_inclusive=True):
 
 
 def check_positive_number(name, value):
-    """A finite number > 0 (learning rates, sigma, eps)."""
+    """A finite real number > 0 (learning rates, sigma, eps); returned as a float."""
     return check_number(name, value, low=0.0, low_inclusive=False)
 
 
 def check_nonnegative_number(name, value):
-    """A finite number >= 0 (beta, alpha, weights of loss terms)."""
+    """A finite real number >= 0 (beta, alpha, weights of loss terms); returned as a float."""
     return check_number(name, value, low=0.0)
 
 

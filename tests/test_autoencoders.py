@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 
 import scratchvae as sv
-from scratchvae.functional import sigmoid
-from scratchvae.gradcheck import check_model
-from scratchvae.models.denoising import (
+from scratchvae.corruption import (
     corrupt_gaussian,
     corrupt_masking,
     corrupt_salt_pepper,
-    draw_keep_mask,
-    draw_salt_pepper,
+    sample_keep_mask,
+    sample_salt_pepper,
 )
+from scratchvae.functional import sigmoid
+from scratchvae.gradcheck import check_model
 
 NOISES = ("gaussian", "masking", "salt_pepper")
 
@@ -62,7 +62,7 @@ def test_autoencoder_gradients_match_finite_differences(loss, seed, n_in, hidden
 def test_denoising_autoencoder_gradients_match_finite_differences(noise, loss):
     dae = make_dae(noise, loss=loss, level=0.3)
     x = images(4, 12)
-    noise_mask = dae.draw_noise(x.shape, rng=3)
+    noise_mask = dae.sample_noise_mask(x.shape, rng=3)
     report = check_model(dae, x, noise_mask=noise_mask)
     assert report.max_rel_error < 1e-7
     _, grads = dae.loss_and_grads(x, noise_mask=noise_mask)
@@ -83,17 +83,40 @@ def test_autoencoder_mse_loss_is_batch_mean_of_summed_squared_error():
     np.testing.assert_allclose(ae.loss(x), np.sum((x - x_hat) ** 2, axis=1), rtol=1e-12)
 
 
-def test_autoencoder_bce_decode_returns_probabilities_and_loss_is_cross_entropy():
+def test_autoencoder_bce_decode_returns_logits_like_the_vae_and_loss_is_cross_entropy():
     ae = make_ae(loss="bce")
     x = images(5, 12)
     code = ae.encode(x)
-    p = ae.decode(code)
-    np.testing.assert_allclose(p, sigmoid(ae.decode_logits(code)), rtol=1e-14)
-    assert np.all((p > 0) & (p < 1))
+    logits = ae.decode(code)
+    p = ae.mean_image(logits)
+    np.testing.assert_allclose(p, sigmoid(logits), rtol=1e-14)
+    np.testing.assert_array_equal(ae.reconstruct(x), p)
+    assert np.all((p > 0) & (p < 1)) and np.any(logits < 0)
     bce = -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=1)
     np.testing.assert_allclose(ae.loss(x), bce, rtol=1e-10)
     loss, _ = ae.loss_and_grads(x)
     assert loss == pytest.approx(bce.mean(), rel=1e-10)
+
+
+def test_old_names_still_work_and_warn():
+    ae = make_ae(loss="bce")
+    code = ae.encode(images(3, 12))
+    with pytest.warns(DeprecationWarning, match="decode_logits"):
+        logits = ae.decode_logits(code)
+    np.testing.assert_array_equal(logits, ae.decode(code))
+    dae = sv.DenoisingAutoencoder(n_in=12, hidden=(5,), n_code=3, noise="masking",
+                                  dtype=np.float64, backend="numpy")
+    with pytest.warns(DeprecationWarning, match="sample_noise_mask"):
+        old = dae.draw_noise((4, 12), rng=3)
+    np.testing.assert_array_equal(old, dae.sample_noise_mask((4, 12), rng=3))
+    from scratchvae.models import denoising
+
+    with pytest.warns(DeprecationWarning, match="NOISE_SAMPLERS"):
+        assert denoising.DRAWS is sv.corruption.NOISE_SAMPLERS
+    with pytest.warns(DeprecationWarning, match="sample_keep_mask"):
+        assert denoising.draw_keep_mask is sv.corruption.sample_keep_mask
+    with pytest.warns(DeprecationWarning, match="scratchvae.conv.conv2d_forward"):
+        assert sv.functional.conv2d_forward is sv.conv.conv2d_forward
 
 
 def test_backward_overwrites_gradients_on_a_second_call():
@@ -189,7 +212,7 @@ def test_denoising_loss_compares_reconstruction_of_corrupted_input_with_clean_x(
     level = 0.5
     dae = make_dae(noise, hidden=(5,), level=level)
     x = images(6, 12)
-    noise_mask = dae.draw_noise(x.shape, rng=2)
+    noise_mask = dae.sample_noise_mask(x.shape, rng=2)
     x_tilde = {
         "gaussian": x + level * noise_mask,
         "masking": x * noise_mask,
@@ -220,14 +243,14 @@ def test_corruption_functions_are_the_documented_formulas():
 
 def test_masking_drop_rate_matches_level():
     level = 0.3
-    keep = draw_keep_mask((400, 500), level, rng=0)
+    keep = sample_keep_mask((400, 500), level, rng=0)
     assert set(np.unique(keep)) == {0.0, 1.0}
     assert abs((1 - keep.mean()) - level) < 0.005  # std of the estimate ~ 0.0007
 
 
 def test_salt_pepper_fraction_changed_matches_level_and_is_half_salt():
     level = 0.2
-    flips = draw_salt_pepper((400, 500), level, rng=0)
+    flips = sample_salt_pepper((400, 500), level, rng=0)
     assert set(np.unique(flips)) == {-1.0, 0.0, 1.0}
     picked = flips != 0
     assert abs(picked.mean() - level) < 0.005
@@ -250,7 +273,7 @@ def test_same_int_rng_gives_same_corruption_and_loss(noise):
     np.testing.assert_array_equal(dae.corrupt(x, rng=7), dae.corrupt(x, rng=7))
     assert not np.array_equal(dae.corrupt(x, rng=7), dae.corrupt(x, rng=8))
     assert dae.loss_and_grads(x, rng=7)[0] == dae.loss_and_grads(x, rng=7)[0]
-    mask = dae.draw_noise(x.shape, rng=7)
+    mask = dae.sample_noise_mask(x.shape, rng=7)
     assert dae.loss_and_grads(x, noise_mask=mask)[0] == dae.loss_and_grads(x, rng=7)[0]
     np.testing.assert_array_equal(dae.loss(x, rng=7), dae.loss(x, noise_mask=mask))
 
@@ -326,7 +349,7 @@ def test_noise_mask_with_wrong_shape_raises():
 @pytest.mark.parametrize("loss", ["mse", "bce"])
 def test_numba_backend_gives_the_numpy_backend_loss_and_grads(loss):
     x = images(6, 12)
-    mask = draw_keep_mask(x.shape, 0.3, rng=0)
+    mask = sample_keep_mask(x.shape, 0.3, rng=0)
     results = {}
     for backend in ("numpy", "numba"):
         dae = sv.DenoisingAutoencoder(12, (7,), 3, noise="masking", loss=loss, dtype=np.float64,

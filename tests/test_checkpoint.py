@@ -71,7 +71,7 @@ def test_round_trip_is_exact(tmp_path, name):
     assert loaded.backend == model.backend and loaded.dtype == model.dtype
     assert_same_params(model, loaded)
     x = batch()
-    kwargs = {"noise_mask": model.draw_noise(x.shape, rng=1)} if "noise_mask" in (
+    kwargs = {"noise_mask": model.sample_noise_mask(x.shape, rng=1)} if "noise_mask" in (
         model.noise_arguments) else ({"rng": 1} if model.noise_arguments else {})
     assert loaded.loss_and_grads(x, **kwargs)[0] == model.loss_and_grads(x, **kwargs)[0]
 

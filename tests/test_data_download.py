@@ -135,11 +135,17 @@ def test_a_downloaded_frey_file_with_the_wrong_structure_is_deleted(tmp_path, se
     assert not (tmp_path / "frey-face" / "checksums.json").exists()
 
 
-def test_data_directory_is_root_then_env_then_the_platform_cache(tmp_path, monkeypatch):
+def test_data_directory_is_root_then_env_then_shared_data_then_the_platform_cache(tmp_path,
+                                                                                 monkeypatch):
     import pooch
 
     monkeypatch.delenv("SCRATCHVAE_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)                      # no shared/data above tmp_path
     assert sv.data.data_dir() == pooch.os_cache("scratchvae")
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    (tmp_path / "clone" / "notebooks").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "clone" / "notebooks")
+    assert sv.data.data_dir() == tmp_path / "shared" / "data"
     monkeypatch.setenv("SCRATCHVAE_DATA", str(tmp_path / "env"))
     assert sv.data.data_dir() == tmp_path / "env"
     assert sv.data.data_dir(tmp_path / "arg") == tmp_path / "arg"

@@ -22,7 +22,7 @@ def test_dvae_gradients_match_finite_differences(noise):
     model = _tiny(noise, level=0.3)
     rng = np.random.default_rng(1)
     x, eps = rng.uniform(size=(4, 7)), rng.standard_normal((4, 2))
-    noise_mask = model.draw_noise(x.shape, rng=2)
+    noise_mask = model.sample_noise_mask(x.shape, rng=2)
     report = check_model(model, x, noise_mask=noise_mask, eps=eps)
     assert report.max_rel_error < 1e-7
     _, grads = model.loss_and_grads(x, noise_mask=noise_mask, eps=eps)
@@ -41,7 +41,7 @@ def test_dvae_encodes_the_corrupted_input_and_reconstructs_the_clean_one():
     model = _tiny("masking", level=0.5)
     rng = np.random.default_rng(4)
     x, eps = rng.uniform(size=(5, 7)), rng.standard_normal((5, 2))
-    keep = model.draw_noise(x.shape, rng=5)
+    keep = model.sample_noise_mask(x.shape, rng=5)
     assert 0 < keep.mean() < 1
     mu, logvar = model.encode(corrupt_masking(x, keep))
     z = mu + np.exp(logvar / 2) * eps

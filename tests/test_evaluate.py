@@ -10,7 +10,6 @@ from scratchvae.evaluate import (
     active_units,
     evaluate_elbo,
     importance_sampled_nll,
-    log_normal_diag,
     log_standard_normal,
     logsumexp,
     reconstruction_error,
@@ -113,7 +112,7 @@ def test_logsumexp_is_stable_for_large_and_infinite_inputs():
     np.testing.assert_allclose(logsumexp(a, axis=0), np.log(np.exp(a).sum(axis=0)))
 
 
-def test_log_normal_diag_equals_the_product_of_one_dimensional_densities():
+def test_gaussian_log_density_equals_the_product_of_one_dimensional_densities():
     rng = np.random.default_rng(0)
     z, mu, logvar = rng.standard_normal((3, 4, 5))
     expected = np.array([
@@ -122,8 +121,21 @@ def test_log_normal_diag_equals_the_product_of_one_dimensional_densities():
             for zj, mj, lj in zip(zr, mr, lr))
         for zr, mr, lr in zip(z, mu, logvar)
     ])
-    np.testing.assert_allclose(log_normal_diag(z, mu, logvar), expected, rtol=1e-12)
-    np.testing.assert_allclose(log_standard_normal(z), log_normal_diag(z, 0.0, 0.0), rtol=1e-12)
+    np.testing.assert_allclose(-sv.losses.gaussian_nll(z, mu, logvar), expected, rtol=1e-12)
+    zeros = np.zeros_like(z)
+    np.testing.assert_allclose(log_standard_normal(z), -sv.losses.gaussian_nll(z, zeros, zeros),
+                               rtol=1e-12)
+
+
+def test_log_normal_diag_is_a_deprecated_alias_of_minus_gaussian_nll():
+    rng = np.random.default_rng(1)
+    z, mu, logvar = rng.standard_normal((3, 4, 5))
+    with pytest.warns(DeprecationWarning, match="gaussian_nll"):
+        got = sv.mathutils.log_normal_diag(z, mu, logvar)
+    np.testing.assert_array_equal(got, -sv.losses.gaussian_nll(z, mu, logvar))
+    with pytest.warns(DeprecationWarning):
+        broadcast = sv.evaluate.log_normal_diag(z, 0.0, 0.0)
+    np.testing.assert_allclose(broadcast, log_standard_normal(z), rtol=1e-12)
 
 
 def test_active_units_counts_only_latent_dims_whose_mean_depends_on_x():

@@ -223,7 +223,7 @@ def test_fit_rejects_bad_arguments_with_named_messages(sprites16):
     vae = small_vae()
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         fit(vae, x, batch_size=0, progress=False)
-    with pytest.raises(ValueError, match="epochs must be an integer >= 0"):
+    with pytest.raises(ValueError, match="epochs must be a non-negative integer"):
         fit(vae, x, epochs=-1, progress=False)
     with pytest.raises(ValueError, match="x_train contains NaN"):
         fit(vae, np.full((4, 256), np.nan), epochs=1, progress=False)

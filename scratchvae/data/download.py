@@ -1,8 +1,10 @@
 """Where dataset files live, how they are verified, and how missing ones are downloaded.
 
-Data directory: the ``root`` argument, else ``$SCRATCHVAE_DATA``, else the platform cache
-directory ``pooch.os_cache("scratchvae")`` (``~/.cache/scratchvae`` on Linux). Each dataset's
-files live in ``<data directory>/<dataset directory>/`` under their original names, e.g.
+Data directory: the ``root`` argument, else ``$SCRATCHVAE_DATA``, else a ``shared/data`` folder
+in the working directory or one of its parents (the course layout: ``../shared/data`` beside a
+clone), else the platform cache directory ``pooch.os_cache("scratchvae")`` (``~/.cache/scratchvae``
+on Linux). The command line and the notebooks (:func:`scratchvae.notebook.setup`) use this rule.
+Each dataset's files live in ``<data directory>/<dataset directory>/`` under their original names, e.g.
 ``<root>/mnist/t10k-images-idx3-ubyte.gz``. A file found there is verified and used without
 touching the network; a missing one is downloaded with pooch (only when ``download=True``).
 
@@ -30,17 +32,34 @@ RECORD_FILE = "checksums.json"
 
 
 def data_dir(root=None):
-    """The data directory: ``root``, else ``$SCRATCHVAE_DATA``, else the platform cache dir."""
+    """The data directory: ``root``, else ``$SCRATCHVAE_DATA``, else ``shared/data`` in the working
+    directory or a parent, else the platform cache dir."""
     return data_dir_and_source(root)[0]
 
 
+def find_shared_data(start=None):
+    """The nearest ``shared/data`` folder in ``start`` (default: the working directory) or one of
+    its parents, or ``None``. A clone laid out as ``course/main`` beside ``course/shared/data``
+    finds it from anywhere inside the clone."""
+    start = Path.cwd() if start is None else Path(start)
+    for folder in [start, *start.parents]:
+        candidate = folder / "shared" / "data"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
 def data_dir_and_source(root=None):
-    """``(path, where it came from)``: "root argument", "$SCRATCHVAE_DATA" or "platform cache"."""
+    """``(path, where it came from)``: "root argument", "$SCRATCHVAE_DATA", "shared/data" or
+    "platform cache"."""
     if root is not None:
         return Path(root).expanduser(), "root argument"
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser(), f"${ENV_VAR}"
+    shared = find_shared_data()
+    if shared is not None:
+        return shared, "shared/data"
     import pooch  # noqa: PLC0415  (lazy: only to find the platform cache directory)
 
     return Path(pooch.os_cache("scratchvae")), "platform cache"

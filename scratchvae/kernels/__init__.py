@@ -5,6 +5,7 @@
 - ``jit``: Numba kernels that fuse the same computations (tested equal to ``reference``).
 
 Models pick one with ``backend="numpy"`` or ``backend="numba"``; ``get_backend`` returns the module.
+Import a backend module directly with ``from scratchvae.kernels import reference`` (or ``jit``).
 Nothing here compiles at import: Numba compiles a kernel the first time it is called and keeps it
 in its on-disk cache (``cache=True``), so later processes start fast.
 """
@@ -43,9 +44,3 @@ def backend_module(backend, numpy_module, numba_module):
         ) from err
     return import_module(numba_module)
 
-
-def __getattr__(name):
-    # `scratchvae.kernels.reference` and `.jit` work without importing them first.
-    if name in ("reference", "jit"):
-        return import_module(f"scratchvae.kernels.{name}")
-    raise AttributeError(f"module 'scratchvae.kernels' has no attribute {name!r}")

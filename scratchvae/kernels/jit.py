@@ -31,9 +31,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from scratchvae.losses import LOG_2PI, _sum_to_shape
-
-LEAKY_SLOPE = 0.01
+from scratchvae.functional import LEAKY_SLOPE, sum_to_shape
+from scratchvae.losses import LOG_2PI
+from scratchvae.validation import check_same_shape
 
 #: activation name -> the int code the kernels switch on
 ACTIVATION_CODES = {
@@ -236,7 +236,7 @@ def reparam_kl_forward(mu, logvar, eps):
     """
     dtype = _float_dtype(mu, logvar, eps)
     mu, logvar, eps = _c(mu, dtype), _c(logvar, dtype), _c(eps, dtype)
-    _check_same_shape(mu=mu, logvar=logvar, eps=eps)
+    check_same_shape(mu=mu, logvar=logvar, eps=eps)
     z = np.empty_like(mu)
     std = np.empty_like(mu)
     kl = np.empty(mu.shape[0], dtype=dtype)
@@ -263,7 +263,7 @@ def reparam_kl_backward(dz, mu, logvar, eps, std, kl_weight):
     dtype = _float_dtype(dz, mu, logvar, eps, std)
     dz, mu, logvar = _c(dz, dtype), _c(mu, dtype), _c(logvar, dtype)
     eps, std = _c(eps, dtype), _c(std, dtype)
-    _check_same_shape(dz=dz, mu=mu, logvar=logvar, eps=eps, std=std)
+    check_same_shape(dz=dz, mu=mu, logvar=logvar, eps=eps, std=std)
     dmu = np.empty_like(mu)
     dlogvar = np.empty_like(mu)
     _reparam_kl_backward_kernel(dz, mu, logvar, eps, std, float(kl_weight), dmu, dlogvar)
@@ -319,7 +319,7 @@ def bernoulli_nll_and_grad(logits, x, scale):
     """
     dtype = _float_dtype(logits, x)
     logits, x = _c(logits, dtype), _c(x, dtype)
-    _check_same_shape(logits=logits, x=x)
+    check_same_shape(logits=logits, x=x)
     logits2, x2 = logits.reshape(-1, logits.shape[-1]), x.reshape(-1, x.shape[-1])
     nll = np.empty(logits2.shape[0], dtype=dtype)
     dlogits = np.empty_like(logits2)
@@ -358,7 +358,7 @@ def gaussian_nll_and_grad(x, mean, logvar, scale):
     """
     dtype = _float_dtype(x, mean, logvar)
     x, mean = _c(x, dtype), _c(mean, dtype)
-    _check_same_shape(x=x, mean=mean)
+    check_same_shape(x=x, mean=mean)
     logvar_shape = np.shape(logvar)
     full_logvar = _c(np.broadcast_to(np.asarray(logvar, dtype=dtype), x.shape), dtype)
     d = x.shape[-1]
@@ -367,7 +367,7 @@ def gaussian_nll_and_grad(x, mean, logvar, scale):
     dmean = np.empty_like(x2)
     dlogvar = np.empty_like(x2)
     _gaussian_kernel(x2, mean2, lv2, float(scale), nll, dmean, dlogvar)
-    dlogvar = _sum_to_shape(dlogvar.reshape(x.shape), logvar_shape)
+    dlogvar = sum_to_shape(dlogvar.reshape(x.shape), logvar_shape)
     return nll.reshape(x.shape[:-1]), dmean.reshape(x.shape), dlogvar
 
 
@@ -510,9 +510,3 @@ def matmul(a, b):
     _matmul_kernel(a, b, c)
     return c
 
-
-def _check_same_shape(**arrays):
-    shapes = {name: np.shape(a) for name, a in arrays.items()}
-    if len(set(shapes.values())) > 1:
-        listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
-        raise ValueError(f"arrays must have the same shape; got {listed}")

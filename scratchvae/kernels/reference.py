@@ -8,9 +8,8 @@ import numpy as np
 
 from scratchvae import functional as F
 from scratchvae import losses
+from scratchvae.functional import LEAKY_SLOPE
 from scratchvae.reparam import ReparamCache, reparameterize, reparameterize_backward
-
-LEAKY_SLOPE = 0.01
 
 # ---------------------------------------------------------------------------------------------
 # dense layer with its activation:  pre = x @ W + b,  out = act(pre)

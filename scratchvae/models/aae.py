@@ -102,8 +102,8 @@ class AdversarialAutoencoder(Autoencoder):
         return sample_prior(self.prior, n, self.n_code, rng, self.dtype)
 
     def sample(self, n, rng=0):
-        """Decode n prior samples: (n, n_in) images (probabilities for loss="bce")."""
-        return self.decode(self.sample_prior(n, rng))
+        """Decode n prior samples: (n, n_in) images x_hat (probabilities for loss="bce")."""
+        return self.mean_image(self.decode(self.sample_prior(n, rng)))
 
     def discriminate(self, z):
         """D(z) = probability that z came from the prior: z (n, n_code) -> (n,)."""

@@ -22,6 +22,7 @@ Parameter keys: "encoder.<i>.W/b" and "decoder.<i>.W/b", W (n_in, n_out), b (n_o
 
 import numpy as np
 
+from scratchvae.deprecation import warn_renamed
 from scratchvae.functional import ACTIVATIONS, sigmoid
 from scratchvae.kernels import DEFAULT_BACKEND
 from scratchvae.layers import mlp
@@ -82,23 +83,27 @@ class Autoencoder(Model):
         return self.networks["encoder"].forward(x)
 
     def decode(self, code):
-        """x_hat = f(code): code (batch, n_code) -> x_hat (batch, n_in).
+        """The decoder's output f(code): code (batch, n_code) -> (batch, n_in).
 
-        For loss="bce" the decoder computes logits a and this returns ``sigmoid(a)``, the
-        probabilities (pixel means) in [0, 1]; use :meth:`decode_logits` for the logits.
-        For loss="mse" it returns the decoder output itself.
+        As in every model, ``decode`` returns the parameters of the reconstruction as the
+        network outputs them: logits a for loss="bce" (x_hat = sigmoid(a)), x_hat itself for
+        loss="mse". :meth:`mean_image` turns it into the image x_hat.
         """
-        raw = self.decode_logits(code)
-        return sigmoid(raw) if self.loss_name == "bce" else raw
-
-    def decode_logits(self, code):
-        """The decoder's raw (linear) output: logits for "bce", x_hat itself for "mse"."""
         code = check_array("code", code, ndim=2, shape=(None, self.n_code))
         return self.networks["decoder"].forward(code.astype(self.dtype, copy=False))
 
+    def decode_logits(self, code):
+        """Deprecated alias of :meth:`decode` (which now returns the logits for "bce")."""
+        warn_renamed("Autoencoder.decode_logits", "Autoencoder.decode")
+        return self.decode(code)
+
+    def mean_image(self, decoded):
+        """x_hat from ``decode``'s output: sigmoid(logits) for "bce", the output itself for "mse"."""
+        return sigmoid(decoded) if self.loss_name == "bce" else decoded
+
     def reconstruct(self, x):
-        """x_hat = f(g(x)), shape (batch, n_in) (probabilities for "bce")."""
-        return self.decode(self.encode(x))
+        """x_hat = f(g(x)), shape (batch, n_in) (probabilities in [0, 1] for "bce")."""
+        return self.mean_image(self.decode(self.encode(x)))
 
     forward = reconstruct
 
@@ -110,7 +115,7 @@ class Autoencoder(Model):
         ``rng`` is accepted (and unused) so every model shares the same call.
         """
         x = self._check_x(x, binary_range=self.loss_name == "bce")
-        return self._per_example(x, self._forward_raw(x))
+        return self._per_example(x, self._decoder_out(x))
 
     def loss_and_grads(self, x, rng=None):
         """Batch mean of the reconstruction loss and its gradient with respect to ``params``.
@@ -127,27 +132,28 @@ class Autoencoder(Model):
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _forward_raw(self, x_in):
-        """Decoder output (logits for "bce") for the input x_in, caching for backward."""
+    def _decoder_out(self, x_in):
+        """Decoder output (logits for "bce", x_hat for "mse") for the input x_in; layers cache."""
         code = self.networks["encoder"].forward(x_in)
         return self.networks["decoder"].forward(code)
 
-    def _per_example(self, x_target, raw):
+    def _per_example(self, x_target, decoder_out):
         if self.loss_name == "bce":
-            return bernoulli_nll(raw, x_target)
-        return mse(raw, x_target)
+            return bernoulli_nll(decoder_out, x_target)
+        return mse(decoder_out, x_target)
 
     def _loss_and_grads(self, x_in, x_target):
         """Reconstruct ``x_in`` and compare with ``x_target`` (the clean x for a denoising AE)."""
         batch = x_target.shape[0]
-        raw = self._forward_raw(x_in)
+        decoder_out = self._decoder_out(x_in)
         if self.loss_name == "bce":
-            per_example, draw = self.kernels.bernoulli_nll_and_grad(raw, x_target, 1.0 / batch)
+            per_example, ddecoder_out = self.kernels.bernoulli_nll_and_grad(
+                decoder_out, x_target, 1.0 / batch)
         else:
-            per_example = mse(raw, x_target)
-            draw = mse_grad(raw, x_target) / batch  # d(batch mean)/dx_hat
+            per_example = mse(decoder_out, x_target)
+            ddecoder_out = mse_grad(decoder_out, x_target) / batch  # d(batch mean)/dx_hat
         loss = float(np.mean(per_example))
         self.last_loss_terms = {"reconstruction": loss}
-        dcode = self.networks["decoder"].backward(draw.astype(self.dtype, copy=False))
+        dcode = self.networks["decoder"].backward(ddecoder_out.astype(self.dtype, copy=False))
         self.networks["encoder"].backward(dcode, need_dx=False)
         return loss, self._collect_grads()

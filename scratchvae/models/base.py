@@ -7,7 +7,7 @@ optimizers update the model in place; ``loss_and_grads`` returns grads with the 
 
 import numpy as np
 
-from scratchvae.kernels import BACKENDS, DEFAULT_BACKEND, get_backend
+from scratchvae.kernels import BACKENDS, get_backend
 from scratchvae.validation import check_array, check_choice, check_dtype
 
 
@@ -70,7 +70,3 @@ class Model:
         args = ", ".join(f"{k}={v!r}" for k, v in self._config.items())
         return f"{type(self).__name__}({args})"
 
-
-def default_backend():
-    """The backend models use when none is given (documented in README)."""
-    return DEFAULT_BACKEND

@@ -7,12 +7,13 @@
               -> ConvTranspose2d stride 2 to C channels (2C for likelihood="gaussian": mean, logvar)
               -> flatten (batch, C*H*W)  (logits, or the Gaussian head's raw outputs)
 
-Everything else (the reparameterization, the KL, the likelihoods, the Gaussian head with its
-bounded log-variance, loss_and_grads, elbo, sample, reconstruct) is inherited from ``VAE``
-unchanged: only the networks differ. Each stride-2 conv halves H and W (rounding down for
-kernel_size 4, up for 3 or 5); the decoder's transposed convs double them back, with
-``output_padding`` chosen per layer and axis so odd sizes come back exactly (28 -> 14 -> 7 ->
-14 -> 28, 28 x 20 -> 7 x 5 -> 28 x 20, 32 -> 8 -> 32).
+Construction goes through ``VAE._setup_vae`` (the shared options) and builds the conv
+networks instead of the MLPs. Everything else (the reparameterization, the KL, the
+likelihoods, the Gaussian head with its bounded log-variance, loss_and_grads, elbo, sample,
+reconstruct) is inherited from ``VAE`` unchanged: only the networks differ. Each stride-2
+conv halves H and W (rounding down for kernel_size 4, up for 3 or 5); the decoder's transposed
+convs double them back, with ``output_padding`` chosen per layer and axis so odd sizes come back
+exactly (28 -> 14 -> 7 -> 14 -> 28, 28 x 20 -> 7 x 5 -> 28 x 20, 32 -> 8 -> 32).
 
 Parameter keys: "encoder.<i>.W/b" (conv layers; index 0 is the reshape), "mu.W/b",
 "logvar.W/b", "decoder.<i>.W/b" (index 0 the dense layer, then transposed convs).
@@ -24,10 +25,7 @@ from scratchvae.conv import conv2d_output_size, conv_transpose2d_output_size
 from scratchvae.conv_layers import Conv2d, ConvTranspose2d, Flatten, Reshape
 from scratchvae.kernels import DEFAULT_BACKEND
 from scratchvae.layers import Dense, Sequential
-from scratchvae.models.vae import (
-    VAE,
-    ClampedDense,
-)
+from scratchvae.models.vae import VAE, ClampedDense
 from scratchvae.validation import (
     as_generator,
     check_positive_int,
@@ -52,7 +50,8 @@ class ConvVAE(VAE):
                  likelihood="bernoulli", beta=1.0, kernel_size=4, activation="relu",
                  dtype=np.float32, backend=DEFAULT_BACKEND, rng=0, sigma=0.1,
                  logvar_range=(-6.0, 2.0)):
-        self._setup(dtype, backend)
+        self._setup_vae(dtype, backend, n_latent, likelihood, beta, activation, sigma,
+                        logvar_range)
         self.image_shape = check_sizes("image_shape", image_shape)
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (C, H, W), got {image_shape!r}")
@@ -61,14 +60,8 @@ class ConvVAE(VAE):
             raise ValueError("channels must name at least one conv layer, got ()")
         self.n_in = int(np.prod(self.image_shape))
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
-        self._set_options(n_latent, likelihood, beta, activation, sigma, logvar_range)
-        self.hidden = ()
-        self._config = dict(
-            image_shape=list(self.image_shape), n_latent=self.n_latent,
-            channels=list(self.channels), likelihood=self.likelihood, beta=self.beta,
-            kernel_size=self.kernel_size, activation=self.activation, sigma=self.sigma,
-            logvar_range=list(self.logvar_range),
-        )
+        self._config = dict(image_shape=list(self.image_shape), channels=list(self.channels),
+                            kernel_size=self.kernel_size, **self._vae_config())
         rng = as_generator(rng)
         common = dict(rng=rng, dtype=self.dtype, backend=backend)
         k, act = self.kernel_size, self.activation
@@ -78,10 +71,9 @@ class ConvVAE(VAE):
         C = self.image_shape[0]
         encoder = [Reshape(self.image_shape)]
         c_prev = C
-        for i, c in enumerate(self.channels):
-            # the image needs no gradient: the first conv skips dx
-            encoder.append(Conv2d(c_prev, c, k, stride=2, padding=pad, activation=act,
-                                  input_grad=i > 0, **common))
+        for c in self.channels:
+            # (the image needs no gradient: Sequential.backward(need_dx=False) skips the first dx)
+            encoder.append(Conv2d(c_prev, c, k, stride=2, padding=pad, activation=act, **common))
             c_prev = c
         encoder.append(Flatten())
         h, w = sizes[-1]
@@ -110,7 +102,6 @@ class ConvVAE(VAE):
             "logvar": ClampedDense(n_features, self.n_latent, **common),
             "decoder": Sequential(*decoder),
         }
-        self.last_loss_terms = {}
 
     def _feature_sizes(self, pad):
         """(H, W) after each stride-2 conv; checks the decoder can return to every size."""

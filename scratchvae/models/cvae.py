@@ -76,9 +76,9 @@ class CVAE(VAE):
         z = check_array("z", z, ndim=2, shape=(None, self.n_latent)).astype(self.dtype,
                                                                               copy=False)
         c = self._one_hot(y, z.shape[0])
-        raw = self.networks["decoder"].forward(np.concatenate([z, c], axis=1))
-        out, _ = self._decoder_head(raw)
-        return out
+        decoder_out = self.networks["decoder"].forward(np.concatenate([z, c], axis=1))
+        decoded, _ = self._decoder_head(decoder_out)
+        return decoded
 
     def forward(self, x, y, eps=None, rng=None):
         """Encode, sample, decode: returns (decoded, mu, logvar)."""
@@ -88,29 +88,31 @@ class CVAE(VAE):
 
     # -- the loss and its gradient -----------------------------------------------------------
 
-    def loss_and_grads(self, x, y, eps=None, rng=None):
+    def loss_and_grads(self, x, y, eps=None, rng=None, beta=None):
         """Mean over the batch of the beta-weighted negative conditional ELBO, and its gradient.
 
             loss = 1/B sum_n [ -log p(x_n | z_n, y_n) + beta * KL(q(z | x_n, y_n) || N(0, I)) ]
             z_n  = mu(x_n, y_n) + exp(logvar(x_n, y_n) / 2) * eps_n
 
         x: (batch, n_in); y: (batch,) int labels; eps: (batch, n_latent) or None to draw it
-        from ``rng``. Returns (loss, grads) keyed like ``params``; the batch mean is taken here.
+        from ``rng``; beta: the KL weight (None: ``self.beta``). Returns (loss, grads) keyed
+        like ``params``; the batch mean is taken here.
         """
+        beta = self._kl_weight(beta)
         x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
         batch = x.shape[0]
         c = self._one_hot(y, batch)
         mu, logvar = self._encode_xy(x, c)
         eps = self._noise(eps, rng, mu.shape)
         z, std, kl = self.kernels.reparam_kl_forward(mu, logvar, eps)
-        raw = self.networks["decoder"].forward(np.concatenate([z, c], axis=1))
-        recon, draw = self._reconstruction_and_grad(x, raw, scale=1.0 / batch)
-        loss = float(np.mean(recon + self.beta * kl))
+        decoder_out = self.networks["decoder"].forward(np.concatenate([z, c], axis=1))
+        recon, ddecoder_out = self._reconstruction_and_grad(x, decoder_out, scale=1.0 / batch)
+        loss = float(np.mean(recon + beta * kl))
         self.last_loss_terms = {"reconstruction": float(np.mean(recon)), "kl": float(np.mean(kl))}
 
         # backward: the decoder's input is [z, c]; only the z columns lead to parameters
-        dz = self.networks["decoder"].backward(draw)[:, : self.n_latent]
-        dmu, dlogvar = self.kernels.reparam_kl_backward(dz, mu, logvar, eps, std, self.beta / batch)
+        dz = self.networks["decoder"].backward(ddecoder_out)[:, : self.n_latent]
+        dmu, dlogvar = self.kernels.reparam_kl_backward(dz, mu, logvar, eps, std, beta / batch)
         dh = self.networks["mu"].backward(dmu) + self.networks["logvar"].backward(dlogvar)
         self.networks["encoder"].backward(dh, need_dx=False)
         return loss, self._collect_grads()

@@ -27,10 +27,13 @@ import numpy as np
 
 from scratchvae.kernels import DEFAULT_BACKEND
 from scratchvae.losses import gaussian_nll
-from scratchvae.mathutils import log_mean_exp, log_standard_normal, softmax
+from scratchvae.mathutils import log_mean_exp, log_standard_normal, logsumexp, softmax
 from scratchvae.models.vae import VAE
 from scratchvae.reparam import ReparamCache, reparameterize_backward, std_from_logvar
 from scratchvae.validation import as_generator, check_array, check_positive_int
+
+ROWS_PER_CHUNK = 10000
+"""``IWAE.bound`` without eps decodes about this many (sample, example) rows at a time."""
 
 
 def log_weights(nll, z, eps, logvar):
@@ -155,7 +158,7 @@ class IWAE(VAE):
         """Per-example L_k(x) = log (1/k) sum_i w_i with z_i ~ q(z|x), shape (batch,).
 
         k: number of samples (default: the model's k; large k, e.g. 5000, estimates log p(x),
-        drawn in chunks by ``sv.evaluate.importance_sampled_nll``); rng: int seed or Generator;
+        drawn in chunks of ``ROWS_PER_CHUNK`` decoded rows); rng: int seed or Generator;
         eps: (k, batch, n_latent) to fix the noise. k = 1 gives the VAE's ELBO (analytic KL).
         """
         k = self.k if k is None else check_positive_int("k", k)
@@ -166,21 +169,28 @@ class IWAE(VAE):
         if eps is not None:
             eps = self._noise_k(eps, None, k, x.shape[0])
             return log_mean_exp(log_importance_weights(self, x, eps), axis=0)
-        # the same estimator, drawn in memory-sized chunks: -importance_sampled_nll = L_k
-        from scratchvae.evaluate import importance_sampled_nll
-
-        return -importance_sampled_nll(self, x, k=k, rng=rng, progress=False)
+        # no eps given: draw the k samples in chunks of about ROWS_PER_CHUNK decoded rows and
+        # add up the chunks' sum_i w_i in log space (log(a + b) = logaddexp(log a, log b))
+        rng = as_generator(rng)
+        per_chunk = max(1, ROWS_PER_CHUNK // x.shape[0])
+        log_sum_w = np.full(x.shape[0], -np.inf)
+        for start in range(0, k, per_chunk):
+            eps = self._noise_k(None, rng, min(per_chunk, k - start), x.shape[0])
+            log_w = log_importance_weights(self, x, eps).astype(np.float64)
+            log_sum_w = np.logaddexp(log_sum_w, logsumexp(log_w, axis=0))
+        return log_sum_w - np.log(k)
 
     # -- the loss and its gradient -----------------------------------------------------------
 
-    def loss_and_grads(self, x, eps=None, rng=None):
+    def loss_and_grads(self, x, eps=None, rng=None, beta=None):
         """Mean over the batch of -L_k(x) and its gradient (normalised importance weights).
 
             loss   = -1/B sum_n log (1/k) sum_i w_{i,n}
             dloss  = -1/B sum_n sum_i w~_{i,n} dlog w_{i,n},   w~_{i,n} = softmax_i(log w_{i,n})
 
         x: (batch, n_in); eps: (k, batch, n_latent) standard-normal noise (sample index first),
-        or None to draw it from ``rng``. Returns (loss, grads) keyed like ``params``.
+        or None to draw it from ``rng``. Returns (loss, grads) keyed like ``params``. beta: used
+        by k = 1 only (the VAE's loss with that KL weight); L_k for k > 1 has no KL weight.
         ``last_loss_terms``: "reconstruction" and "kl" are the batch means of -log p(x|z_i) and
         log q(z_i|x) - log p(z_i) averaged over the k samples (their sum is the k = 1 loss,
         which is >= the IWAE loss).
@@ -189,14 +199,15 @@ class IWAE(VAE):
         batch, k = x.shape[0], self.k
         eps = self._noise_k(eps, rng, k, batch)
         if k == 1:
-            return super().loss_and_grads(x, eps=eps[0])
+            return super().loss_and_grads(x, eps=eps[0], beta=beta)
 
         # forward: the batch tiled k times, one decoder call for all k * B rows
         mu, logvar = self._encode(x)
         std = std_from_logvar(logvar)
         z = mu + std * eps                                          # (k, B, L)
-        raw = self.networks["decoder"].forward(z.reshape(k * batch, self.n_latent))
-        nll, draw = self._reconstruction_and_grad(np.tile(x, (k, 1)), raw, scale=1.0)
+        decoder_out = self.networks["decoder"].forward(z.reshape(k * batch, self.n_latent))
+        nll, ddecoder_out = self._reconstruction_and_grad(np.tile(x, (k, 1)), decoder_out,
+                                                          scale=1.0)
         nll = nll.reshape(k, batch)
         log_w = log_weights(nll, z, eps, logvar)                    # (k, B)
         bound = log_mean_exp(log_w, axis=0)                         # (B,)
@@ -206,8 +217,8 @@ class IWAE(VAE):
 
         # backward: d loss / d log w_i = -w~_i / B; each sample's gradient is weighted by it
         c = softmax(log_w.T).T / batch                              # (k, B), columns sum to 1/B
-        draw = draw * c.reshape(k * batch, 1)                       # through -log p(x|z_i)
-        dz = self.networks["decoder"].backward(draw).reshape(k, batch, self.n_latent)
+        ddecoder_out = ddecoder_out * c.reshape(k * batch, 1)       # through -log p(x|z_i)
+        dz = self.networks["decoder"].backward(ddecoder_out).reshape(k, batch, self.n_latent)
         dz = dz + c[..., None] * z                                  # through -log p(z_i)
         dmu, dlogvar = reparameterize_backward(dz, ReparamCache(eps, std))
         # mu and logvar are shared by the k samples: sum their gradients; log q(z_i|x) adds

@@ -121,14 +121,16 @@ class M2(CVAE):
 
     # -- the loss and its gradient -----------------------------------------------------------
 
-    def loss_and_grads(self, x, y=None, eps=None, rng=None):
+    def loss_and_grads(self, x, y=None, eps=None, rng=None, beta=None):
         """The semi-supervised loss of the module docstring and its gradient.
 
         x: (batch, n_in); y: (batch,) labels in [0, n_classes) or -1 for unlabelled (None: all
-        unlabelled); eps: (n_classes, batch, n_latent) or None to draw it from ``rng``.
+        unlabelled); eps: (n_classes, batch, n_latent) or None to draw it from ``rng``; beta:
+        the KL weight (None: ``self.beta``).
         Returns (loss, grads) keyed like ``params``. ``last_loss_terms`` holds the three parts
         of the loss ("labelled", "unlabelled", "classification"); they add up to it.
         """
+        beta = self._kl_weight(beta)
         x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
         batch, K, L = x.shape[0], self.n_classes, self.n_latent
         y = (np.full(batch, UNLABELLED) if y is None
@@ -143,9 +145,9 @@ class M2(CVAE):
         x_rows, c, eps_rows = x[rows_n], one_hot(rows_y, K, dtype=self.dtype), eps[rows_y, rows_n]
         mu, logvar = self._encode_xy(x_rows, c)
         z, std, kl = self.kernels.reparam_kl_forward(mu, logvar, eps_rows)
-        raw = self.networks["decoder"].forward(np.concatenate([z, c], axis=1))
-        nll, draw = self._reconstruction_and_grad(x_rows, raw, scale=1.0)
-        neg_L = nll + self.beta * kl + np.log(K)                         # -L(x, y) per row
+        decoder_out = self.networks["decoder"].forward(np.concatenate([z, c], axis=1))
+        nll, ddecoder_out = self._reconstruction_and_grad(x_rows, decoder_out, scale=1.0)
+        neg_L = nll + beta * kl + np.log(K)                         # -L(x, y) per row
 
         # the classifier q(y|x), on every example
         log_q = log_softmax(self.networks["classifier"].forward(x))      # (batch, K)
@@ -170,12 +172,12 @@ class M2(CVAE):
 
         # backward, CVAE part: each row's gradient is weighted by 1/B (labelled) or q(y|x)/B
         weight = np.concatenate([np.ones(n_lab, dtype=self.dtype), q_unl.T.reshape(-1)]) / batch
-        dz = self.networks["decoder"].backward(draw * weight[:, None])[:, :L]
+        dz = self.networks["decoder"].backward(ddecoder_out * weight[:, None])[:, :L]
         dmu_z, dlogvar_z = reparameterize_backward(dz, ReparamCache(eps_rows, std))
         dmu_kl, dlogvar_kl = kl_standard_normal_grad(mu, logvar)
         # mu and logvar feed both z and the KL: their gradients add (KL weighted per row)
-        dmu = dmu_z + self.beta * weight[:, None] * dmu_kl
-        dlogvar = dlogvar_z + self.beta * weight[:, None] * dlogvar_kl
+        dmu = dmu_z + beta * weight[:, None] * dmu_kl
+        dlogvar = dlogvar_z + beta * weight[:, None] * dlogvar_kl
         dh = self.networks["mu"].backward(dmu) + self.networks["logvar"].backward(dlogvar)
         self.networks["encoder"].backward(dh, need_dx=False)
         return loss, self._collect_grads()

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from scratchvae.functional import ACTIVATIONS as FUNCTIONAL_ACTIVATIONS
 from scratchvae.functional import sigmoid
 from scratchvae.kernels import DEFAULT_BACKEND
 from scratchvae.layers import Dense, Sequential, mlp
@@ -33,12 +34,13 @@ from scratchvae.validation import (
 )
 
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
+ACTIVATIONS = tuple(name for name in FUNCTIONAL_ACTIVATIONS if name != "identity")
+"""Hidden-layer activations of a VAE: every one in ``functional.ACTIVATIONS`` but identity."""
 ENCODER_LOGVAR_LIMIT = 30.0
 """The encoder's logvar is clamped to [-30, 30]: exp(30) ~ 1e13 keeps the KL, std and their
 gradients finite in float32 (exp overflows float32 at 89 and float64 at 710)."""
 LOGVAR_RANGE_LIMIT = 30.0
 """``logvar_range`` and ``2 log(sigma)`` of a Gaussian decoder must lie in [-30, 30] too."""
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "softplus")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,18 +53,18 @@ class BoundedLogvarCache(NamedTuple):
     width: float
 
 
-def bounded_logvar_forward(raw, low, high):
-    """``logvar = low + (high - low) * sigmoid(raw)``: any real raw value maps into (low, high).
+def bounded_logvar_forward(pre, low, high):
+    """``logvar = low + (high - low) * sigmoid(pre)``: any real pre maps into (low, high).
 
     A variance floor exp(low) stops the likelihood from rewarding a variance that shrinks to
     zero on pixels that never change (the MNIST border), where log p(x|z) would go to +inf.
     """
-    sig = sigmoid(raw)
+    sig = sigmoid(pre)
     return low + (high - low) * sig, BoundedLogvarCache(sig, high - low)
 
 
 def bounded_logvar_backward(dlogvar, cache):
-    """``draw = dlogvar * (high - low) * sigmoid(raw) * (1 - sigmoid(raw))``."""
+    """``dpre = dlogvar * (high - low) * sigmoid(pre) * (1 - sigmoid(pre))``."""
     sig, width = cache
     return dlogvar * width * sig * (1 - sig)
 
@@ -112,15 +114,11 @@ class VAE(Model):
     def __init__(self, n_in=784, hidden=(400,), n_latent=20, likelihood="bernoulli", beta=1.0,
                  activation="relu", dtype=np.float32, backend=DEFAULT_BACKEND, rng=0,
                  sigma=0.1, logvar_range=(-6.0, 2.0)):
-        self._setup(dtype, backend)
+        self._setup_vae(dtype, backend, n_latent, likelihood, beta, activation, sigma,
+                        logvar_range)
         self.n_in = check_positive_int("n_in", n_in)
         self.hidden = check_sizes("hidden", hidden)
-        self._set_options(n_latent, likelihood, beta, activation, sigma, logvar_range)
-        self._config = dict(
-            n_in=self.n_in, hidden=list(self.hidden), n_latent=self.n_latent,
-            likelihood=self.likelihood, beta=self.beta, activation=self.activation,
-            sigma=self.sigma, logvar_range=list(self.logvar_range),
-        )
+        self._config = dict(n_in=self.n_in, hidden=list(self.hidden), **self._vae_config())
         rng = as_generator(rng)
         common = dict(rng=rng, dtype=self.dtype, backend=backend)
         h_last = self.hidden[-1] if self.hidden else self.n_in
@@ -132,10 +130,13 @@ class VAE(Model):
             "logvar": ClampedDense(h_last, self.n_latent, **common),
             "decoder": mlp((self.n_latent, *self.hidden[::-1], n_out), activation, **common),
         }
-        self.last_loss_terms = {}
 
-    def _set_options(self, n_latent, likelihood, beta, activation, sigma, logvar_range):
-        """Check and store the options every VAE shares (the MLP VAE and the conv VAE)."""
+    def _setup_vae(self, dtype, backend, n_latent, likelihood, beta, activation, sigma,
+                   logvar_range):
+        """Check and store what every VAE shares (the MLP VAE, the conv VAE, the extensions);
+        the subclass then builds ``networks`` ("encoder", "mu", "logvar", "decoder")."""
+        self._setup(dtype, backend)
+        self.last_loss_terms = {}
         self.n_latent = check_positive_int("n_latent", n_latent)
         self.likelihood = check_choice("likelihood", likelihood, LIKELIHOODS)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
@@ -156,6 +157,16 @@ class VAE(Model):
             raise ValueError(f"logvar_range must be (low, high) with low < high, got {logvar_range}")
         self.logvar_range = (low, high)
 
+    def _kl_weight(self, beta):
+        """The KL weight of one loss_and_grads call: ``beta`` if given (>= 0), else self.beta."""
+        return self.beta if beta is None else check_nonnegative_number("beta", beta)
+
+    def _vae_config(self):
+        """The shared options as JSON-friendly config entries."""
+        return dict(n_latent=self.n_latent, likelihood=self.likelihood, beta=self.beta,
+                    activation=self.activation, sigma=self.sigma,
+                    logvar_range=list(self.logvar_range))
+
     # -- the four steps, named as in PyTorch ------------------------------------------------
 
     def encode(self, x):
@@ -172,9 +183,9 @@ class VAE(Model):
         """p(x|z)'s parameters. bernoulli: logits (batch, n_in); gaussian and gaussian_fixed:
         (mean, logvar), each (batch, n_in)."""
         z = check_array("z", z, ndim=2, shape=(None, self.n_latent)).astype(self.dtype, copy=False)
-        raw = self.networks["decoder"].forward(z)
-        out, _ = self._decoder_head(raw)
-        return out
+        decoder_out = self.networks["decoder"].forward(z)
+        decoded, _ = self._decoder_head(decoder_out)
+        return decoded
 
     def forward(self, x, eps=None, rng=None):
         """Encode, sample, decode: returns (decoded, mu, logvar) as ``decode`` gives it."""
@@ -184,38 +195,44 @@ class VAE(Model):
 
     # -- the loss and its gradient -----------------------------------------------------------
 
-    def loss_and_grads(self, x, eps=None, rng=None):
+    def loss_and_grads(self, x, eps=None, rng=None, beta=None):
         """Mean over the batch of the beta-weighted negative ELBO, and its gradient.
 
             loss = 1/B sum_n [ -log p(x_n | z_n) + beta * KL(q(z|x_n) || N(0, I)) ]
             z_n  = mu_n + exp(logvar_n / 2) * eps_n
 
         x: (batch, n_in); eps: (batch, n_latent) standard-normal noise, or None to draw it from
-        ``rng``. Returns (loss, grads) with grads keyed like ``params``. The batch mean is taken
-        here and only here; the per-example terms are summed over pixels and latent dimensions.
-        ``last_loss_terms`` holds the batch means of the two terms afterwards.
+        ``rng``; beta: the KL weight of this call (None: ``self.beta``; ``sv.fit`` passes it for
+        KL warm-up and beta = 1 for the validation -ELBO). Returns (loss, grads) with grads keyed
+        like ``params``. The batch mean is taken here and only here; the per-example terms are
+        summed over pixels and latent dimensions. ``last_loss_terms`` holds the batch means of
+        the two terms afterwards.
         """
         x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
-        return self._loss_and_grads(x, x, eps, rng)
+        return self._loss_and_grads(x, x, eps, rng, beta)
 
-    def _loss_and_grads(self, x_encoded, x, eps, rng):
+    def _loss_and_grads(self, x_encoded, x, eps, rng, beta):
         """The loss above with the encoder fed ``x_encoded`` and the decoder scored against x.
 
-        For the VAE x_encoded is x; the denoising VAE passes the corrupted x_tilde. eps: as in
-        :meth:`loss_and_grads` (None: drawn from ``rng``).
+        For the VAE x_encoded is x; the denoising VAE passes the corrupted x_tilde. Read it top
+        to bottom: the forward pass, the loss, then the backward pass in reverse order.
         """
+        beta = self._kl_weight(beta)
         batch = x.shape[0]
+        # forward: encoder, reparameterized sample (with its KL), decoder
         mu, logvar = self._encode(x_encoded)
         eps = self._noise(eps, rng, mu.shape)
         z, std, kl = self.kernels.reparam_kl_forward(mu, logvar, eps)
-        raw = self.networks["decoder"].forward(z)
-        recon, draw = self._reconstruction_and_grad(x, raw, scale=1.0 / batch)
-        loss = float(np.mean(recon + self.beta * kl))
-        self.last_loss_terms = {"reconstruction": float(np.mean(recon)), "kl": float(np.mean(kl))}
+        decoder_out = self.networks["decoder"].forward(z)
+        # loss: per-example -log p(x|z) + beta * KL, averaged over the batch (here only)
+        nll, ddecoder_out = self._reconstruction_and_grad(x, decoder_out, scale=1.0 / batch)
+        loss = float(np.mean(nll + beta * kl))
+        self.last_loss_terms = {"reconstruction": float(np.mean(nll)), "kl": float(np.mean(kl))}
 
-        # backward: decoder, then the two places mu and logvar are used (z and the KL)
-        dz = self.networks["decoder"].backward(draw)
-        dmu, dlogvar = self.kernels.reparam_kl_backward(dz, mu, logvar, eps, std, self.beta / batch)
+        # backward: decoder; then mu and logvar, each used twice (z and the KL): the kernel adds
+        # both contributions, dmu = dz + w * mu (see kernels.reference.reparam_kl_backward)
+        dz = self.networks["decoder"].backward(ddecoder_out)
+        dmu, dlogvar = self.kernels.reparam_kl_backward(dz, mu, logvar, eps, std, beta / batch)
         # h feeds both heads, so its gradient is the sum of what comes back from each
         dh = self.networks["mu"].backward(dmu) + self.networks["logvar"].backward(dlogvar)
         self.networks["encoder"].backward(dh, need_dx=False)
@@ -267,29 +284,34 @@ class VAE(Model):
         eps = check_array("eps", eps, ndim=2, shape=shape)
         return eps.astype(self.dtype, copy=False)
 
-    def _decoder_head(self, raw):
-        """Decoder output -> p(x|z)'s parameters, with a cache for the backward pass."""
+    def _decoder_head(self, decoder_out):
+        """Decoder output -> p(x|z)'s parameters, with a cache for the backward pass.
+
+        bernoulli: the output is the logits. gaussian_fixed: mean = sigmoid(pre_mean), logvar =
+        2 log sigma. gaussian: the output is [pre_mean, pre_logvar], mean = sigmoid(pre_mean),
+        logvar = bounded_logvar_forward(pre_logvar).
+        """
         if self.likelihood == "bernoulli":
-            return raw, None
+            return decoder_out, None
         if self.likelihood == "gaussian_fixed":
-            mean = sigmoid(raw)
+            mean = sigmoid(decoder_out)
             logvar = np.full_like(mean, 2.0 * np.log(self.sigma))
             return (mean, logvar), mean
-        raw_mean, raw_logvar = raw[:, : self.n_in], raw[:, self.n_in:]
-        mean = sigmoid(raw_mean)
-        logvar, logvar_cache = bounded_logvar_forward(raw_logvar, *self.logvar_range)
+        pre_mean, pre_logvar = decoder_out[:, : self.n_in], decoder_out[:, self.n_in:]
+        mean = sigmoid(pre_mean)
+        logvar, logvar_cache = bounded_logvar_forward(pre_logvar, *self.logvar_range)
         return (mean, logvar), (mean, logvar_cache)
 
-    def _reconstruction_and_grad(self, x, raw, scale):
-        """Per-example -log p(x|z) and ``scale`` times its gradient with respect to ``raw``."""
-        decoded, head_cache = self._decoder_head(raw)
+    def _reconstruction_and_grad(self, x, decoder_out, scale):
+        """Per-example -log p(x|z) and ``scale`` times its gradient w.r.t. ``decoder_out``."""
+        decoded, head_cache = self._decoder_head(decoder_out)
         if self.likelihood == "bernoulli":
             return self.kernels.bernoulli_nll_and_grad(decoded, x, scale)
         mean, logvar = decoded
         nll, dmean, dlogvar = self.kernels.gaussian_nll_and_grad(x, mean, logvar, scale)
-        draw_mean = dmean * mean * (1 - mean)  # through mean = sigmoid(raw_mean)
+        dpre_mean = dmean * mean * (1 - mean)  # through mean = sigmoid(pre_mean)
         if self.likelihood == "gaussian_fixed":
-            return nll, draw_mean
-        draw_logvar = bounded_logvar_backward(dlogvar, head_cache[1])
-        return nll, np.concatenate([draw_mean, draw_logvar], axis=1)
+            return nll, dpre_mean
+        dpre_logvar = bounded_logvar_backward(dlogvar, head_cache[1])
+        return nll, np.concatenate([dpre_mean, dpre_logvar], axis=1)
 
