@@ -23,7 +23,6 @@ from scratchvae.validation import (
 )
 
 
-
 class DenseLayerCache(NamedTuple):
     x: np.ndarray    # the layer's input (batch, n_in)
     pre: np.ndarray  # x @ W + b, before the activation (batch, n_out)
