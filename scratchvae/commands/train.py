@@ -8,7 +8,14 @@
 The default run (a VAE on 10,000 sprites, 10 epochs) takes well under a minute on two cores.
 """
 
-import argparse
+from scratchvae.commands.arguments import (
+    check_root,
+    int_list,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 
 HELP = "train a model (default: a VAE on the embedded sprites) and save it with figures"
 
@@ -40,18 +47,6 @@ VAL_LOSS_MEANING = {
     "aae": "reconstruction loss on the test set, per example",
 }
 
-def _hidden_sizes(text):
-    try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--hidden must be comma-separated positive integers such as 512,256; got {text!r}"
-        ) from None
-    if any(s <= 0 for s in sizes):
-        raise argparse.ArgumentTypeError(f"--hidden sizes must be positive, got {text!r}")
-    return sizes
-
-
 def add_arguments(parser):
     from scratchvae.kernels import BACKENDS, DEFAULT_BACKEND
     from scratchvae.registry import model_names
@@ -66,28 +61,30 @@ def add_arguments(parser):
                         choices=("bernoulli", "gaussian", "gaussian_fixed"),
                         help="decoder likelihood (default: bernoulli; gaussian for frey-face, "
                              "gaussian_fixed for cifar10)")
-    parser.add_argument("--latent", type=int, default=None,
+    parser.add_argument("--latent", type=positive_int, default=None,
                         help="size of z (default: 10 for sprites and frey-face, 20 for MNIST-like, "
                              "64 for cifar10)")
-    parser.add_argument("--hidden", type=_hidden_sizes, default=None,
+    parser.add_argument("--hidden", type=int_list, default=None,
                         help="hidden-layer widths, e.g. 512,256 (default: 256 for sprites, 400 "
                              "for MNIST-like)")
-    parser.add_argument("--beta", type=float, default=1.0, help="KL weight (beta-VAE)")
-    parser.add_argument("--epochs", type=int, default=10, help="passes over the training set")
-    parser.add_argument("--batch-size", type=int, default=128, help="examples per step")
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--beta", type=nonnegative_float, default=1.0,
+                        help="KL weight (beta-VAE)")
+    parser.add_argument("--epochs", type=positive_int, default=10,
+                        help="passes over the training set")
+    parser.add_argument("--batch-size", type=positive_int, default=128, help="examples per step")
+    parser.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
                         help="seed for the initial weights, shuffling and noise")
     parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKENDS,
                         help="kernels: numba (fast) or numpy (reference)")
     parser.add_argument("--out", default="runs", help="folder that holds the run folders")
     parser.add_argument("--name", default=None,
                         help="run folder name (default: <model>-<dataset>-<date>-<time>)")
-    parser.add_argument("--n-train", type=int, default=None,
+    parser.add_argument("--n-train", type=positive_int, default=None,
                         help="training examples (default: 10000 sprites, else the whole split)")
-    parser.add_argument("--n-test", type=int, default=None,
+    parser.add_argument("--n-test", type=positive_int, default=None,
                         help="test examples (default: 1000 sprites, else the whole split)")
-    parser.add_argument("--kl-warmup", type=int, default=0,
+    parser.add_argument("--kl-warmup", type=nonnegative_int, default=0,
                         help="epochs of linear KL warm-up (beta from 0 to --beta)")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
 
@@ -179,12 +176,10 @@ def run(args):
     from scratchvae.registry import build_model
     from scratchvae.train import fit
 
-    for flag in ("epochs", "batch_size", "latent", "n_train", "n_test"):
-        value = getattr(args, flag)
-        if value is not None and value <= 0 and not (flag == "epochs" and value == 0):
-            print(f"error: --{flag.replace('_', '-')} must be positive, got {value}",
-                  file=sys.stderr)
-            return 2
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"error: --out {out} is a file; it must name a folder (for run folders)")
+    check_root(args.root)
     defaults = DATASET_DEFAULTS[args.dataset]
     options = dict(
         hidden=args.hidden or defaults["hidden"], latent=args.latent or defaults["latent"],
@@ -200,7 +195,6 @@ def run(args):
     if not getattr(model, "needs_labels", False):
         y_train = y_test = None
 
-    out = Path(args.out)
     name = args.name or _run_name(out, args.model, args.dataset)
     run_dir = out / name
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -226,10 +220,6 @@ def run(args):
                   checkpoint=run_dir / "model.npz",
                   kl_warmup_epochs=args.kl_warmup, metadata=info, callbacks=[report])
     (run_dir / "history.json").write_text(json.dumps(history, indent=1) + "\n")
-    if args.epochs == 0:
-        from scratchvae.checkpoint import save
-
-        save(model, run_dir / "model.npz", metadata=dict(info, epoch=0, history=history))
     written = [run_dir / "model.npz", run_dir / "history.json", run_dir / "run.json"]
     if not args.no_figures:
         written += write_figures(model, run_dir, x_test, image_shape,
