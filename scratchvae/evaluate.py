@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from scratchvae.losses import gaussian_nll, kl_standard_normal
+from scratchvae.losses import kl_standard_normal
 from scratchvae.mathutils import (  # noqa: F401  (log_normal_diag: deprecated, warns)
     log_normal_diag,
     log_standard_normal,
@@ -173,11 +173,12 @@ def importance_sampled_nll(vae, x, k=1000, rng=0, batch_size=10000, progress=Tru
                 x_rep = np.broadcast_to(xb, (c, *xb.shape)).reshape(c * m, *xb.shape[1:])
                 y_rep = None if yb is None else np.tile(yb, c)
                 log_px_z = -vae.reconstruction_nll(x_rep, _decode(vae, z_flat, y_rep))
+                # -log q(z|x) in its eps form, -log N(eps; 0, I) + 1/2 sum_j logvar_j: exact
+                # even when std = exp(logvar / 2) underflows and z - mu rounds to 0
+                neg_log_q = (-log_standard_normal(eps.astype(np.float64))
+                             + 0.5 * np.sum(logvar.astype(np.float64), axis=-1))
                 log_w = (np.asarray(log_px_z, dtype=np.float64).reshape(c, m)
-                         + log_standard_normal(z.astype(np.float64))
-                         + gaussian_nll(z.astype(np.float64),
-                                        np.broadcast_to(mu.astype(np.float64), z.shape),
-                                        np.broadcast_to(logvar.astype(np.float64), z.shape)))
+                         + log_standard_normal(z.astype(np.float64)) + neg_log_q)
                 log_total = np.logaddexp(log_total, logsumexp(log_w, axis=0))
             out[idx] = -(log_total - math.log(k))
             if bar is not None:
