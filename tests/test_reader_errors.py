@@ -12,7 +12,7 @@ from test_data_frey import MI_INT8, MI_INT32, MI_UINT32, MX_DOUBLE, element, mat
 from scratchvae.data import DataError, read_cifar10, read_idx, read_mat
 
 
-def _mat_with(flags_element, dims_element, values=np.zeros(4)):
+def _mat_with(flags_element, dims_element, values=(0.0, 0.0, 0.0, 0.0)):
     body = flags_element + dims_element + element(MI_INT8, b"x")
     body += element(9, np.asarray(values, "<f8").tobytes())
     return mat5(element(14, body, small=False))
