@@ -11,6 +11,8 @@ does no work beyond importing NumPy: no downloads, no argument parsing, no JIT c
 
 from importlib import import_module
 
+from scratchvae.models import MODEL_CLASSES
+
 __version__ = "0.1.0"
 
 _SUBMODULES = {
@@ -19,17 +21,9 @@ _SUBMODULES = {
     "conv", "conv_layers", "corruption", "mathutils", "notebook", "registry", "validation",
 }
 
-# public name -> module that defines it
+# public name -> module that defines it (the models: their registry, scratchvae.models)
 _NAMES = {
-    "VAE": "scratchvae.models.vae",
-    "Autoencoder": "scratchvae.models.autoencoder",
-    "DenoisingAutoencoder": "scratchvae.models.denoising",
-    "CVAE": "scratchvae.models.cvae",
-    "IWAE": "scratchvae.models.iwae",
-    "DenoisingVAE": "scratchvae.models.dvae",
-    "M2": "scratchvae.models.m2",
-    "AdversarialAutoencoder": "scratchvae.models.aae",
-    "ConvVAE": "scratchvae.models.convvae",
+    **MODEL_CLASSES,
     "fit": "scratchvae.train",
     "save": "scratchvae.checkpoint",
     "load": "scratchvae.checkpoint",

@@ -40,7 +40,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from scratchvae import __version__
 from scratchvae.layer_base import parameter_budget
+from scratchvae.models import model_class
 
 FORMAT = "scratchvae-checkpoint"
 VERSION = 1
@@ -88,7 +90,7 @@ def save(model, path, optimizer=None, metadata=None):
     header = {
         "format": FORMAT,
         "version": VERSION,
-        "scratchvae_version": _scratchvae().__version__,
+        "scratchvae_version": __version__,
         "model_class": model_class,
         "model_config": model.config(),
         "optimizer_class": None,
@@ -186,9 +188,8 @@ def _json_default(value):
 
 
 def _public_model_class_name(model):
-    sv = _scratchvae()
     name = type(model).__name__
-    if name not in sv._NAMES or getattr(sv, name, None) is not type(model):
+    if model_class(name) is not type(model):
         raise ValueError(
             f"model must be an instance of a public scratchvae model class (e.g. VAE, "
             f"Autoencoder), so that loading can rebuild it; got {type(model).__module__}.{name}"
@@ -390,9 +391,8 @@ def _read_header(path, arrays):
 def _rebuild_model(path, header, arrays, backend):
     from scratchvae.models.base import Model
 
-    sv = _scratchvae()
     name = header["model_class"]
-    cls = getattr(sv, name, None) if isinstance(name, str) and name in sv._NAMES else None
+    cls = model_class(name) if isinstance(name, str) else None
     if not (isinstance(cls, type) and issubclass(cls, Model)):
         raise _bad(path, f"model_class {name!r} is not a scratchvae model class")
     config = header["model_config"]
@@ -509,8 +509,3 @@ def _check_same_arrays(path, what, saved, expected, check_dtype=True):
             raise _bad(path, f"{what} {key!r} is {value.dtype} {value.shape}, expected "
                              f"{want.dtype} {want.shape}")
 
-
-def _scratchvae():
-    import scratchvae
-
-    return scratchvae

@@ -23,11 +23,6 @@ from scratchvae.validation import (
 )
 
 
-class ConvLayerCache(NamedTuple):
-    op: tuple    # the conv op's own cache (Conv2dCache / ConvTranspose2dCache)
-    act: tuple   # the activation's cache (functional.ActivationCache / LeakyReluCache)
-
-
 class ShapeCache(NamedTuple):
     input_shape: tuple  # the shape of x, to reshape the gradient back
 
@@ -45,7 +40,8 @@ class _ConvBase(Layer):
         self.padding = check_nonnegative_int("padding", padding)
         self.activation = check_choice("activation", activation, tuple(F.ACTIVATIONS))
         self.dtype = check_dtype("dtype", dtype)
-        get_conv_backend(backend)  # fail now, not at the first forward
+        # conv + bias + activation as one op: composed in NumPy, fused in Numba
+        self.kernels = get_conv_backend(backend)  # fails now, not at the first forward
         self.backend = backend
         self.input_grad = bool(input_grad)
         rng = as_generator(rng)
@@ -64,19 +60,13 @@ class _ConvBase(Layer):
 
     def forward(self, x):
         self._check_input(x)
-        pre, op_cache = self._op_forward(x)
-        act_forward, _ = F.ACTIVATIONS[self.activation]
-        out, act_cache = act_forward(pre)
-        self._cache = ConvLayerCache(op_cache, act_cache)
+        out, self._cache = self._op_forward(x)
         return out
 
     def backward(self, dout, need_dx=True):
         """Set ``grads["W"]``, ``grads["b"]``; return dx, or None when ``need_dx`` is False
         or the layer was built with ``input_grad=False``."""
-        cache = self._cached()
-        _, act_backward = F.ACTIVATIONS[self.activation]
-        dpre = act_backward(dout, cache.act)
-        dx, dW, db = self._op_backward(dpre, cache.op, need_dx=need_dx and self.input_grad)
+        dx, dW, db = self._op_backward(dout, self._cached(), need_dx=need_dx and self.input_grad)
         self.grads = {"W": dW, "b": db}
         return dx
 
@@ -106,11 +96,11 @@ class Conv2d(_ConvBase):
                 conv.conv2d_output_size(W, k, s, p))
 
     def _op_forward(self, x):
-        return conv.conv2d_forward(x, self.params["W"], self.params["b"], self.stride,
-                                   self.padding, backend=self.backend)
+        return self.kernels.conv2d_act_forward(x, self.params["W"], self.params["b"], self.stride,
+                                               self.padding, self.activation)
 
-    def _op_backward(self, dpre, cache, need_dx):
-        return conv.conv2d_backward(dpre, cache, need_dx=need_dx)
+    def _op_backward(self, dout, cache, need_dx):
+        return self.kernels.conv2d_act_backward(dout, cache, need_dx=need_dx)
 
     def __repr__(self):
         return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -156,12 +146,12 @@ class ConvTranspose2d(_ConvBase):
                 conv.conv_transpose2d_output_size(W, k, s, p, opw))
 
     def _op_forward(self, x):
-        return conv.conv_transpose2d_forward(x, self.params["W"], self.params["b"], self.stride,
-                                             self.padding, self.output_padding,
-                                             backend=self.backend)
+        return self.kernels.conv_transpose2d_act_forward(
+            x, self.params["W"], self.params["b"], self.stride, self.padding,
+            self.output_padding, self.activation)
 
-    def _op_backward(self, dpre, cache, need_dx):
-        return conv.conv_transpose2d_backward(dpre, cache, need_dx=need_dx)
+    def _op_backward(self, dout, cache, need_dx):
+        return self.kernels.conv_transpose2d_act_backward(dout, cache, need_dx=need_dx)
 
     def __repr__(self):
         return (f"ConvTranspose2d({self.in_channels}, {self.out_channels}, "

@@ -16,7 +16,6 @@ take ``y`` and get ``encode(x, y)`` and ``decode(z, y)``.
 """
 
 import math
-import sys
 
 import numpy as np
 
@@ -26,6 +25,7 @@ from scratchvae.mathutils import (  # noqa: F401  (log_normal_diag: deprecated, 
     log_standard_normal,
     logsumexp,
 )
+from scratchvae.progress import progress_bar, stderr_is_terminal
 from scratchvae.reparam import std_from_logvar
 from scratchvae.validation import as_generator, check_array, check_positive_int
 
@@ -71,22 +71,6 @@ def _check_inputs(model, x, y, vae=False):
 
 def _rows(a, idx):
     return None if a is None else a[idx]
-
-
-def _progress(total, desc, progress):
-    show = bool(progress) and _is_terminal()
-    if not show:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False, file=sys.stderr, unit="ex")
-
-
-def _is_terminal():
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,7 +140,7 @@ def importance_sampled_nll(vae, x, k=1000, rng=0, batch_size=10000, progress=Tru
     per_group = max(1, batch_size // k)
     per_chunk = min(k, batch_size)
     out = np.empty(n, dtype=np.float64)
-    bar = _progress(n, f"IS-NLL (k={k})", progress)
+    bar = progress_bar(n, f"IS-NLL (k={k})", bool(progress) and stderr_is_terminal(), unit="ex")
     try:
         for start in range(0, n, per_group):
             idx = slice(start, start + per_group)
@@ -181,11 +165,9 @@ def importance_sampled_nll(vae, x, k=1000, rng=0, batch_size=10000, progress=Tru
                          + log_standard_normal(z.astype(np.float64)) + neg_log_q)
                 log_total = np.logaddexp(log_total, logsumexp(log_w, axis=0))
             out[idx] = -(log_total - math.log(k))
-            if bar is not None:
-                bar.update(m)
+            bar.update(m)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return out
 
 

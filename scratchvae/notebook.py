@@ -20,7 +20,9 @@ to put it, or falls back to another dataset when the notebook offers one.
 Nothing here runs at import time.
 """
 
+import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -85,6 +87,22 @@ def setup(threads=1, dpi=72, figsize=(6, 3.5), quiet=False):
     return result
 
 
+@contextmanager
+def download_log_held_back():
+    """Hold back pooch's "Downloading data from <url>" line while a notebook loads data: on a
+    machine without network it would sit above the one sentence :func:`load` prints about the
+    failed download, and a stored notebook must not show a failed download."""
+    import pooch  # noqa: PLC0415  (lazy: pooch is imported only to load data)
+
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def load(name, split="train", fallback=None, **options):
     """``sv.data.load(name, split, **options)`` from the data directory of :func:`setup`.
 
@@ -99,7 +117,8 @@ def load(name, split="train", fallback=None, **options):
     from scratchvae.data.download import ENV_VAR, data_dir  # noqa: PLC0415
 
     try:
-        return load_data(name, split=split, **options)
+        with download_log_held_back():
+            return load_data(name, split=split, **options)
     except DataError as err:
         info = get_info(name)
         folder = data_dir() / (info.directory or "")

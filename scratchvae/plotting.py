@@ -21,7 +21,7 @@ from scratchvae.validation import as_generator, check_array, check_positive_int
 
 __all__ = ["norm_ppf", "tile_images", "image_grid", "reconstructions", "samples",
            "latent_manifold_2d", "latent_traversal", "interpolation", "latent_scatter",
-           "loss_curves"]
+           "loss_curves", "latent_size"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,7 +206,8 @@ def reconstructions(originals, reconstructions, image_shape, nrow=None, title=No
 # ---------------------------------------------------------------------------------------------
 
 
-def _latent_size(model):
+def latent_size(model):
+    """The size of the model's latent: ``n_latent`` (a VAE's z) or ``n_code`` (an AE's code)."""
     size = getattr(model, "n_latent", None) or getattr(model, "n_code", None)
     if size is None:
         raise ValueError(f"model must have n_latent (or n_code), got {type(model).__name__}")
@@ -221,10 +222,7 @@ def _latent_mean(model, x):
 
 def _decode_mean(model, z):
     """E[x | z]: the decoder mean image, (batch, n_in)."""
-    decoded = model.decode(np.asarray(z, dtype=getattr(model, "dtype", np.float64)))
-    if hasattr(model, "mean_image"):
-        return model.mean_image(decoded)
-    return decoded
+    return model.mean_image(model.decode(np.asarray(z, dtype=getattr(model, "dtype", np.float64))))
 
 
 def _one_example(x, name):
@@ -257,7 +255,7 @@ def latent_manifold_2d(model, image_shape, n=20, dims=(0, 1), title=None):
     low. Returns a Figure with one axes showing the n x n mosaic of decoder means.
     """
     n = check_positive_int("n", n)
-    n_latent = _latent_size(model)
+    n_latent = latent_size(model)
     d0, d1 = (int(d) for d in dims)
     if not (0 <= d0 < n_latent and 0 <= d1 < n_latent and d0 != d1):
         raise ValueError(f"dims must be two different latent dimensions in [0, {n_latent}), "
@@ -280,7 +278,7 @@ def latent_traversal(model, x, image_shape, dims=None, values=None, title=None):
     ``linspace(-3, 3, 9)``); dims defaults to the first min(n_latent, 10) dimensions.
     Returns a Figure with one axes, the rows labelled z0, z1, ...
     """
-    n_latent = _latent_size(model)
+    n_latent = latent_size(model)
     dims = list(range(min(n_latent, 10))) if dims is None else [int(d) for d in dims]
     if not dims or any(not 0 <= d < n_latent for d in dims):
         raise ValueError(f"dims must be latent dimensions in [0, {n_latent}), got {dims!r}")

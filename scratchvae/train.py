@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scratchvae.progress import progress_bar, stderr_is_terminal
 from scratchvae.validation import check_array, check_nonnegative_int, check_positive_int
 
 __all__ = ["fit", "NonFiniteError", "epoch_generator", "validation_generator",
@@ -108,20 +109,26 @@ def kl_warmup_beta(beta, epoch, step, steps_per_epoch, warmup_epochs):
 # ---------------------------------------------------------------------------------------------
 
 
-def _call_loss(model, xb, yb, rng):
+def _call_loss(model, xb, yb, rng, beta=None):
+    """``model.loss_and_grads`` on one batch: ``y=`` for labelled models, ``beta=`` (the KL
+    weight of this call) when given. The model itself is never changed."""
+    kwargs = {"rng": rng}
     if getattr(model, "needs_labels", False):
-        return model.loss_and_grads(xb, y=yb, rng=rng)
-    return model.loss_and_grads(xb, rng=rng)
+        kwargs["y"] = yb
+    if beta is not None:
+        kwargs["beta"] = beta
+    return model.loss_and_grads(xb, **kwargs)
 
 
 def validation_loss(model, x, y=None, rng=0, batch_size=1000):
-    """Mean loss of ``model`` over ``x`` with beta set to 1, and the means of its loss terms.
+    """Mean loss of ``model`` over ``x`` with beta = 1, and the means of its loss terms.
 
     For a VAE this is the true negative ELBO in nats per example, with z sampled from q(z|x)
     (noise drawn from ``rng``; never z = mu): -log p(x|z) + KL(q(z|x) || N(0, I)). For an
     autoencoder it is its reconstruction loss; for a denoising autoencoder the loss on inputs
     corrupted with noise drawn from ``rng``. It calls ``model.loss_and_grads`` batch by batch
-    (gradients are discarded; parameters are not changed) and weights each batch by its size.
+    (with ``beta=1.0`` for a model that has a KL weight ``beta``; gradients are discarded;
+    parameters and ``model.beta`` are not changed) and weights each batch by its size.
 
     Returns (loss, terms) with terms = batch-size-weighted means of ``model.last_loss_terms``.
     """
@@ -130,22 +137,15 @@ def validation_loss(model, x, y=None, rng=0, batch_size=1000):
     rng = as_generator(rng)
     batch_size = check_positive_int("batch_size", batch_size)
     n = len(x)
-    has_beta = hasattr(model, "beta")
-    saved_beta = model.beta if has_beta else None
+    beta = 1.0 if hasattr(model, "beta") else None
     total, terms = 0.0, {}
-    try:
-        if has_beta:
-            model.beta = 1.0
-        for start in range(0, n, batch_size):
-            xb = x[start:start + batch_size]
-            yb = None if y is None else y[start:start + batch_size]
-            loss, _ = _call_loss(model, xb, yb, rng)
-            total += float(loss) * len(xb)
-            for key, value in getattr(model, "last_loss_terms", {}).items():
-                terms[key] = terms.get(key, 0.0) + float(value) * len(xb)
-    finally:
-        if has_beta:
-            model.beta = saved_beta
+    for start in range(0, n, batch_size):
+        xb = x[start:start + batch_size]
+        yb = None if y is None else y[start:start + batch_size]
+        loss, _ = _call_loss(model, xb, yb, rng, beta)
+        total += float(loss) * len(xb)
+        for key, value in getattr(model, "last_loss_terms", {}).items():
+            terms[key] = terms.get(key, 0.0) + float(value) * len(xb)
     return total / n, {key: value / n for key, value in terms.items()}
 
 
@@ -248,9 +248,8 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
     checkpoint: path of a .npz file written after every epoch with ``sv.save(model, path,
         optimizer=..., metadata=...)`` (atomic). Its metadata holds "epoch" (epochs done),
         "history", "seed", "batch_size", "kl_warmup_epochs", "beta" and ``metadata``.
-    kl_warmup_epochs: linear KL warm-up, see :func:`kl_warmup_beta`; ``model.beta`` is
-        restored to its value at the end of every epoch (so checkpoints hold the real beta),
-        when training stops, and on error.
+    kl_warmup_epochs: linear KL warm-up, see :func:`kl_warmup_beta`: each step passes its
+        weight as ``loss_and_grads(..., beta=beta_t)``; ``model.beta`` is never changed.
     callbacks: callables ``callback(epoch, history, model)`` run after every epoch (epoch =
         epochs done); one that returns True stops training.
     initial_epoch, history: resume by hand: epochs already done and their history (continued).
@@ -294,10 +293,13 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
     y_train = _prepare_labels("y_train", y_train, x_train, needs_labels)
     y_val = None if x_val is None else _prepare_labels("y_val", y_val, x_val, needs_labels)
 
-    if optimizer is None:
+    if optimizer is None and not uses_train_step:
         from scratchvae.optim import Adam
 
         optimizer = Adam(params, lr=lr, backend=getattr(model, "backend", "numpy"))
+    elif optimizer is None and getattr(model, "optimizers", None) is None and hasattr(
+            model, "make_optimizers"):
+        model.make_optimizers(lr=lr)  # a train_step model that steps its own optimizers
     if resume and checkpoint is not None and checkpoint.exists():
         initial_epoch, history, saved_seed = _restore(model, optimizer, checkpoint)
         if rng is None and saved_seed is not None:
@@ -315,7 +317,7 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
         raise ValueError(f"batch_size must be at most the number of examples ({n}) when "
                          f"drop_last=True, got {batch_size}")
     base_beta = getattr(model, "beta", None)
-    show_bar = bool(progress) and _stderr_is_terminal()
+    show_bar = bool(progress) and stderr_is_terminal()
     # only a file this call wrote (or resumed from) is known to be good
     last_saved = initial_epoch if (resume and checkpoint is not None and checkpoint.exists()
                                    and initial_epoch) else None
@@ -325,21 +327,20 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
         start_time = time.perf_counter()
         epoch_rng = epoch_generator(seed, epoch)
         batches = minibatch_indices(n, batch_size, epoch_rng, shuffle, drop_last)
-        bar = _progress_bar(len(batches), f"epoch {epoch + 1}/{epochs}", show_bar)
+        bar = progress_bar(len(batches), f"epoch {epoch + 1}/{epochs}", show_bar)
         total, count, terms = 0.0, 0, {}
         try:
             for step, idx in enumerate(batches):
                 xb = x_train[idx]
                 yb = None if y_train is None else y_train[idx]
-                if kl_warmup_epochs:
-                    model.beta = kl_warmup_beta(base_beta, epoch, step, steps_per_epoch,
-                                                kl_warmup_epochs)
+                beta_t = (kl_warmup_beta(base_beta, epoch, step, steps_per_epoch,
+                                         kl_warmup_epochs) if kl_warmup_epochs else None)
                 if uses_train_step:
                     values = model.train_step(xb, yb, optimizer, epoch_rng)
                     loss, step_terms = _split_step_values(values)
                     found = _first_nonfinite_value(values)
                 else:
-                    loss, grads = _call_loss(model, xb, yb, epoch_rng)
+                    loss, grads = _call_loss(model, xb, yb, epoch_rng, beta_t)
                     loss = float(loss)
                     step_terms = getattr(model, "last_loss_terms", {})
                     found = _first_nonfinite(loss, grads)
@@ -360,16 +361,13 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
                 bar.set_postfix(loss=f"{total / count:.4g}", refresh=False)
         finally:
             bar.close()
-            if kl_warmup_epochs:
-                beta_last = model.beta
-                model.beta = base_beta
 
         history["epoch"].append(epoch + 1)
         history["train_loss"].append(total / count)
         for key, value in terms.items():
             history.setdefault(f"train_{key}", []).append(value / count)
         if base_beta is not None:
-            history.setdefault("beta", []).append(beta_last if kl_warmup_epochs else base_beta)
+            history.setdefault("beta", []).append(base_beta if beta_t is None else beta_t)
         if x_val is not None:
             val, val_terms = validation_loss(model, x_val, y_val, validation_generator(seed),
                                              val_batch_size)
@@ -436,32 +434,6 @@ def _split_step_values(values):
     return float(values["loss"]), {k: float(v) for k, v in values.items() if k != "loss"}
 
 
-def _stderr_is_terminal():
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def set_postfix(self, **kwargs):
-        pass
-
-    def close(self):
-        pass
-
-
-def _progress_bar(total, desc, show):
-    if not show:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True)
-
-
 def _print_epoch_summary(history):
     parts = [f"epoch {history['epoch'][-1]}", f"train_loss {history['train_loss'][-1]:.4f}"]
     if history["val_loss"]:
@@ -495,14 +467,16 @@ def _restore(model, optimizer, path):
             raise ValueError(f"checkpoint {path}: {key} has shape {value.shape}, the model's "
                              f"has {params[key].shape}")
         params[key][...] = value
-    if saved.optimizer is None:
-        raise ValueError(f"checkpoint {path} holds no optimizer state, so it cannot be resumed "
-                         "exactly; load it with sv.load and train with initial_epoch instead")
-    if type(saved.optimizer) is not type(optimizer):
-        raise ValueError(f"checkpoint {path} holds {type(saved.optimizer).__name__} state, "
-                         f"but optimizer is {type(optimizer).__name__}")
-    optimizer.load_state_dict(saved.optimizer.state_dict())
     owned = getattr(saved.model, "optimizers", None)
+    if optimizer is not None or not owned:  # the state of the optimizer fit steps
+        if saved.optimizer is None:
+            raise ValueError(f"checkpoint {path} holds no optimizer state, so it cannot be "
+                             "resumed exactly; load it with sv.load and train with "
+                             "initial_epoch instead")
+        if type(saved.optimizer) is not type(optimizer):
+            raise ValueError(f"checkpoint {path} holds {type(saved.optimizer).__name__} state, "
+                             f"but optimizer is {type(optimizer).__name__}")
+        optimizer.load_state_dict(saved.optimizer.state_dict())
     if owned:  # optimizers the model owns (the adversarial autoencoder's): bind them to model
         from scratchvae.optim import rebind
 

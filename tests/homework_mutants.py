@@ -1,8 +1,12 @@
 """A catalogue of typical wrong answers to the homework, as code: every one must fail its checker.
 
-``MUTANTS[exercise]`` is a list of ``Mutant(name, fn, hint)``: ``fn`` has the exercise's
-signature, and ``hint`` is a piece of the HINT the checker should give for it (None when no
-specific hint is promised, only a failure). tests/test_homework.py runs them all.
+``MUTANTS[exercise]`` is a list of ``Mutant(name, fn, hint, extra)``: ``fn`` has the exercise's
+signature, ``hint`` is a piece of the HINT the checker should give for it (None when no specific
+hint is promised, only a failure), and ``extra`` holds further arguments of the checker (the
+forward a chain check feeds into the backward). tests/test_homework.py runs them all.
+
+Wrong answers are written with NumPy only, as a student would: a mutant that calls the package
+is a bypass (the "bypass" section), caught by the checker's watch on package calls.
 """
 
 from collections.abc import Callable
@@ -10,26 +14,37 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scratchvae import functional as F
-from scratchvae import losses as L
+import scratchvae as sv
 from scratchvae.reparam import ReparamCache
+
+BYPASS = "This exercise is to be written with NumPy"
+"""The piece of the failure message every bypass (a call into the package) must produce."""
 
 
 class Mutant(NamedTuple):
     name: str
     fn: Callable
     hint: object  # str (a substring of the expected HINT) or None
+    extra: tuple = ()
 
 
 MUTANTS = {}
 
 
-def mutant(exercise, hint=None):
+def mutant(exercise, hint=None, extra=()):
     """Register the decorated function as a wrong answer to ``exercise``."""
     def register(fn):
-        MUTANTS.setdefault(exercise, []).append(Mutant(fn.__name__, fn, hint))
+        MUTANTS.setdefault(exercise, []).append(Mutant(fn.__name__, fn, hint, tuple(extra)))
         return fn
     return register
+
+
+def _sigmoid(a):
+    return 0.5 * (1 + np.tanh(a / 2))
+
+
+def _softplus(a):
+    return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,7 +432,7 @@ def kl_wrong_sign(mu, logvar):
 
 
 @mutant("kl_standard_normal", "-log sigma instead of -log sigma^2")
-def kl_seed_slide_log_sigma(mu, logvar):
+def kl_lecture_slide_log_sigma(mu, logvar):
     log_sigma = logvar / 2
     return 0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - log_sigma, axis=-1)
 
@@ -459,7 +474,7 @@ def kl_grad_of_mean(mu, logvar):
 
 
 @mutant("kl_standard_normal_grad", "-log sigma instead of -log sigma^2")
-def kl_grad_seed_slide(mu, logvar):
+def kl_grad_lecture_slide(mu, logvar):
     return mu.copy(), 0.5 * (np.exp(logvar) - 0.5)
 
 
@@ -472,23 +487,23 @@ def bernoulli_naive(logits, x):
 
 @mutant("bernoulli_nll", "numerically unstable")
 def bernoulli_clipped(logits, x):
-    p = np.clip(F.sigmoid(logits), 1e-7, 1 - 1e-7)
+    p = np.clip(_sigmoid(logits), 1e-7, 1 - 1e-7)
     return -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=-1)
 
 
 @mutant("bernoulli_nll", "sign")
 def bernoulli_sign(logits, x):
-    return -L.bernoulli_nll(logits, x)
+    return -np.sum(_softplus(logits) - x * logits, axis=-1)
 
 
 @mutant("bernoulli_nll", "mean over pixels vs sum?")
 def bernoulli_mean_pixels(logits, x):
-    return np.mean(F.softplus(logits) - x * logits, axis=-1)
+    return np.mean(_softplus(logits) - x * logits, axis=-1)
 
 
 @mutant("bernoulli_nll", None)
 def bernoulli_swapped_x(logits, x):
-    return np.sum(F.softplus(logits) - (1 - x) * logits, axis=-1)
+    return np.sum(_softplus(logits) - (1 - x) * logits, axis=-1)
 
 
 @mutant("gaussian_nll", "missing the constant")
@@ -518,9 +533,40 @@ def gaussian_mean_pixels(x, mean, logvar):
 
 
 def _vae(params, x, eps, mistake=None):
-    from scratchvae.homework.vae import vae_reference
-
-    return vae_reference(params, x, eps, mistake)
+    """The homework VAE's loss and grads in NumPy, with one of the known mistakes."""
+    m, p, batch = mistake, params, x.shape[0]
+    h = np.tanh(x @ p["encoder.0.W"] + p["encoder.0.b"])
+    mu = h @ p["mu.W"] + p["mu.b"]
+    logvar = h @ p["logvar.W"] + p["logvar.b"]
+    std = np.exp(logvar) if m == "var_as_std" else np.exp(logvar / 2)
+    z = mu if m == "z_is_mu" else mu + std * eps
+    g = np.tanh(z @ p["decoder.0.W"] + p["decoder.0.b"])
+    logits = g @ p["decoder.1.W"] + p["decoder.1.b"]
+    kl_scale = {"kl_no_half": 2.0, "kl_sign": -1.0}.get(m, 1.0)
+    kl = kl_scale * 0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar, axis=-1)
+    recon_scale = 1.0 / x.shape[1] if m == "recon_mean_pixels" else 1.0
+    recon = np.sum(_softplus(logits) - x * logits, axis=-1)
+    norm = 1.0 if m == "no_batch_mean" else 1.0 / batch
+    loss = float(np.sum(recon_scale * recon + kl) * norm)
+    dlogits = (_sigmoid(logits) - x) * recon_scale * norm
+    grads = {"decoder.1.W": g.T @ dlogits, "decoder.1.b": dlogits.sum(0)}
+    dpre_g = dlogits @ p["decoder.1.W"].T * (1 - g ** 2)
+    grads["decoder.0.W"], grads["decoder.0.b"] = z.T @ dpre_g, dpre_g.sum(0)
+    dz = dpre_g @ p["decoder.0.W"].T
+    kl_norm = 1.0 if m == "kl_grad_no_batch_mean" else norm
+    dmu_kl, dlogvar_kl = kl_scale * kl_norm * mu, kl_scale * kl_norm * 0.5 * (np.exp(logvar) - 1)
+    if m == "z_is_mu":
+        dlogvar_z = np.zeros_like(dz)
+    else:
+        dlogvar_z = dz * eps * std * (1.0 if m == "var_as_std" else 0.5)
+    dmu = (0 if m == "mu_no_recon" else dz) + (0 if m == "mu_no_kl" else dmu_kl)
+    dlogvar = dlogvar_z + (0 if m == "logvar_no_kl" else dlogvar_kl)
+    grads["mu.W"], grads["mu.b"] = h.T @ dmu, dmu.sum(0)
+    grads["logvar.W"], grads["logvar.b"] = h.T @ dlogvar, dlogvar.sum(0)
+    dh = dmu @ p["mu.W"].T + (0 if m == "h_mu_only" else dlogvar @ p["logvar.W"].T)
+    dpre_h = dh * (1 - h ** 2)
+    grads["encoder.0.W"], grads["encoder.0.b"] = x.T @ dpre_h, dpre_h.sum(0)
+    return loss, grads
 
 
 def _vae_mutant(mistake, hint):
@@ -536,6 +582,7 @@ _vae_mutant("kl_sign", "sign of the KL?")
 _vae_mutant("recon_mean_pixels", "mean over pixels vs sum?")
 _vae_mutant("z_is_mu", "z = mu")
 _vae_mutant("no_batch_mean", "mean over the batch")
+_vae_mutant("kl_grad_no_batch_mean", "divide kl_standard_normal_grad(mu, logvar) by the batch")
 _vae_mutant("mu_no_kl", "add the KL's gradient (mu) to dmu")
 _vae_mutant("mu_no_recon", "add the gradient through z")
 _vae_mutant("logvar_no_kl", "add the KL's gradient to dlogvar")
@@ -654,8 +701,356 @@ def elbo_kl_no_half(vae, x, eps):
 
 
 @mutant("elbo_terms", "changed vae.params")
-def elbo_trains_the_model(vae, x, eps):
-    _, grads = vae.loss_and_grads(x, eps=eps)
-    for key, g in grads.items():
-        vae.params[key] -= 0.1 * g
+def elbo_changes_the_model(vae, x, eps):
+    for value in vae.params.values():
+        value *= 0.9
     return _terms(vae, x, eps)
+
+
+# ---------------------------------------------------------------------------------------------
+# hints added later: per-example masks, and a forward/backward pair that disagree on the cache
+# ---------------------------------------------------------------------------------------------
+
+@mutant("masking_noise", "one random number per PIXEL")
+def masking_one_draw_per_example(x, level, rng):
+    return x * (rng.random((x.shape[0], 1)) >= level)
+
+
+class _CacheWithZ(NamedTuple):
+    eps: np.ndarray
+    std: np.ndarray
+    z: np.ndarray
+
+
+def _reparameterize_caching_z(mu, logvar, eps):
+    """A forward that passes its own check: its cache has .eps and .std, plus z at the end."""
+    std = np.exp(logvar / 2)
+    z = mu + std * eps
+    return z, _CacheWithZ(eps, std, z)
+
+
+@mutant("reparameterize_backward", "wrong on the cache your own reparameterize returns",
+        extra=(_reparameterize_caching_z,))
+def reparam_bwd_reads_the_last_field(dz, cache):
+    eps, std = cache[0], cache[-1]  # right for ReparamCache(eps, std), wrong for a longer cache
+    return dz.copy(), dz * eps * std / 2
+
+
+# ---------------------------------------------------------------------------------------------
+# bypasses: right answers that call the package's own implementation
+# ---------------------------------------------------------------------------------------------
+
+def _bypass(exercise, name, fn, extra=()):
+    fn.__name__ = f"bypass_{name}"
+    MUTANTS.setdefault(exercise, []).append(Mutant(fn.__name__, fn, BYPASS, tuple(extra)))
+
+
+_bypass("dense_backward", "functional", lambda dout, cache: sv.functional.dense_backward(
+    dout, cache))
+_bypass("relu_backward", "functional", lambda dout, cache: sv.functional.relu_backward(
+    dout, cache))
+_bypass("sigmoid_backward", "functional", lambda dout, cache: sv.functional.sigmoid_backward(
+    dout, cache))
+_bypass("tanh_backward", "functional", lambda dout, cache: sv.functional.tanh_backward(
+    dout, cache))
+_bypass("rel_error", "gradcheck", lambda a, b: sv.gradcheck.rel_error(a, b))
+_bypass("mse_loss", "losses", lambda x_hat, x: (
+    float(np.mean(sv.losses.mse(x_hat, x))), sv.losses.mse_grad(x_hat, x) / x.shape[0]))
+_bypass("reparameterize", "reparam", lambda mu, logvar, eps: sv.reparam.reparameterize(
+    mu, logvar, eps))
+_bypass("reparameterize_backward", "reparam",
+        lambda dz, cache: sv.reparam.reparameterize_backward(dz, cache))
+_bypass("kl_standard_normal", "losses", lambda mu, logvar: sv.losses.kl_standard_normal(
+    mu, logvar))
+_bypass("kl_standard_normal_grad", "losses",
+        lambda mu, logvar: sv.losses.kl_standard_normal_grad(mu, logvar))
+_bypass("bernoulli_nll", "losses", lambda logits, x: sv.losses.bernoulli_nll(logits, x))
+_bypass("gaussian_nll", "losses", lambda x, mean, logvar: sv.losses.gaussian_nll(
+    x, mean, logvar))
+_bypass("gaussian_fixed_nll", "losses", lambda x, x_hat, sigma: sv.losses.gaussian_nll(
+    x, x_hat, np.full_like(x, 2 * np.log(sigma))))
+_bypass("kl_standard_normal", "package_function_itself", sv.losses.kl_standard_normal)
+
+
+def _vae_via_package(params, x, eps):
+    """The issue's example: copy the params into an sv.VAE and ask it."""
+    v = sv.VAE(n_in=x.shape[1], hidden=(params["encoder.0.W"].shape[1],),
+               n_latent=params["mu.W"].shape[1], activation="tanh", dtype=np.float64,
+               backend="numpy", rng=0)
+    for k, val in params.items():
+        v.params[k][...] = val
+    return v.loss_and_grads(x, eps=eps)
+
+
+def _vae_via_homework_reference(params, x, eps):
+    from scratchvae.homework.vae import vae_reference
+
+    return vae_reference(params, x, eps)
+
+
+_bypass("vae_loss_and_grads", "sv_VAE", _vae_via_package)
+_bypass("vae_loss_and_grads", "homework_reference", _vae_via_homework_reference)
+
+
+def _elbo_via_vae_elbo(vae, x, eps):
+    mu, logvar = vae.encode(x)
+    kl = sv.losses.kl_standard_normal(mu, logvar)
+    return -vae.elbo(x, eps=eps) - kl, kl
+
+
+_bypass("elbo_terms", "vae_elbo", _elbo_via_vae_elbo)
+
+
+def _ae_via_package(params, x_in, x_target):
+    from scratchvae.homework.autoencoders import ae_reference
+
+    return ae_reference(params, x_in, x_target)
+
+
+_bypass("ae_loss_and_grads", "homework_reference", _ae_via_package)
+
+
+def _numgrad_via_gradcheck(f, x, h=1e-5):
+    return sv.gradcheck.numerical_grad(f, x, h=h)
+
+
+_bypass("numerical_gradient", "gradcheck", _numgrad_via_gradcheck)
+
+
+# ---------------------------------------------------------------------------------------------
+# hw5: the transposed convolution
+# ---------------------------------------------------------------------------------------------
+
+def _trans_conv(X, K, flip=False, assign=False):
+    K = K[::-1, ::-1] if flip else K
+    h, w = X.shape
+    kh, kw = K.shape
+    Y = np.zeros((h + kh - 1, w + kw - 1))
+    for i in range(h):
+        for j in range(w):
+            if assign:
+                Y[i:i + kh, j:j + kw] = X[i, j] * K
+            else:
+                Y[i:i + kh, j:j + kw] += X[i, j] * K
+    return Y
+
+
+@mutant("trans_conv", "the kernel is flipped")
+def trans_conv_flipped(X, K):
+    return _trans_conv(X, K, flip=True)
+
+
+@mutant("trans_conv", "overlapping stamps ADD")
+def trans_conv_assigns(X, K):
+    return _trans_conv(X, K, assign=True)
+
+
+@mutant("trans_conv", "GROWS the image")
+def trans_conv_is_a_convolution(X, K):
+    h, w = X.shape
+    kh, kw = K.shape
+    return np.array([[np.sum(X[i:i + kh, j:j + kw] * K) for j in range(w - kw + 1)]
+                     for i in range(h - kh + 1)])
+
+
+@mutant("trans_conv", "should be a NumPy array")
+def trans_conv_returns_a_list(X, K):
+    return _trans_conv(X, K).tolist()
+
+
+def _conv_t(x, W, b, stride, padding, flip=False, assign=False, swap=False, crop=True,
+            use_stride=True, bias=True):
+    subscripts = "nc,ockl->nokl" if swap else "nc,cokl->nokl"  # swap: conv2d's kernel layout
+    if flip:
+        W = W[:, :, ::-1, ::-1]
+    s = stride if use_stride else 1
+    N, _, H, Wd = x.shape
+    _, C_out, kh, kw = W.shape
+    full = np.zeros((N, C_out, (H - 1) * s + kh, (Wd - 1) * s + kw))
+    for h in range(H):
+        for w in range(Wd):
+            stamp = np.einsum(subscripts, x[:, :, h, w], W)
+            if assign:
+                full[:, :, h * s:h * s + kh, w * s:w * s + kw] = stamp
+            else:
+                full[:, :, h * s:h * s + kh, w * s:w * s + kw] += stamp
+    p = padding if crop else 0
+    out = full[:, :, p:full.shape[2] - p, p:full.shape[3] - p]
+    return out + b.reshape(1, -1, 1, 1) if bias else out
+
+
+@mutant("conv_transpose2d", "padding CROPS the output")
+def conv_t_padding_ignored(x, W, b, stride, padding):
+    return _conv_t(x, W, b, stride, padding, crop=False)
+
+
+@mutant("conv_transpose2d", "stamps sit `stride` pixels apart")
+def conv_t_stride_ignored(x, W, b, stride, padding):
+    return _conv_t(x, W, b, stride, padding, use_stride=False)
+
+
+@mutant("conv_transpose2d", "add the bias")
+def conv_t_no_bias(x, W, b, stride, padding):
+    return _conv_t(x, W, b, stride, padding, bias=False)
+
+
+@mutant("conv_transpose2d", "the kernel is flipped")
+def conv_t_flipped(x, W, b, stride, padding):
+    return _conv_t(x, W, b, stride, padding, flip=True)
+
+
+@mutant("conv_transpose2d", "overlapping stamps ADD")
+def conv_t_assigns(x, W, b, stride, padding):
+    return _conv_t(x, W, b, stride, padding, assign=True)
+
+
+@mutant("conv_transpose2d", "W has shape (C_in, C_out, kh, kw)")
+def conv_t_conv2d_layout(x, W, b, stride, padding):
+    return _conv_t(x, W, b, stride, padding, swap=True)  # einsum raises unless C_in == C_out
+
+
+def _conv_t_backward(dout, x, W, stride, padding, flip=False, db_axes=(0, 2, 3), db_mean=False,
+                     dw_mean=False):
+    N, C_in, H, Wd = x.shape
+    _, C_out, kh, kw = W.shape
+    Wk = W[:, :, ::-1, ::-1] if flip else W
+    dfull = np.zeros((N, C_out, (H - 1) * stride + kh, (Wd - 1) * stride + kw))
+    dfull[:, :, padding:dfull.shape[2] - padding, padding:dfull.shape[3] - padding] = dout
+    dx, dW = np.zeros_like(x), np.zeros_like(W)
+    for h in range(H):
+        for w in range(Wd):
+            window = dfull[:, :, h * stride:h * stride + kh, w * stride:w * stride + kw]
+            dx[:, :, h, w] = np.einsum("nokl,cokl->nc", window, Wk)
+            dW += np.einsum("nc,nokl->cokl", x[:, :, h, w], window)
+    db = dout.mean(axis=db_axes) if db_mean else dout.sum(axis=db_axes)
+    return dx, dW / N if dw_mean else dW, db
+
+
+@mutant("conv_transpose2d_backward", "the kernel is flipped")
+def conv_t_bwd_flipped(dout, x, W, stride, padding):
+    return _conv_t_backward(dout, x, W, stride, padding, flip=True)
+
+
+@mutant("conv_transpose2d_backward", "sum db over the batch AND both spatial axes")
+def conv_t_bwd_db_batch_only(dout, x, W, stride, padding):
+    return _conv_t_backward(dout, x, W, stride, padding, db_axes=(0,))
+
+
+@mutant("conv_transpose2d_backward", "sum, don't average")
+def conv_t_bwd_db_mean(dout, x, W, stride, padding):
+    return _conv_t_backward(dout, x, W, stride, padding, db_mean=True)
+
+
+@mutant("conv_transpose2d_backward", "axis 1 is the channel")
+def conv_t_bwd_db_wrong_axes(dout, x, W, stride, padding):
+    return _conv_t_backward(dout, x, W, stride, padding, db_axes=(0, 1, 2))
+
+
+@mutant("conv_transpose2d_backward", "sum dW over the batch, don't average")
+def conv_t_bwd_dw_mean(dout, x, W, stride, padding):
+    return _conv_t_backward(dout, x, W, stride, padding, dw_mean=True)
+
+
+_bypass("trans_conv", "conv", lambda X, K: sv.conv.conv_transpose2d_forward(
+    X[None, None], K[None, None], np.zeros(1))[0][0, 0])
+_bypass("conv_transpose2d", "conv", lambda x, W, b, stride, padding:
+        sv.conv.conv_transpose2d_forward(x, W, b, stride, padding)[0])
+
+
+def _conv_t_backward_via_package(dout, x, W, stride, padding):
+    _, cache = sv.conv.conv_transpose2d_forward(x, W, np.zeros(W.shape[1]), stride, padding)
+    return sv.conv.conv_transpose2d_backward(dout, cache)
+
+
+_bypass("conv_transpose2d_backward", "conv", _conv_t_backward_via_package)
+
+
+def _conv_t_via_kernel(x, W, b, stride, padding):
+    """The package's col2im kernel (its NumPy twin) instead of the stamps."""
+    from scratchvae.kernels.conv_reference import col2im
+
+    N, _, H, Wd = x.shape
+    C_in, C_out, kh, kw = W.shape
+    out_shape = (N, C_out, (H - 1) * stride - 2 * padding + kh, (Wd - 1) * stride - 2 * padding + kw)
+    cols = W.reshape(C_in, -1).T @ x.transpose(1, 0, 2, 3).reshape(C_in, -1)
+    return col2im(cols, out_shape, kh, kw, stride, padding) + b.reshape(1, -1, 1, 1)
+
+
+_bypass("conv_transpose2d", "col2im_kernel", _conv_t_via_kernel)
+
+
+# ---------------------------------------------------------------------------------------------
+# hw6: the importance-weighted bound
+# ---------------------------------------------------------------------------------------------
+
+@mutant("log_mean_exp", "subtract the max first")
+def lme_naive(log_w):
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.log(np.mean(np.exp(log_w), axis=0))
+
+
+@mutant("log_mean_exp", "subtract log k")
+def lme_log_sum_exp(log_w):
+    m = log_w.max(axis=0)
+    return m + np.log(np.sum(np.exp(log_w - m), axis=0))
+
+
+@mutant("log_mean_exp", "mean of the log-weights")
+def lme_mean_of_logs(log_w):
+    return log_w.mean(axis=0)
+
+
+@mutant("log_mean_exp", "axis 0")
+def lme_wrong_axis(log_w):
+    m = log_w.max(axis=1)
+    return m + np.log(np.mean(np.exp(log_w - m[:, None]), axis=1))
+
+
+@mutant("log_mean_exp", "subtract the max first")
+def lme_clipped(log_w):
+    return np.log(np.maximum(np.mean(np.exp(np.clip(log_w, -700, 700)), axis=0), 1e-300))
+
+
+@mutant("importance_weights", "subtract the max first")
+def weights_naive(log_w):
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.exp(log_w)
+        return w / w.sum(axis=0)
+
+
+@mutant("importance_weights", "each COLUMN")
+def weights_wrong_axis(log_w):
+    w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+    return w / w.sum(axis=1, keepdims=True)
+
+
+@mutant("importance_weights", "divide by the sum over the samples")
+def weights_unnormalised(log_w):
+    with np.errstate(over="ignore", under="ignore"):
+        return np.exp(log_w)
+
+
+@mutant("importance_weights", "not by k")
+def weights_over_k(log_w):
+    return np.exp(log_w - log_w.max(axis=0)) / log_w.shape[0]
+
+
+_bypass("log_mean_exp", "mathutils", lambda log_w: sv.mathutils.log_mean_exp(log_w, axis=0))
+_bypass("importance_weights", "mathutils", lambda log_w: sv.mathutils.softmax(log_w.T).T)
+
+
+def _masking_via_corruption(x, level, rng):
+    keep_mask = sv.corruption.sample_keep_mask(x.shape, level, rng)
+    return sv.corruption.corrupt_masking(x, keep_mask)
+
+
+def _sgd_via_optim(params, grads, lr):
+    sv.optim.SGD(params, lr=lr, momentum=0.0).step(grads)
+
+
+_bypass("masking_noise", "corruption", _masking_via_corruption)
+_bypass("sgd_step", "optim", _sgd_via_optim)
+
+NO_PACKAGE_REFERENCE = ("n_gaussian_params", "equivalent_beta")
+"""Exercises whose reference is a closed form in the checker, so there is no package call to
+bypass with; every other exercise has a bypass mutant."""

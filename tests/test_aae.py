@@ -135,6 +135,8 @@ def test_aae_checkpoint_keeps_its_three_optimizers_and_resume_is_bit_identical(t
     path = tmp_path / "aae.npz"
     sv.fit(_tiny(), x, epochs=2, batch_size=8, rng=2, progress=False, checkpoint=path)
     loaded = sv.load(path)
+    # fit builds no Adam of its own for a model that steps its own optimizers, nor saves one
+    assert sv.checkpoint.load_checkpoint(path).optimizer is None
     assert set(loaded.optimizers) == {"autoencoder", "discriminator", "encoder"}
     assert loaded.optimizers["encoder"].step_count == 2 * 5  # 5 batches per epoch
     assert set(loaded.optimizers["discriminator"].params) == set(
@@ -145,6 +147,13 @@ def test_aae_checkpoint_keeps_its_three_optimizers_and_resume_is_bit_identical(t
            resume=True)
     for key, value in straight.params.items():
         np.testing.assert_array_equal(resumed.params[key], value, err_msg=key)
+
+
+def test_fit_gives_its_learning_rate_to_the_models_own_optimizers():
+    x = (np.random.default_rng(3).uniform(size=(16, 7)) < 0.4).astype(np.float64)
+    model = _tiny()
+    sv.fit(model, x, epochs=1, batch_size=8, lr=3e-4, rng=0, progress=False)
+    assert {opt.lr for opt in model.optimizers.values()} == {3e-4}
 
 
 def test_a_checkpoint_without_the_model_optimizers_entry_but_with_their_state_is_refused(

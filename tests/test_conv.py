@@ -119,10 +119,12 @@ def test_conv_transpose2d_forward_matches_direct_loops(cfg, backend):
         assert rel_error(out, expected) < 1e-13
 
 
-def test_conv_ops_are_reexported_by_functional():
-    assert F.conv2d_forward is conv.conv2d_forward
-    assert F.conv_transpose2d_backward is conv.conv_transpose2d_backward
-    assert F.im2col is conv.im2col and F.col2im is conv.col2im
+def test_conv_ops_under_their_old_functional_names_still_work_and_warn():
+    for name in ("conv2d_forward", "conv_transpose2d_backward", "im2col", "col2im"):
+        with pytest.warns(DeprecationWarning, match=f"use scratchvae.conv.{name}"):
+            assert getattr(F, name) is getattr(conv, name)
+    with pytest.raises(AttributeError):
+        F.conv3d_forward  # noqa: B018  (only the listed old names are served)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -155,6 +155,34 @@ def test_conv_layer_with_input_grad_false_returns_no_dx_and_same_weight_grads():
     assert np.array_equal(full.grads["W"], skip.grads["W"])
 
 
+def test_sequential_asks_a_layer_for_dx_only_when_a_layer_before_it_has_parameters(monkeypatch):
+    # one mechanism for every layer: backward(dout, need_dx); Reshape first has no parameters,
+    # so with need_dx=False the first conv skips its dx product, the second does not
+    rng = np.random.default_rng(2)
+    net = Sequential(Reshape((1, 8, 8)), Conv2d(1, 2, 4, stride=2, padding=1, rng=0),
+                     Conv2d(2, 3, 4, stride=2, padding=1, activation="tanh", rng=1), Flatten())
+    x = rng.standard_normal((3, 64))
+    dout = rng.standard_normal(net.forward(x).shape)
+    asked = []
+
+    def recording(layer):
+        real = layer.backward
+
+        def backward(d, need_dx=True):
+            asked.append((type(layer).__name__, need_dx))
+            return real(d, need_dx)
+
+        return backward
+
+    for layer in net.layers:
+        monkeypatch.setattr(layer, "backward", recording(layer))
+    assert net.backward(dout, need_dx=False) is None
+    assert asked == [("Flatten", True), ("Conv2d", True), ("Conv2d", False), ("Reshape", False)]
+    grads = dict(net.grads)
+    assert net.backward(dout).shape == x.shape  # the caller wants dx: every layer is asked
+    assert all(np.array_equal(grads[key], net.grads[key]) for key in grads)
+
+
 def test_conv_layers_are_reexported_by_layers_module():
     from scratchvae import layers
 

@@ -1,14 +1,18 @@
 """Homework: every solution passes, every stub says "not implemented", every mutant is caught
 (with its hint), release strips solutions and answer keys, and grading scores notebooks."""
 
+import importlib.util
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from homework_mutants import MUTANTS
+from homework_mutants import BYPASS, MUTANTS, NO_PACKAGE_REFERENCE
 
 import scratchvae.homework as hw
 from scratchvae.cli import main as cli_main
@@ -99,9 +103,14 @@ def test_every_exercise_has_at_least_three_mutants():
     assert set(MUTANTS) <= {e for _, e in ALL_EXERCISES}
 
 
-def _failure(exercise, fn):
+def test_every_exercise_with_a_package_reference_has_a_bypass_mutant():
+    with_bypass = {e for e, m in ALL_MUTANTS if m.hint == BYPASS}
+    assert with_bypass == {e for _, e in ALL_EXERCISES} - set(NO_PACKAGE_REFERENCE)
+
+
+def _failure(exercise, fn, extra=()):
     try:
-        hw.checker(exercise)(fn)
+        hw.checker(exercise)(fn, *extra)
     except hw.HomeworkCheckError as err:
         return err
     return None
@@ -110,7 +119,7 @@ def _failure(exercise, fn):
 @pytest.mark.parametrize("exercise,mutant", ALL_MUTANTS,
                          ids=[f"{e}-{m.name}" for e, m in ALL_MUTANTS])
 def test_mutant_fails_its_checker_with_its_hint(exercise, mutant, capsys):
-    err = _failure(exercise, mutant.fn)
+    err = _failure(exercise, mutant.fn, mutant.extra)
     capsys.readouterr()
     assert err is not None, f"mutant {mutant.name} passed the {exercise} checker"
     assert not isinstance(err, hw.NotImplementedYet)
@@ -121,7 +130,7 @@ def test_mutant_fails_its_checker_with_its_hint(exercise, mutant, capsys):
 
 
 def test_mutants_caught_is_100_percent(request, capsys):
-    caught = sum(_failure(e, m.fn) is not None for e, m in ALL_MUTANTS)
+    caught = sum(_failure(e, m.fn, m.extra) is not None for e, m in ALL_MUTANTS)
     capsys.readouterr()
     line = f"mutants caught: {caught}/{len(ALL_MUTANTS)}"
     lines = getattr(request.config, "summary_lines", None)
@@ -358,7 +367,7 @@ def test_each_exercise_has_one_tagged_check_cell_calling_its_checker(name):
     assert [m["grade_id"] for _, m in code_checks] == list(hw.EXERCISES[name])
     for cell, meta in code_checks:
         assert meta["points"] > 0 and meta["locked"] and not meta["solution"]
-        assert re.search(rf"check_{meta['grade_id']}\({meta['grade_id']}\)", _source(cell))
+        assert re.search(rf"check_{meta['grade_id']}\({meta['grade_id']}[,)]", _source(cell))
     ids = [m.get("grade_id") for c in nb["cells"] if (m := c["metadata"].get("nbgrader"))]
     assert len(ids) == len(set(ids)), "nbgrader needs unique grade_ids"
 
@@ -380,12 +389,13 @@ GRADED_SOLUTIONS = ("hw1_backprop", "hw3_vae")
 GRADED_RELEASED = "hw3_vae"
 
 
-def test_check_cli_scores_full_marks_on_solution_notebooks(ci_env, capsys, tmp_path):
+def test_check_cli_scores_full_marks_on_solution_notebooks(ci_env, capfd, tmp_path):
     scores = tmp_path / "scores.json"
     paths = [str(NOTEBOOKS[n]) for n in GRADED_SOLUTIONS]
     code = cli_main(["homework", "check", *paths, "--json", str(scores)])
-    out = capsys.readouterr().out
+    out, err = capfd.readouterr()  # file descriptors: the kernel's own stderr too
     assert code == 0, out
+    assert "WARNING" not in out + err and "encryption" not in out + err, err
     grades = json.loads(scores.read_text())
     assert len(grades) == len(GRADED_SOLUTIONS)
     for grade in grades:
@@ -445,3 +455,150 @@ def test_homework_cli_without_an_action_prints_usage(capsys):
     assert cli_main(["homework", "--help"]) == 0
     out = capsys.readouterr().out
     assert "release" in out and "check" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# the bypass watch, the chain check, the new exercises' oracles
+# ---------------------------------------------------------------------------------------------
+
+
+def test_bypass_message_names_the_call_and_the_allowed_calls():
+    err = _failure("elbo_terms", lambda vae, x, eps: (-vae.elbo(x, eps=eps), 0 * x[:, 0]))
+    message = str(err)
+    assert "This exercise is to be written with NumPy" in message
+    assert "VAE.elbo" in message and "vae.encode, vae.decode" in message
+
+
+def test_bypass_through_c_code_is_caught_and_a_previous_profiler_is_restored():
+    import scratchvae as sv
+
+    def via_map(mu, logvar):
+        return next(map(sv.losses.kl_standard_normal, [mu], [logvar]))
+
+    def profiler(frame, event, arg):
+        return None
+
+    sys.setprofile(profiler)
+    try:
+        err = _failure("kl_standard_normal", via_map)
+        assert sys.getprofile() is profiler
+    finally:
+        sys.setprofile(None)
+    assert "scratchvae.losses.kl_standard_normal" in str(err)
+
+
+def test_allowed_calls_and_callbacks_do_not_count_as_bypasses(solutions, capsys):
+    hw.check_elbo_terms(solutions["hw4_concepts"]["elbo_terms"])  # vae.encode, sv.losses, ...
+    hw.check_numerical_gradient(solutions["hw1_backprop"]["numerical_gradient"])  # calls f
+    assert capsys.readouterr().out.count("[PASS]") == 2
+
+
+def test_chain_check_reports_a_forward_stub_as_not_implemented(solutions):
+    def stub(mu, logvar, eps):
+        raise NotImplementedError()
+
+    with pytest.raises(hw.NotImplementedYet, match="reparameterize is not implemented yet"):
+        hw.check_reparameterize_backward(solutions["hw3_vae"]["reparameterize_backward"], stub)
+
+
+def test_transposed_conv_oracles_agree_with_the_lecture_and_the_package():
+    from scratchvae import conv
+    from scratchvae.homework.transposed_conv import (
+        LAYER_CASES,
+        LECTURE_K,
+        LECTURE_X,
+        LECTURE_Y,
+        _layer_case,
+        stamps,
+    )
+
+    got = conv.conv_transpose2d_forward(LECTURE_X[None, None], LECTURE_K[None, None],
+                                        np.zeros(1))[0][0, 0]
+    assert np.array_equal(got, LECTURE_Y)
+    for k in range(len(LAYER_CASES)):  # the checker's loop over stamps vs the package's col2im
+        x, W, b, stride, padding, _ = _layer_case("oracle", k)
+        np.testing.assert_allclose(stamps(x, W, stride, padding) + b.reshape(1, -1, 1, 1),
+                                   conv.conv_transpose2d_forward(x, W, b, stride, padding)[0],
+                                   rtol=1e-12, atol=1e-12)
+
+
+def test_importance_weight_cases_include_the_stability_cases():
+    from scratchvae.homework.importance import _log_w_cases
+
+    centres = [float(np.median(log_w)) for log_w, _ in _log_w_cases("importance_weights")]
+    assert min(centres) < -990 and max(centres) > 790
+
+
+# ---------------------------------------------------------------------------------------------
+# nbgrader: the same student notebooks, and autograding (the instructor extra)
+# ---------------------------------------------------------------------------------------------
+
+HAS_NBGRADER = importlib.util.find_spec("nbgrader") is not None
+ASSIGNMENT = "homework"
+
+
+def _nbgrader(root, *args):
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root,
+                            capture_output=True, text=True, env={**os.environ, "CI": "true"},
+                            timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def nbgrader_course(tmp_path_factory, released):
+    """A course directory: generate_assignment on the solution notebooks, then autograde two
+    submissions: the solutions themselves and the unfilled student notebooks."""
+    if not HAS_NBGRADER:
+        if os.environ.get("CI") == "true":
+            pytest.fail("nbgrader is not installed, but CI must run the nbgrader round trip: "
+                        'install the instructor extra (pip install -e ".[test,instructor]")')
+        pytest.skip('nbgrader is not installed (pip install -e ".[instructor]")')
+    root = tmp_path_factory.mktemp("course")
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        f"c.CourseDirectory.root = {str(root)!r}\n"
+        f"c.CourseDirectory.db_url = {'sqlite:///' + str(root / 'gradebook.db')!r}\n"
+        "c.Execute.timeout = 600\n")
+    source = root / "source" / ASSIGNMENT
+    source.mkdir(parents=True)
+    for path in NOTEBOOKS.values():
+        shutil.copy(path, source)
+    _nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+    for student, folder in (("solutions", source), ("blank", root / "release" / ASSIGNMENT)):
+        shutil.copytree(folder, root / "submitted" / student / ASSIGNMENT)
+    _nbgrader(root, "autograde", ASSIGNMENT, "--create", "--force")
+    return root
+
+
+def _without_checksums(cell):
+    cell = json.loads(json.dumps(cell))
+    cell.pop("id", None)
+    cell["source"] = _source(cell)
+    for key in ("checksum", "cell_type"):  # nbgrader's bookkeeping to detect edited tests
+        cell["metadata"].get("nbgrader", {}).pop(key, None)
+    return cell
+
+
+@pytest.mark.parametrize("name", list(hw.EXERCISES))
+def test_nbgrader_generate_assignment_gives_the_released_notebooks(nbgrader_course, released,
+                                                                   name):
+    theirs = _load(nbgrader_course / "release" / ASSIGNMENT / f"{name}.ipynb")
+    ours = _load(released[name])
+    assert theirs["metadata"] == ours["metadata"]
+    assert [_without_checksums(c) for c in theirs["cells"]] == [
+        _without_checksums(c) for c in ours["cells"]]
+
+
+def test_nbgrader_autograde_full_marks_for_solutions_zero_for_unfilled(nbgrader_course):
+    from nbgrader.api import Gradebook
+
+    auto_points = {name: sum(m["points"] for _, c, m in graded_cells(_load(path))
+                             if c["cell_type"] == "code") for name, path in NOTEBOOKS.items()}
+    with Gradebook(f"sqlite:///{nbgrader_course / 'gradebook.db'}") as gradebook:
+        scores = {student: {nb.name: (nb.code_score, nb.max_code_score)
+                            for nb in gradebook.find_submission(ASSIGNMENT, student).notebooks}
+                  for student in ("solutions", "blank")}
+    assert scores["solutions"] == {name: (p, p) for name, p in auto_points.items()}
+    assert scores["blank"] == {name: (0, p) for name, p in auto_points.items()}
+    assert all(p > 0 for p in auto_points.values())

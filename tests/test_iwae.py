@@ -36,6 +36,17 @@ def test_iwae_loss_is_minus_mean_log_mean_exp_of_log_weights():
     assert model.bound(x, eps=eps) == pytest.approx(np.log(np.mean(np.exp(log_w), axis=0)))
 
 
+def test_iwae_bound_drawn_in_chunks_equals_the_bound_of_all_draws_at_once(monkeypatch):
+    model = _tiny(k=5)
+    x = np.random.default_rng(4).uniform(size=(4, 7))
+    monkeypatch.setattr(sv.models.iwae, "ROWS_PER_CHUNK", 8)  # 2 samples of 4 rows per chunk
+    chunked = model.bound(x, k=7, rng=3)
+    draws = np.random.default_rng(3)
+    eps = np.concatenate([draws.standard_normal((c, 4, 2)) for c in (2, 2, 2, 1)])
+    np.testing.assert_allclose(chunked, model.bound(x, k=7, eps=eps), rtol=1e-12)
+    assert chunked.shape == (4,)
+
+
 def test_iwae_with_k_one_equals_the_vae_elbo_loss_and_grads_for_the_same_eps():
     iwae = _tiny(k=1)
     vae = sv.VAE(n_in=7, hidden=(6,), n_latent=2, activation="tanh", dtype=np.float64,

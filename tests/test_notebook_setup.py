@@ -57,3 +57,22 @@ def test_a_missing_dataset_with_a_fallback_says_so_in_one_sentence(tmp_path, mon
     assert x.shape == (3, 4) and y is None
     out = capsys.readouterr().out.strip()
     assert out.count("\n") == 0 and "sprites instead" in out and "--download frey-face" in out
+
+
+def test_a_failed_download_leaves_no_download_line_in_the_notebook(tmp_path, monkeypatch):
+    import logging
+
+    import pooch
+
+    logged_info = []
+
+    def retrieve_without_network(url, **kwargs):
+        logged_info.append(pooch.get_logger().isEnabledFor(logging.INFO))
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(pooch, "retrieve", retrieve_without_network)
+    monkeypatch.setenv("SCRATCHVAE_DATA", str(tmp_path))
+    level = pooch.get_logger().level
+    x, _ = sv.notebook.load("cifar10", split="test", fallback=("sprites", lambda: (np.zeros(2), None)))
+    assert x.shape == (2,) and logged_info and not any(logged_info)   # "Downloading data from" held back
+    assert pooch.get_logger().level == level                           # and the logger restored

@@ -34,9 +34,17 @@ def _environment_packages():
 
 
 def test_environment_yml_lists_the_same_packages_and_versions_as_pyproject():
+    # the conda environment is the course's kit: the dependencies and the extras students use
+    # (test, notebooks, docs); any other extra must be named in environment.yml's comments
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    course_extras = ("test", "notebooks", "docs")
     wanted = {_normalise(r) for r in project["dependencies"]}
-    wanted |= {_normalise(r) for r in project["optional-dependencies"]["test"]}
+    for name in course_extras:
+        wanted |= {_normalise(r) for r in extras[name]}
+    environment = (ROOT / "environment.yml").read_text()
+    for name in set(extras) - set(course_extras):
+        assert f'".[{name}]"' in environment, f"extra {name!r}: list it or say why not"
     listed = _environment_packages()
     assert listed == wanted, f"only in pyproject: {wanted - listed}; only in env: {listed - wanted}"
 

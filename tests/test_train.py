@@ -148,15 +148,17 @@ def test_progress_true_is_quiet_when_stderr_is_not_a_terminal(sprites16, capfd):
     assert out == "" and err == ""
 
 
-def test_kl_warmup_raises_beta_linearly_per_step_and_restores_it(sprites16, monkeypatch):
+def test_kl_warmup_passes_beta_linearly_per_step_and_never_sets_model_beta(sprites16,
+                                                                             monkeypatch):
     x, _, _ = sprites16
     vae = small_vae(beta=2.0)
     seen = []
     real = vae.loss_and_grads
 
-    def recording(xb, rng=None):
-        seen.append(vae.beta)
-        return real(xb, rng=rng)
+    def recording(xb, rng=None, beta=None):
+        assert vae.beta == 2.0
+        seen.append(beta)
+        return real(xb, rng=rng, beta=beta)
 
     monkeypatch.setattr(vae, "loss_and_grads", recording)
     history = fit(vae, x[:128], epochs=3, batch_size=32, kl_warmup_epochs=2, progress=False)
@@ -168,10 +170,10 @@ def test_kl_warmup_raises_beta_linearly_per_step_and_restores_it(sprites16, monk
     assert kl_warmup_beta(2.0, 5, 0, 4, 0) == 2.0
 
 
-def test_kl_warmup_restores_beta_when_training_fails(sprites16, monkeypatch):
+def test_kl_warmup_leaves_beta_alone_when_training_fails(sprites16, monkeypatch):
     x, _, _ = sprites16
     vae = small_vae(beta=1.5)
-    monkeypatch.setattr(vae, "loss_and_grads", lambda xb, rng=None: 1 / 0)
+    monkeypatch.setattr(vae, "loss_and_grads", lambda xb, rng=None, beta=None: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         fit(vae, x[:64], epochs=1, batch_size=32, kl_warmup_epochs=3, progress=False)
     assert vae.beta == 1.5

@@ -4,13 +4,13 @@ RUN is a run folder written by ``scratchvae train`` (or its model.npz, or any ch
 ``--dataset``). The dataset and split sizes come from the checkpoint's metadata.
 """
 
-from scratchvae.commands.arguments import check_root, nonnegative_int, positive_int
+from scratchvae.commands.common import check_root, nonnegative_int, positive_int
 
 HELP = "evaluate a trained run on its test set: -ELBO, importance-sampled NLL, active units"
 
 
 def add_arguments(parser):
-    from scratchvae.commands.train import DATASETS
+    from scratchvae.commands.common import DATASETS
 
     parser.add_argument("run_path", metavar="RUN", help="run folder (or its model.npz)")
     parser.add_argument("--dataset", default=None, choices=DATASETS,
@@ -34,7 +34,7 @@ def run(args):
 
     from scratchvae import evaluate
     from scratchvae.checkpoint import load_checkpoint
-    from scratchvae.commands.train import load_dataset, resolve_run
+    from scratchvae.commands.common import load_dataset, resolve_run
 
     check_root(args.root)
     _, path = resolve_run(args.run_path)

@@ -1,6 +1,6 @@
 """``scratchvae gradcheck``: check every op and a tiny VAE against finite differences."""
 
-from scratchvae.commands.arguments import nonnegative_int, positive_float
+from scratchvae.commands.common import nonnegative_int, positive_float
 
 HELP = "gradient-check every op, loss and a tiny VAE (float64, central differences) and print a table"
 

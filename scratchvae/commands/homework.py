@@ -4,7 +4,7 @@
     scratchvae homework check release/hw1_backprop.ipynb             # run, print a score table
 """
 
-from scratchvae.commands.arguments import positive_int
+from scratchvae.commands.common import positive_int
 
 HELP = "release student notebooks from solution notebooks; check (grade) a submitted notebook"
 

@@ -1,6 +1,6 @@
 """``scratchvae sample RUN -n 64``: decode z ~ N(0, I) from a trained model into a PNG grid."""
 
-from scratchvae.commands.arguments import at_most, int_list, nonnegative_int
+from scratchvae.commands.common import at_most, int_list, nonnegative_int
 
 MAX_SAMPLES = 10000
 """The most samples one PNG grid holds (-n); more would need gigabytes for nothing useful."""
@@ -42,7 +42,7 @@ def run(args):
 
     from scratchvae import plotting
     from scratchvae.checkpoint import load_checkpoint
-    from scratchvae.commands.train import resolve_run
+    from scratchvae.commands.common import resolve_run
 
     run_dir, path = resolve_run(args.run_path)
     saved = load_checkpoint(path)

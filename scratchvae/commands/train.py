@@ -8,31 +8,21 @@
 The default run (a VAE on 10,000 sprites, 10 epochs) takes well under a minute on two cores.
 """
 
-from scratchvae.commands.arguments import (
+from scratchvae.commands.common import (  # noqa: F401  (DATASETS & co. lived here)
+    DATASET_DEFAULTS,
+    DATASETS,
+    SPRITES_SEEDS,
     check_root,
     int_list,
+    load_dataset,
     nonnegative_float,
     nonnegative_int,
     positive_float,
     positive_int,
+    resolve_run,
 )
 
 HELP = "train a model (default: a VAE on the embedded sprites) and save it with figures"
-
-DATASETS = ("sprites", "mnist", "fashion-mnist", "kmnist", "mnist10k", "frey-face", "cifar10")
-
-# per-dataset defaults for options the user did not set
-DATASET_DEFAULTS = {
-    "sprites": dict(hidden=(256,), latent=10, likelihood="bernoulli", n_train=10000, n_test=1000),
-    "mnist": dict(hidden=(400,), latent=20, likelihood="bernoulli"),
-    "fashion-mnist": dict(hidden=(400,), latent=20, likelihood="bernoulli"),
-    "kmnist": dict(hidden=(400,), latent=20, likelihood="bernoulli"),
-    "mnist10k": dict(hidden=(400,), latent=20, likelihood="bernoulli"),
-    "frey-face": dict(hidden=(200,), latent=10, likelihood="gaussian"),
-    "cifar10": dict(hidden=(512,), latent=64, likelihood="gaussian_fixed"),
-}
-SPRITES_SEEDS = {"train": 0, "test": 1}
-
 
 #: what ``val_loss`` is for each model (the model's loss on the test set, with beta = 1)
 VAL_LOSS_MEANING = {
@@ -89,39 +79,6 @@ def add_arguments(parser):
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
 
 
-# ---------------------------------------------------------------------------------------------
-# shared with `evaluate` and `sample`
-# ---------------------------------------------------------------------------------------------
-
-
-def load_dataset(name, split, root=None, n=None):
-    """(x, y, image_shape) of one split; sprites are generated (train seed 0, test seed 1)."""
-    from scratchvae import data
-
-    defaults = DATASET_DEFAULTS[name]
-    if name == "sprites":
-        n = n or defaults[f"n_{split}"]
-        ds = data.sprites(n, rng=SPRITES_SEEDS[split], size=32)
-        return ds.x, ds.labels, tuple(ds.image_shape)
-    x, y = data.load(name, split=split, root=root)
-    if n is not None:
-        x, y = x[:n], (None if y is None else y[:n])
-    return x, y, tuple(data.get_info(name).image_shape)
-
-
-def resolve_run(run):
-    """RUN (a run folder or a .npz file) -> (run folder, checkpoint path)."""
-    from pathlib import Path
-
-    path = Path(run)
-    if path.is_dir():
-        path = path / "model.npz"
-    if not path.is_file():
-        raise SystemExit(f"error: RUN must be a run folder holding model.npz or a .npz "
-                         f"checkpoint; {run!r} is neither")
-    return path.parent, path
-
-
 def _run_name(out, model, dataset):
     import time
 
@@ -154,8 +111,7 @@ def write_figures(model, run_dir, x, image_shape, history=None, rng=0):
     if hasattr(model, "sample"):
         save(plotting.samples(model, image_shape, n=64, rng=rng), "samples.png")
     save(plotting.latent_traversal(model, x[0], image_shape), "traversal.png")
-    n_latent = getattr(model, "n_latent", None) or getattr(model, "n_code", None)
-    if n_latent == 2 and hasattr(model, "decode"):
+    if plotting.latent_size(model) == 2:
         save(plotting.latent_manifold_2d(model, image_shape, n=20), "manifold.png")
     if history is not None:
         save(plotting.loss_curves(history), "loss_curve.png")

@@ -19,6 +19,13 @@ The exercises, by notebook (``notebooks/homework/``):
 - hw3_vae: reparameterize, reparameterize_backward, kl_standard_normal, kl_standard_normal_grad,
   bernoulli_nll, gaussian_nll, vae_loss_and_grads
 - hw4_concepts: n_gaussian_params, gaussian_fixed_nll, equivalent_beta, elbo_terms
+- hw5_transposed_convolution: trans_conv (the lecture's 2 x 2 example first), conv_transpose2d,
+  conv_transpose2d_backward
+- hw6_importance_weighting: log_mean_exp, importance_weights
+
+Every exercise is written with NumPy: a checker fails when the student's function calls
+scratchvae's own implementation (the reference it is compared with), except the calls the
+exercise allows (listed in the notebook and in the failure message).
 
 ``release`` writes student notebooks (``scratchvae homework release``) and ``grade`` runs one and
 scores its check cells (``scratchvae homework check``).
@@ -46,6 +53,12 @@ from scratchvae.homework.concepts import (
     check_gaussian_fixed_nll,
     check_n_gaussian_params,
 )
+from scratchvae.homework.importance import check_importance_weights, check_log_mean_exp
+from scratchvae.homework.transposed_conv import (
+    check_conv_transpose2d,
+    check_conv_transpose2d_backward,
+    check_trans_conv,
+)
 from scratchvae.homework.vae import (
     VAE_KEYS,
     check_bernoulli_nll,
@@ -67,6 +80,9 @@ EXERCISES = {
                 "vae_loss_and_grads"),
     "hw4_concepts": ("n_gaussian_params", "gaussian_fixed_nll", "equivalent_beta",
                      "elbo_terms"),
+    "hw5_transposed_convolution": ("trans_conv", "conv_transpose2d",
+                                   "conv_transpose2d_backward"),
+    "hw6_importance_weighting": ("log_mean_exp", "importance_weights"),
 }
 """notebook name -> the exercises it contains, in order; ``check_<exercise>`` checks each."""
 
@@ -91,4 +107,6 @@ __all__ = [
     "check_vae_loss_and_grads",
     "check_n_gaussian_params", "check_gaussian_fixed_nll", "check_equivalent_beta",
     "check_elbo_terms",
+    "check_trans_conv", "check_conv_transpose2d", "check_conv_transpose2d_backward",
+    "check_log_mean_exp", "check_importance_weights",
 ]

@@ -8,9 +8,16 @@ type, the shape, the dtype, finiteness, then the values element by element. A fa
 :class:`HomeworkCheckError` (an ``AssertionError``) whose message names the exercise, the case,
 the output, the element, expected vs got, and a HINT when the wrong answer matches a known
 mistake (each checker passes the values those mistakes would give).
+
+The student's function runs under :class:`PackageCallWatch`: an exercise is to be written with
+NumPy, so a call into scratchvae's own code (the reference the answer is compared with) fails
+the check, except the calls the exercise allows (e.g. ``vae.encode`` in ``elbo_terms``) and the
+callbacks the checker hands over (the ``f`` of ``numerical_gradient``).
 """
 
 import numbers
+import os
+import sys
 
 import numpy as np
 
@@ -23,6 +30,85 @@ class NotImplementedYet(HomeworkCheckError):
     """The function still raises ``NotImplementedError`` (the released stub): not a wrong answer,
     just not attempted yet. A subclass of :class:`HomeworkCheckError`, so ``except AssertionError``
     catches both; graders tell them apart by the class name."""
+
+
+PACKAGE_DIR = os.path.dirname(os.path.dirname(__file__)) + os.sep
+"""The folder of the scratchvae package (as its code objects name it): code in it is the
+reference a student must not call."""
+
+
+def _code_of(fn):
+    """The code object run by calling ``fn`` (a function, bound method or property), or None."""
+    fn = getattr(fn, "fget", fn)
+    fn = getattr(fn, "__func__", fn)
+    return getattr(fn, "__code__", None)
+
+
+def _property_codes(obj):
+    """Code of every property getter of ``obj``'s class, if that class is scratchvae's own:
+    reading ``vae.params`` is using the object, not calling its reference code."""
+    cls = type(obj)
+    if not cls.__module__.startswith("scratchvae"):
+        return set()
+    return {_code_of(value) for klass in cls.__mro__ for value in vars(klass).values()
+            if isinstance(value, property)}
+
+
+def _is_package_code(code):
+    return code.co_filename.startswith(PACKAGE_DIR)
+
+
+class PackageCallWatch:
+    """A ``sys.setprofile`` hook that records calls into scratchvae's code while it is active.
+
+    Recorded are the package functions called from outside the package, i.e. by the watched
+    code itself (what they call in turn is their business), except: the code of ``allowed``
+    callables (and everything under them), module bodies run by an import, and ``__getattr__``
+    (the lazy attributes of ``scratchvae`` and the renamed-name aliases): looking a name up is
+    not calling the reference. ``calls`` lists the dotted names in the order first called.
+    Calls made from C code without a Python frame in between (``map(f, ...)``) count as calls
+    from the watched code.
+    """
+
+    def __init__(self, allowed=()):
+        self.allowed = {code for code in map(_code_of, allowed) if code is not None}
+        self.calls = []
+        self._allowed_frame = None
+        self._home = None
+        self._previous = None
+
+    def _profile(self, frame, event, arg):
+        if self._allowed_frame is not None:  # inside an allowed call: ignore until it returns
+            if event == "return" and frame is self._allowed_frame:
+                self._allowed_frame = None
+            return
+        if event != "call":
+            return
+        code = frame.f_code
+        if code in self.allowed:
+            self._allowed_frame = frame
+            return
+        caller = frame.f_back
+        from_package = (caller is not None and caller is not self._home
+                        and _is_package_code(caller.f_code))
+        if (_is_package_code(code) and not from_package
+                and code.co_name not in ("<module>", "__getattr__")
+                and code is not PackageCallWatch.__exit__.__code__):  # the watch switching off
+            module = frame.f_globals.get("__name__", "scratchvae")
+            name = f"{module}.{getattr(code, 'co_qualname', code.co_name)}"
+            if name not in self.calls:
+                self.calls.append(name)
+
+    def __enter__(self):
+        self._home = sys._getframe(1)  # the checker's frame that calls the watched function
+        self._previous = sys.getprofile()
+        sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc):
+        sys.setprofile(self._previous)
+        self._home = None
+        return False
 
 
 RTOL = 1e-6
@@ -64,9 +150,11 @@ def _snapshot(args):
 class Check:
     """One exercise's check: ``call`` the student's function, ``expect`` its outputs, ``done``."""
 
-    def __init__(self, exercise, reference):
+    def __init__(self, exercise, reference, allowed=(), allowed_text="none"):
         self.exercise = exercise
         self.reference = reference
+        self.allowed = tuple(allowed)
+        self.allowed_text = allowed_text
         self.n_cases = 0
 
     # -- failing ----------------------------------------------------------------------------
@@ -81,34 +169,23 @@ class Check:
     # -- calling ----------------------------------------------------------------------------
 
     def call(self, fn, args, case, input_rtol=0.0, mutation_hint=None, mutable=(),
-             crash_hint=None):
+             crash_hint=None, allowed=(), count=True):
         """Call ``fn(*args.values())`` and return its result; ``args`` maps names to values.
 
-        Raises NotImplementedYet for a stub, HomeworkCheckError for any other exception, and
-        HomeworkCheckError when the function changed one of its array inputs (beyond
-        ``input_rtol``, relative to the input's largest entry); arguments named in ``mutable``
-        (e.g. the params an optimizer step updates) are not checked. ``crash_hint`` is shown when
-        the function raises.
+        Raises NotImplementedYet for a stub, HomeworkCheckError for any other exception, when
+        the function called scratchvae's own code (other than the exercise's allowed calls and
+        ``allowed``, e.g. a callback among the args), and when it changed one of its array
+        inputs (beyond ``input_rtol``, relative to the input's largest entry); arguments named
+        in ``mutable`` (e.g. the params an optimizer step updates) are not checked.
+        ``crash_hint`` is shown when the function raises. ``count``: whether this call is a
+        test case of its own in the success line (a chained call is part of one).
         """
         if not callable(fn):
             self.fail(f"expected a function, got {type(fn).__name__} {fn!r}")
-        self.n_cases += 1
+        self.n_cases += count
         before = _snapshot({k: v for k, v in args.items() if k not in mutable})
-        try:
-            result = fn(*args.values())
-        except NotImplementedError:
-            raise NotImplementedYet(
-                f"{self.exercise}: not implemented yet (the function still raises "
-                "NotImplementedError: replace `# YOUR CODE HERE` and the raise with your code)"
-            ) from None
-        except HomeworkCheckError:
-            raise
-        except Exception as err:  # the student's code crashed: say where, on which inputs
-            self.fail(
-                f"your function raised {type(err).__name__}: {err}\n  on inputs "
-                f"{describe_shapes(args)}",
-                case, crash_hint,
-            )
+        result = self.run(fn, list(args.values()), case, crash_hint, allowed,
+                          shapes=describe_shapes(args))
         for name, (live, copy) in before.items():
             if live.shape != copy.shape or not _close(live, copy, input_rtol):
                 diff = np.abs(np.asarray(live, dtype=np.float64) - copy)
@@ -120,6 +197,38 @@ class Check:
                     "are: compute a new array instead of writing into one you were given.",
                     case, mutation_hint,
                 )
+        return result
+
+    def run(self, fn, args, case=None, crash_hint=None, allowed=(), shapes=""):
+        """``fn(*args)`` watched for calls into the package (see :meth:`call`), no input check."""
+        allowed = (*self.allowed, *allowed, *(a for a in args if callable(a)))
+        properties = set().union(*(_property_codes(a) for a in args))
+        watch = PackageCallWatch(allowed)
+        watch.allowed |= properties
+        crash = None
+        with watch:
+            try:
+                result = fn(*args)
+            except NotImplementedError:
+                crash = "stub"
+            except HomeworkCheckError:
+                raise
+            except Exception as err:  # the student's code crashed: say where, on which inputs
+                crash = err
+        if watch.calls:
+            self.fail(
+                f"your function called the package's own implementation "
+                f"({', '.join(watch.calls[:3])}). This exercise is to be written with NumPy: "
+                "the check compares your answer with that code, so calling it proves nothing. "
+                f"Package calls allowed in this exercise: {self.allowed_text}.", case)
+        if crash == "stub":
+            raise NotImplementedYet(
+                f"{self.exercise}: not implemented yet (the function still raises "
+                "NotImplementedError: replace `# YOUR CODE HERE` and the raise with your code)"
+            ) from None
+        if crash is not None:
+            self.fail(f"your function raised {type(crash).__name__}: {crash}"
+                      + (f"\n  on inputs {shapes}" if shapes else ""), case, crash_hint)
         return result
 
     # -- comparing --------------------------------------------------------------------------
@@ -135,11 +244,12 @@ class Check:
         return tuple(result)
 
     def expect_array(self, what, got, expected, case, hints=None, rtol=RTOL, atol=None,
-                     extra=""):
+                     extra="", fallback_hint=None):
         """``got`` must be a float ndarray shaped like ``expected`` with the same values.
 
         hints: {hint text: the value that known mistake gives}; the first one ``got`` matches
-        (shape and values) is added to the failure message.
+        (shape and values) is added to the failure message, else ``fallback_hint`` when the
+        values are wrong.
         """
         expected = np.asarray(expected, dtype=np.float64)
         hints = hints or {}
@@ -173,7 +283,7 @@ class Check:
             self.fail(
                 f"wrong `{what}`: {int(bad.sum())} of {bad.size} entries differ; worst at "
                 f"{where}: expected {expected[idx]:.8g}, got {got[idx]:.8g}",
-                case, _match_hint(got, hints),
+                case, _match_hint(got, hints) or fallback_hint,
             )
 
     def expect_scalar(self, what, got, expected, case, hints=None, rtol=RTOL, atol=None,

@@ -102,18 +102,25 @@ def check_masking_noise(masking_noise):
         if 0 < level and np.all(zeroed == zeroed[:1]):
             check.fail("every example has the same mask: draw one value per pixel of every "
                        "example, shape x.shape, not x.shape[1:]", case)
+        if 0 < level and np.all(zeroed.all(axis=1) | kept.all(axis=1)):
+            check.fail("every example is either zeroed completely or kept completely: the mask "
+                       "has one value per example", case,
+                       "draw one random number per PIXEL, rng.random(x.shape), not one per "
+                       "example (rng.random((x.shape[0], 1))): masking noise destroys pixels "
+                       "independently")
         fraction = float(zeroed.mean())
         if abs(fraction - level) > 0.015:
             hint = ("level is the fraction of pixels DESTROYED (set to 0), not the fraction kept"
                     if abs(fraction - (1 - level)) <= 0.015 else None)
             check.fail(f"{fraction:.3f} of the pixels are 0, expected about level={level}", case,
                        hint)
-        again = masking_noise(x.copy(), level, np.random.default_rng(seed))
+        again = check.run(masking_noise, [x.copy(), level, np.random.default_rng(seed)], case)
         if not np.array_equal(again, got):
             check.fail("the same rng seed gave different results: draw from the rng argument "
                        "(rng.random(x.shape)), not from np.random", case)
         if level > 0:
-            other = masking_noise(x.copy(), level, np.random.default_rng(seed + 1000))
+            other = check.run(masking_noise, [x.copy(), level, np.random.default_rng(seed + 1000)],
+                              case)
             if np.array_equal(other, got):
                 check.fail("different rng seeds gave the same mask: draw the mask from rng",
                            case)

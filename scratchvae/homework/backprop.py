@@ -184,8 +184,8 @@ def check_numerical_gradient(numerical_gradient):
         for j, (label, f, grad) in enumerate(_test_functions(rng, shape)):
             case = f"case {2 * k + j + 1}: {label}, x {shape}"
             x_in = x.copy()
-            got = check.call(lambda f, x, h: numerical_gradient(f, x, h=h),
-                             {"f": f, "x": x_in, "h": H_CHECK}, case, input_rtol=1e-12,
+            got = check.call(numerical_gradient, {"f": f, "x": x_in, "h": H_CHECK}, case,
+                             input_rtol=1e-12,
                              mutation_hint="restore x[i] to its original value after "
                                            "evaluating f(x + h) and f(x - h)")
             exact = grad(x)
@@ -241,8 +241,8 @@ def check_rel_error(rel_error):
                     np.max(ratio),
             }
         check.expect_scalar("rel_error", got, expected, case, hints, rtol=1e-9, atol=1e-15)
-    got_ab = rel_error(cases[1][0], cases[1][1])
-    got_ba = rel_error(cases[1][1], cases[1][0])
+    got_ab = check.run(rel_error, [cases[1][0], cases[1][1]])
+    got_ba = check.run(rel_error, [cases[1][1], cases[1][0]])
     if float(got_ab) != float(got_ba):
         check.fail(f"rel_error(a, b) = {got_ab} but rel_error(b, a) = {got_ba}: it must be "
                    "symmetric")

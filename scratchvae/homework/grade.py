@@ -12,6 +12,7 @@ Needs nbclient and nbformat (``pip install -e ".[test]"``) and a Jupyter kernel 
 """
 
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,11 +138,19 @@ def grade_notebook(path, timeout=120, kernel_name="python3"):
         resources={"metadata": {"path": str(path.parent.resolve())}},
     )
     error = ""
-    try:
-        client.execute()
-    except Exception as err:  # a timeout or a dead kernel: grade what ran
-        first_line = (str(err).strip().splitlines() or [""])[0]
-        error = f"{type(err).__name__}: {first_line}"
+    # The kernel's own stderr (e.g. ipykernel's "running over TCP without encryption" warning)
+    # is not for the student: keep it in a file, and show its end only if the kernel failed.
+    with tempfile.TemporaryFile(mode="w+") as kernel_stderr:
+        try:
+            client.execute(stderr=kernel_stderr)
+        except Exception as err:  # a timeout or a dead kernel: grade what ran
+            first_line = (str(err).strip().splitlines() or [""])[0]
+            error = f"{type(err).__name__}: {first_line}"
+            kernel_stderr.seek(0)
+            last = [line for line in kernel_stderr.read().splitlines()
+                    if line.strip() and "without encryption" not in line][-5:]
+            if last:
+                error += "\n  kernel stderr:\n    " + "\n    ".join(last)
     grade = NotebookGrade(notebook=str(path), error=error)
     for _, cell, meta in graded_cells(nb):
         executed = cell["cell_type"] != "code" or cell.get("execution_count") is not None

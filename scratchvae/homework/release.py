@@ -10,7 +10,13 @@ they are, and those who don't can run ``scratchvae homework release SRC DST``:
 - a region from ``=== BEGIN MARK SCHEME ===`` to ``=== END MARK SCHEME ===`` (the answer key of
   a written question) and from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` is
   removed, in any cell;
-- every output and execution count is cleared.
+- every output and execution count is cleared;
+- cells are locked as nbgrader locks them: solution and graded cells cannot be deleted, and
+  locked (read-only) cells, such as the checks, cannot be edited.
+
+``nbgrader generate_assignment`` on the same notebooks gives the same student notebooks (cells,
+sources and metadata), apart from the checksums nbgrader adds to its own metadata to detect
+edited test cells (tests/test_homework.py compares the two when nbgrader is installed).
 
 Notebooks are read and written as plain JSON (no nbformat needed).
 """
@@ -75,12 +81,23 @@ def release_notebook(nb, name="notebook"):
         if isinstance(source, list):
             source = "".join(source)
         cell["source"] = release_source(source, cell.get("cell_type", "code"),
-                                        where=f"{name}, cell {i}")
+                                        where=f"{name}, cell {i}").splitlines(keepends=True)
         if cell.get("cell_type") == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
-        cell.get("metadata", {}).pop("execution", None)
+        metadata = cell.setdefault("metadata", {})
+        metadata.pop("execution", None)
+        _lock(metadata)
     return nb
+
+
+def _lock(metadata):
+    """Jupyter's lock flags, as nbgrader's LockCells sets them from the nbgrader metadata."""
+    grading = metadata.get("nbgrader", {})
+    if grading.get("solution") or grading.get("grade") or grading.get("locked"):
+        metadata["deletable"] = False
+    if grading.get("locked") and not grading.get("solution"):
+        metadata["editable"] = False
 
 
 def _targets(src, dst):

@@ -21,6 +21,7 @@ from scratchvae import functional as F
 from scratchvae import losses as L
 from scratchvae.homework._core import (
     Check,
+    NotImplementedYet,
     expect_close_to_fd,
     expect_param_grads_close_to_fd,
     finite_difference_grad,
@@ -43,7 +44,8 @@ def _mu_logvar(rng, shape):
 def check_reparameterize(reparameterize_fn):
     """Check ``reparameterize(mu, logvar, eps) -> (z, cache)``: ``z = mu + exp(logvar / 2) * eps``
     and ``cache = ReparamCache(eps=eps, std=exp(logvar / 2))`` (from scratchvae.reparam)."""
-    check = Check("reparameterize", "scratchvae.reparam.reparameterize")
+    check = Check("reparameterize", "scratchvae.reparam.reparameterize",
+                  allowed_text="ReparamCache (to build the cache)")
     for k, shape in enumerate(LATENT_SHAPES):
         rng = rng_for(check.exercise, k)
         mu, logvar = _mu_logvar(rng, shape)
@@ -72,11 +74,16 @@ def check_reparameterize(reparameterize_fn):
     return check.done()
 
 
-def check_reparameterize_backward(reparameterize_backward_fn):
+def check_reparameterize_backward(reparameterize_backward_fn, reparameterize_fn=None):
     """Check ``reparameterize_backward(dz, cache) -> (dmu, dlogvar)`` with
-    ``cache = ReparamCache(eps, std)``: ``dmu = dz``, ``dlogvar = dz * eps * std / 2``."""
+    ``cache = ReparamCache(eps, std)``: ``dmu = dz``, ``dlogvar = dz * eps * std / 2``.
+
+    First with the package's cache; then, when your ``reparameterize`` is given too, as a chain:
+    your forward's ``(z, cache)`` fed into your backward, which must give the same gradients.
+    """
     check = Check("reparameterize_backward",
-                  "scratchvae.reparam.reparameterize_backward and finite differences")
+                  "scratchvae.reparam.reparameterize_backward and finite differences",
+                  allowed_text="none (read cache.eps and cache.std)")
     for k, shape in enumerate(LATENT_SHAPES):
         rng = rng_for(check.exercise, k)
         mu, logvar = _mu_logvar(rng, shape)
@@ -108,7 +115,30 @@ def check_reparameterize_backward(reparameterize_backward_fn):
                 args[i] = value
                 return np.sum(reparameterize(args[0], args[1], eps)[0] * dz)
             expect_close_to_fd(check, name, got, finite_difference_grad(f, inputs[i]), case)
-    return check.done()
+        if reparameterize_fn is not None:
+            _check_chain(check, reparameterize_fn, reparameterize_backward_fn, mu, logvar, eps,
+                         dz, (exp_dmu, exp_dlogvar), case)
+    return check.done("(and fed by your reparameterize)" if reparameterize_fn else "")
+
+
+def _check_chain(check, forward, backward, mu, logvar, eps, dz, expected, case):
+    """Your backward on the cache of your forward: the pair must give the true gradients."""
+    case = f"{case}, chain: your reparameterize -> your reparameterize_backward"
+    try:
+        out = check.call(forward, {"mu": mu.copy(), "logvar": logvar.copy(), "eps": eps.copy()},
+                         case, count=False)
+    except NotImplementedYet:
+        raise NotImplementedYet(
+            "reparameterize_backward: the chain check feeds your reparameterize into your "
+            "backward, and reparameterize is not implemented yet") from None
+    _, cache = check.unpack(out, ("z", "cache"), case)
+    result = check.call(backward, {"dz": dz.copy(), "cache": cache}, case, count=False)
+    got = check.unpack(result, ("dmu", "dlogvar"), case)
+    hint = ("your backward is right on the package's ReparamCache(eps, std) but wrong on the "
+            "cache your own reparameterize returns: read the fields by name (cache.eps, "
+            "cache.std) and make reparameterize return exactly ReparamCache(eps=eps, std=std)")
+    for name, value, exp in zip(("dmu", "dlogvar"), got, expected):
+        check.expect_array(name, value, exp, case, fallback_hint=hint)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,7 +154,7 @@ def _kl_hints(mu, logvar):
         "sign of the KL? It is >= 0: 1/2 * sum(exp(logvar) + mu**2 - 1 - logvar)":
             -L.kl_standard_normal(mu, logvar),
         "-log sigma instead of -log sigma^2? The last term is logvar = log sigma^2 "
-        "(the seed slide's -log sigma is a typo)":
+        "(the lecture slide's -log sigma is a typo)":
             0.5 * np.sum(var + mu * mu - one - logvar / 2, axis=-1),
         "sigma^2 = exp(logvar), not exp(logvar / 2) (variance vs standard deviation?)":
             0.5 * np.sum(np.exp(logvar / 2) + mu * mu - one - logvar, axis=-1),
@@ -307,6 +337,9 @@ VAE_MISTAKES = {
                          "pixels, like the KL over latent dimensions",
     "z_is_mu": "z = mu: sample z = mu + exp(logvar / 2) * eps (the eps argument)",
     "no_batch_mean": "the loss is a mean over the batch: divide by the batch size (once)",
+    "kl_grad_no_batch_mean": "the KL term is averaged over the batch too: divide "
+                             "kl_standard_normal_grad(mu, logvar) by the batch size before "
+                             "adding it to dmu and dlogvar",
     "mu_no_kl": "mu feeds both z and the KL: add the KL's gradient (mu) to dmu",
     "mu_no_recon": "mu feeds both z and the KL: add the gradient through z (dz) to dmu",
     "logvar_no_kl": "logvar feeds both z and the KL: add the KL's gradient to dlogvar",
@@ -339,7 +372,9 @@ def vae_reference(params, x, eps, mistake=None):
     dlogits = L.bernoulli_nll_grad(logits, x) * recon_scale * norm
     dg, dW3, db3 = F.dense_backward(dlogits, c3)
     dz, dW2, db2 = F.dense_backward(F.tanh_backward(dg, a2), c2)
-    dmu_kl, dlogvar_kl = (kl_scale * norm * v for v in L.kl_standard_normal_grad(mu, logvar))
+    kl_norm = 1.0 if m == "kl_grad_no_batch_mean" else norm
+    dmu_kl, dlogvar_kl = (kl_scale * kl_norm * v
+                          for v in L.kl_standard_normal_grad(mu, logvar))
     if m == "z_is_mu":
         dmu_z, dlogvar_z = dz, np.zeros_like(dz)
     elif m == "var_as_std":
@@ -374,7 +409,8 @@ def _package_vae(params):
 def check_vae_loss_and_grads(vae_loss_and_grads):
     """Check ``vae_loss_and_grads(params, x, eps) -> (loss, grads)`` for the one-hidden-layer
     VAE of this module's docstring (Bernoulli decoder, beta = 1), grads keyed like params."""
-    check = Check("vae_loss_and_grads", "sv.VAE(...).loss_and_grads and finite differences")
+    check = Check("vae_loss_and_grads", "sv.VAE(...).loss_and_grads and finite differences",
+                  allowed_text="none (call the functions you wrote above in this notebook)")
     for k, (batch, n_in, n_hidden, n_latent) in enumerate(
             [(4, 6, 5, 2), (1, 5, 3, 3), (3, 4, 4, 2)]):
         rng = rng_for(check.exercise, k)

@@ -1,90 +1,392 @@
 """Numba twins of :mod:`scratchvae.kernels.conv_reference` (same signatures, same numbers).
 
-Instead of padding the input and copying strided slices, each kernel walks the index map
+Two levels, both tested equal to the NumPy twins:
 
-    cols[(c, i, j), (n, oh, ow)] = x[n, c, oh * stride + i - padding, ow * stride + j - padding]
+- ``im2col`` / ``col2im``: the index maps of :mod:`scratchvae.conv`, walked directly
+  (``cols[(c, i, j), (n, oh, ow)] = x[n, c, oh * stride + i - padding, ow * stride + j - padding]``,
+  zero outside the image) instead of padding the input and copying strided slices.
+- The conv *layers* with their activation, ``conv2d_act_forward`` / ``conv_transpose2d_act_forward``
+  and their backwards: one BLAS product per matrix (forward, dW, dx) and, around it, one fused
+  Numba pass each for the rearrangement of pixels, the bias and the activation.
 
-directly (zero outside the image). Large arrays run in parallel threads: im2col over rows of
-cols, col2im over (n, c) images (different images never write the same pixel, so the additions
-need no locks). Small arrays (gradient checks, tiny batches) run the same loops serially, where
-starting threads would cost more than the work. Compiled on first call and cached on disk
-(``cache=True``); nothing compiles at import.
+Where the speed comes from (measured in ``benchmarks/bench_convvae.py``):
+
+- **No transposes.** A matrix product gives channels first, ``(C, N * H * W)``, but layers speak
+  NCHW. Instead of copying, a layer returns its output as an NCHW *view* of channel-major memory
+  ``(C, N, H, W)`` (:func:`cnhw_empty`); the next conv layer reads the same memory as its
+  ``(C, N * H * W)`` matrix without a copy (:func:`images_as_matrix`), and the kernels index
+  pixels through the view's strides, so either memory order works.
+- **Bias and activation ride along.** ``col2im`` starts every image plane at its bias and
+  applies the activation to the plane while it is still in cache; the backward pass computes
+  ``dpre = dout * act'(pre)`` and the bias gradient in the same pass.
+- **No bounds tests in the inner loops.** For a kernel offset (i, j) the output positions that
+  land inside the image form one range (``_valid_range``), computed once per offset.
+- **Serial loops, BLAS threads untouched.** These passes move memory once and take a millisecond
+  or two; OpenBLAS's threads keep spinning for a while after each product, so Numba threads
+  started right after it fight them for the cores (we measured col2im 2x slower in parallel
+  than serial on 2 cores). All threads go to the matrix products.
+
+Compiled on first call and cached on disk (``cache=True``); nothing compiles at import.
 """
+
+import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
-PARALLEL_MIN_SIZE = 1 << 16
-"""Arrays with at least this many entries use the multi-threaded kernels."""
+from scratchvae.conv import (
+    _check_conv_args,
+    conv2d_output_size,
+    conv_transpose2d_output_shape,
+)
+from scratchvae.functional import LEAKY_SLOPE
+from scratchvae.kernels.jit import _activation_code, _float_dtype, _sigmoid, _softplus
+
+# ---------------------------------------------------------------------------------------------
+# scalar helpers (inlined)
+# ---------------------------------------------------------------------------------------------
 
 
-def _im2col_loops(x, kh, kw, stride, padding):
-    N, C, H, W = x.shape
+@njit(cache=True, error_model="numpy", inline="always")
+def _valid_range(n_out, size, stride, offset):
+    """The output positions o in [0, n_out) with 0 <= o * stride + offset < size, as (lo, hi)."""
+    lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
+    last = size - 1 - offset  # o * stride <= last
+    hi = last // stride + 1 if last >= 0 else 0
+    hi = min(hi, n_out)
+    return lo, max(lo, hi)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _act(p, code):
+    """act(p) for the activation with int ``code`` (see ``jit.ACTIVATION_CODES``)."""
+    if code == 1:
+        return p if p > 0 else 0.0 * p
+    if code == 2:
+        return p if p > 0 else p * LEAKY_SLOPE
+    if code == 3:
+        return _sigmoid(p)
+    if code == 4:
+        return math.tanh(p)
+    if code == 5:
+        return _softplus(p)
+    return p
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _act_grad(p, code):
+    """act'(p), from the pre-activation p alone."""
+    if code == 1:
+        return 1.0 if p > 0 else 0.0
+    if code == 2:
+        return 1.0 if p > 0 else LEAKY_SLOPE
+    if code == 3:
+        s = _sigmoid(p)
+        return s * (1.0 - s)
+    if code == 4:
+        t = math.tanh(p)
+        return 1.0 - t * t
+    if code == 5:
+        return _sigmoid(p)
+    return 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# the loops, on batch-innermost memory: images (C, H, W, N), matrices (C, H * W * N)
+# ---------------------------------------------------------------------------------------------
+
+
+def _im2col_loops(x, kh, kw, stride, padding, cols):
+    """cols[(c, i, j), (oh, ow, n)] = x[c, oh*stride + i - padding, ow*stride + j - padding, n]
+    (0 outside the image). x: (C, H, W, N); cols: (C * kh * kw, H_out * W_out * N).
+
+    Every (row, oh, ow) is one contiguous run of N values: a vectorised copy."""
+    C, H, W, N = x.shape
     H_out = (H + 2 * padding - kh) // stride + 1
     W_out = (W + 2 * padding - kw) // stride + 1
-    L = H_out * W_out
-    cols = np.empty((C * kh * kw, N * L), dtype=x.dtype)
     for r in prange(C * kh * kw):
         c = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
-        for n in range(N):
-            for oh in range(H_out):
-                h = oh * stride + i - padding
-                base = n * L + oh * W_out
-                if h < 0 or h >= H:
-                    for ow in range(W_out):
-                        cols[r, base + ow] = 0.0
-                    continue
-                for ow in range(W_out):
-                    w = ow * stride + j - padding
-                    if 0 <= w < W:
-                        cols[r, base + ow] = x[n, c, h, w]
-                    else:
-                        cols[r, base + ow] = 0.0
-    return cols
+        row = cols[r]
+        for oh in range(H_out):
+            h = oh * stride + i - padding
+            for ow in range(W_out):
+                w = ow * stride + j - padding
+                start = (oh * W_out + ow) * N
+                dst = row[start: start + N]
+                if 0 <= h < H and 0 <= w < W:
+                    src = x[c, h, w]
+                    for n in range(N):
+                        dst[n] = src[n]
+                else:
+                    for n in range(N):
+                        dst[n] = 0.0
 
 
-def _col2im_loops(cols, N, C, H, W, kh, kw, stride, padding):
+def _col2im_loops(cols, kh, kw, stride, padding, b, code, pre, out):
+    """The adjoint of im2col, plus bias and activation, one channel at a time:
+
+        pre[c] = b[c] + the columns of channel c added back onto their patches
+        out[c] = act(pre[c])          (not written for code 0: out is pre)
+
+    pre, out: (C, H, W, N); cols: (C * kh * kw, H_out * W_out * N). Within one kernel offset
+    (i, j) every (oh, ow) lands on a different pixel; each is a vectorised add of N values."""
+    C, H, W, N = pre.shape
     H_out = (H + 2 * padding - kh) // stride + 1
     W_out = (W + 2 * padding - kw) // stride + 1
-    L = H_out * W_out
-    x = np.zeros((N, C, H, W), dtype=cols.dtype)
-    for nc in prange(N * C):
-        n = nc // C
-        c = nc % C
+    for c in prange(C):
+        plane = pre[c]
+        plane[:] = b[c]
         for i in range(kh):
+            oh_lo, oh_hi = _valid_range(H_out, H, stride, i - padding)
             for j in range(kw):
-                r = (c * kh + i) * kw + j
-                for oh in range(H_out):
-                    h = oh * stride + i - padding
-                    if h < 0 or h >= H:
-                        continue
-                    base = n * L + oh * W_out
-                    for ow in range(W_out):
-                        w = ow * stride + j - padding
-                        if 0 <= w < W:
-                            x[n, c, h, w] += cols[r, base + ow]
-    return x
+                ow_lo, ow_hi = _valid_range(W_out, W, stride, j - padding)
+                row = cols[(c * kh + i) * kw + j]
+                for oh in range(oh_lo, oh_hi):
+                    for ow in range(ow_lo, ow_hi):
+                        start = (oh * W_out + ow) * N
+                        src = row[start: start + N]
+                        dst = plane[oh * stride + i - padding, ow * stride + j - padding]
+                        for n in range(N):
+                            dst[n] += src[n]
+        if code != 0:
+            p_flat, o_flat = plane.reshape(-1), out[c].reshape(-1)
+            if code == 1:
+                for k in range(p_flat.shape[0]):
+                    o_flat[k] = max(p_flat[k], 0)
+            else:
+                for k in range(p_flat.shape[0]):
+                    o_flat[k] = _act(p_flat[k], code)
 
 
+def _bias_act_loops(pre, b, code, out):
+    """In place: pre[c, k] += b[c]; out = act(pre) (not written for code 0: out is pre).
+    pre, out: (C, M) matrices. ReLU, the common case, has its own branch-free loop."""
+    C, M = pre.shape
+    for c in prange(C):
+        bc = b[c]
+        p_row, o_row = pre[c], out[c]
+        if code == 0:
+            for k in range(M):
+                p_row[k] += bc
+        elif code == 1:
+            for k in range(M):
+                p = p_row[k] + bc
+                p_row[k] = p
+                o_row[k] = max(p, 0)
+        else:
+            for k in range(M):
+                p = p_row[k] + bc
+                p_row[k] = p
+                o_row[k] = _act(p, code)
+
+
+def _act_grad_bias_loops(dout, pre, code, dpre, db):
+    """dpre[c, (h, w, n)] = dout[c, h, w, n] * act'(pre[c, (h, w, n)]); db[c] = the sum of
+    dpre[c] (accumulated in float64). dout: (C, H, W, N) in any memory order (a view of the
+    NCHW gradient); pre, dpre: (C, H * W * N)."""
+    C, H, W, N = dout.shape
+    for c in prange(C):
+        acc = 0.0
+        p_row, d_row = pre[c], dpre[c]
+        for h in range(H):
+            for w in range(W):
+                g_src = dout[c, h, w]
+                start = (h * W + w) * N
+                p_seg, d_seg = p_row[start: start + N], d_row[start: start + N]
+                if code == 0:
+                    for n in range(N):
+                        g = g_src[n]
+                        d_seg[n] = g
+                        acc += g
+                elif code == 1:
+                    for n in range(N):
+                        g = g_src[n] if p_seg[n] > 0 else 0
+                        d_seg[n] = g
+                        acc += g
+                else:
+                    for n in range(N):
+                        g = g_src[n] * _act_grad(p_seg[n], code)
+                        d_seg[n] = g
+                        acc += g
+        db[c] = acc
+
+
+_LOOPS = {"im2col": _im2col_loops, "col2im": _col2im_loops, "bias_act": _bias_act_loops,
+          "act_grad_bias": _act_grad_bias_loops}
 # prange is a plain range in the serial versions
-_im2col_serial = njit(cache=True)(_im2col_loops)
-_im2col_parallel = njit(cache=True, parallel=True)(_im2col_loops)
-_col2im_serial = njit(cache=True)(_col2im_loops)
-_col2im_parallel = njit(cache=True, parallel=True)(_col2im_loops)
+# reassoc: the bias-gradient sums may be added in any order, so LLVM can vectorise them
+_OPTIONS = dict(cache=True, error_model="numpy", fastmath={"reassoc"})
+_SERIAL = {name: njit(**_OPTIONS)(f) for name, f in _LOOPS.items()}
+_PARALLEL = {name: njit(parallel=True, **_OPTIONS)(f) for name, f in _LOOPS.items()}
+
+
+PARALLEL_MIN_SIZE = 1 << 18
+"""Loops over at least this many values run on Numba's threads (``numba.set_num_threads(n)``);
+smaller ones (gradient checks, small batches) run serially, where starting threads costs more
+than the work."""
+
+
+def _kernel(name, size):
+    """The compiled loop ``name``, parallel when ``size`` values are moved and threads exist."""
+    if size >= PARALLEL_MIN_SIZE:
+        return _PARALLEL[name]
+    return _SERIAL[name]
+
+
+# ---------------------------------------------------------------------------------------------
+# batch-innermost memory behind NCHW views
+# ---------------------------------------------------------------------------------------------
+
+
+def as_chwn(x):
+    """(N, C, H, W) images -> the same values as a C-contiguous (C, H, W, N) array: a view
+    when x's memory already is batch-innermost (every conv layer's output here), else a copy."""
+    return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
+
+
+def chwn_as_nchw(a):
+    """A (C, H, W, N) array seen as (N, C, H, W) images: a view, no copy."""
+    return a.transpose(3, 0, 1, 2)
 
 
 def im2col(x, kh, kw, stride, padding):
-    """Patches as columns: x (N, C, H, W) -> cols (C * kh * kw, N * H_out * W_out)."""
-    x = np.ascontiguousarray(x)
-    big = x.size * kh * kw >= PARALLEL_MIN_SIZE
-    return (_im2col_parallel if big else _im2col_serial)(x, kh, kw, stride, padding)
+    """Patches as columns: x (N, C, H, W) -> cols (C * kh * kw, N * H_out * W_out), columns in
+    (n, oh, ow) order like the NumPy twin (the layers below use (oh, ow, n) internally)."""
+    N, C, H, W = x.shape
+    H_out = (H + 2 * padding - kh) // stride + 1
+    W_out = (W + 2 * padding - kw) // stride + 1
+    cols = np.empty((C * kh * kw, H_out * W_out * N), dtype=x.dtype)
+    _kernel("im2col", cols.size)(as_chwn(x), kh, kw, stride, padding, cols)
+    K, L = C * kh * kw, H_out * W_out
+    return np.ascontiguousarray(cols.reshape(K, L, N).transpose(0, 2, 1)).reshape(K, N * L)
 
 
 def col2im(cols, x_shape, kh, kw, stride, padding):
     """Adjoint of :func:`im2col`: cols (C * kh * kw, N * H_out * W_out) -> x (N, C, H, W)."""
     N, C, H, W = x_shape
-    cols = np.ascontiguousarray(cols)
-    big = cols.size >= PARALLEL_MIN_SIZE
-    return (_col2im_parallel if big else _col2im_serial)(cols, N, C, H, W, kh, kw, stride, padding)
+    H_out = (H + 2 * padding - kh) // stride + 1
+    W_out = (W + 2 * padding - kw) // stride + 1
+    K, L = cols.shape[0], H_out * W_out
+    cols_lmajor = np.ascontiguousarray(cols.reshape(K, N, L).transpose(0, 2, 1)).reshape(K, -1)
+    x = np.empty((C, H, W, N), dtype=cols.dtype)
+    _kernel("col2im", cols.size)(cols_lmajor, kh, kw, stride, padding, np.zeros(C, cols.dtype), 0, x, x)
+    return np.ascontiguousarray(chwn_as_nchw(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# conv layers with their activation: out = act(conv(x, W) + b)
+# ---------------------------------------------------------------------------------------------
+
+
+class ConvActCache(NamedTuple):
+    cols_or_x: np.ndarray  # conv2d: im2col(x); conv_transpose2d: x as its (C_in, H*W*N) matrix
+    pre_mat: np.ndarray  # pre-activation as a (C_out, H_out * W_out * N) matrix
+    out_shape: tuple  # (N, C_out, H_out, W_out)
+    x_shape: tuple
+    W: np.ndarray
+    stride: int
+    padding: int
+    code: int  # activation code
+
+
+def _layer_args(x, W, b, stride, padding, transposed):
+    x, W, b, stride, padding = _check_conv_args(x, W, b, stride, padding, transposed,
+                                                contiguous=False)
+    dtype = _float_dtype(x, W, b)
+    return (x.astype(dtype, copy=False), W.astype(dtype, copy=False),
+            np.ascontiguousarray(b, dtype=dtype), stride, padding, dtype)
+
+
+def _act_grad_bias(dout, cache):
+    """(dpre_mat, db): dpre = dout * act'(pre) as a (C_out, H_out * W_out * N) matrix."""
+    pre_mat = cache.pre_mat
+    if dout.shape != cache.out_shape:
+        raise ValueError(f"dout must have the output's shape {cache.out_shape}, got {dout.shape}")
+    dout = dout.astype(pre_mat.dtype, copy=False)
+    dpre_mat = np.empty_like(pre_mat)
+    db = np.empty(pre_mat.shape[0], dtype=pre_mat.dtype)
+    _kernel("act_grad_bias", dout.size)(dout.transpose(1, 2, 3, 0), pre_mat, cache.code, dpre_mat, db)
+    return dpre_mat, db
+
+
+def _chwn_shape(nchw_shape):
+    N, C, H, W = nchw_shape
+    return C, H, W, N
+
+
+def conv2d_act_forward(x, W, b, stride, padding, activation):
+    """``out = act(conv2d(x, W) + b)``: one im2col pass, one BLAS product, one bias+act pass.
+
+    x: (N, C_in, H, W), W: (C_out, C_in, kh, kw), b: (C_out,) -> (out, cache); out is
+    (N, C_out, H_out, W_out), a view of batch-innermost memory."""
+    code = _activation_code(activation)
+    x, W, b, stride, padding, dtype = _layer_args(x, W, b, stride, padding, transposed=False)
+    N, C_in, H, Wd = x.shape
+    C_out, _, kh, kw = W.shape
+    out_shape = (N, C_out, conv2d_output_size(H, kh, stride, padding),
+                 conv2d_output_size(Wd, kw, stride, padding))
+    cols = np.empty((C_in * kh * kw, out_shape[2] * out_shape[3] * N), dtype=dtype)
+    _kernel("im2col", cols.size)(as_chwn(x), kh, kw, stride, padding, cols)
+    pre_mat = W.reshape(C_out, -1) @ cols  # (C_out, H_out * W_out * N)
+    out_mat = pre_mat if code == 0 else np.empty_like(pre_mat)
+    _kernel("bias_act", pre_mat.size)(pre_mat, b, code, out_mat)
+    cache = ConvActCache(cols, pre_mat, out_shape, x.shape, W, stride, padding, code)
+    return chwn_as_nchw(out_mat.reshape(_chwn_shape(out_shape))), cache
+
+
+def conv2d_act_backward(dout, cache, need_dx=True):
+    """Gradients of :func:`conv2d_act_forward`: (dx or None, dW, db).
+
+    dpre = dout * act'(pre) and db in one pass, written as the (C_out, H_out * W_out * N)
+    matrix; dW = dpre_mat @ cols.T; dx = col2im(W_mat.T @ dpre_mat)."""
+    cols, _, _, x_shape, W, stride, padding, _ = cache
+    C_out, C_in, kh, kw = W.shape
+    dpre_mat, db = _act_grad_bias(dout, cache)
+    dW = (dpre_mat @ cols.T).reshape(W.shape)
+    dx = None
+    if need_dx:
+        dcols = W.reshape(C_out, -1).T @ dpre_mat
+        dx = np.empty(_chwn_shape(x_shape), dtype=dcols.dtype)
+        _kernel("col2im", dcols.size)(dcols, kh, kw, stride, padding, np.zeros(C_in, dcols.dtype), 0, dx, dx)
+        dx = chwn_as_nchw(dx)
+    return dx, dW, db
+
+
+def conv_transpose2d_act_forward(x, W, b, stride, padding, output_padding, activation):
+    """``out = act(conv_transpose2d(x, W) + b)``: one BLAS product, then col2im with the bias
+    and the activation fused in.
+
+    x: (N, C_in, H, W), W: (C_in, C_out, kh, kw), b: (C_out,); output_padding an int or an
+    (h, w) pair -> (out, cache); out (N, C_out, H_out, W_out), a view of batch-innermost memory."""
+    code = _activation_code(activation)
+    x, W, b, stride, padding, dtype = _layer_args(x, W, b, stride, padding, transposed=True)
+    C_in, C_out, kh, kw = W.shape
+    out_shape = conv_transpose2d_output_shape(x.shape, W.shape, stride, padding, output_padding)
+    x_mat = as_chwn(x).reshape(C_in, -1)  # no copy when x came from a conv layer
+    cols = W.reshape(C_in, -1).T @ x_mat  # (C_out * kh * kw, H * W * N)
+    pre = np.empty(_chwn_shape(out_shape), dtype=dtype)
+    out = pre if code == 0 else np.empty_like(pre)
+    _kernel("col2im", cols.size)(cols, kh, kw, stride, padding, b, code, pre, out)
+    cache = ConvActCache(x_mat, pre.reshape(C_out, -1), out_shape, x.shape, W, stride, padding,
+                         code)
+    return chwn_as_nchw(out), cache
+
+
+def conv_transpose2d_act_backward(dout, cache, need_dx=True):
+    """Gradients of :func:`conv_transpose2d_act_forward`: (dx or None, dW, db).
+
+    dpre = dout * act'(pre) and db in one pass; dcols = im2col(dpre);
+    dW = x_mat @ dcols.T; dx = W_mat @ dcols (a conv2d of dpre)."""
+    x_mat, _, out_shape, x_shape, W, stride, padding, _ = cache
+    C_in, C_out, kh, kw = W.shape
+    dpre_mat, db = _act_grad_bias(dout, cache)
+    dcols = np.empty((C_out * kh * kw, x_mat.shape[1]), dtype=dpre_mat.dtype)
+    _kernel("im2col", dcols.size)(dpre_mat.reshape(_chwn_shape(out_shape)), kh, kw, stride, padding, dcols)
+    dW = (x_mat @ dcols.T).reshape(W.shape)
+    dx = None
+    if need_dx:
+        dx = chwn_as_nchw((W.reshape(C_in, -1) @ dcols).reshape(_chwn_shape(x_shape)))
+    return dx, dW, db

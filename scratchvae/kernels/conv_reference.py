@@ -8,9 +8,18 @@ Layout (shared by both backends and by :mod:`scratchvae.conv`):
 
 The loops run over the kh * kw kernel offsets only; each offset moves a whole strided slice of
 the padded input at once, so both functions are short and still fast.
+
+The conv layers call the ``*_act_forward`` / ``*_act_backward`` pairs at the end: a convolution
+followed by its activation, composed here from :mod:`scratchvae.conv` and
+:mod:`scratchvae.functional`, fused in the Numba twin.
 """
 
+from typing import NamedTuple
+
 import numpy as np
+
+from scratchvae import conv
+from scratchvae import functional as F
 
 
 def im2col(x, kh, kw, stride, padding):
@@ -49,3 +58,46 @@ def col2im(cols, x_shape, kh, kw, stride, padding):
                 cols[:, i, j].transpose(1, 0, 2, 3)
             )
     return x_pad[:, :, padding: padding + H, padding: padding + W].copy()
+
+
+# ---------------------------------------------------------------------------------------------
+# conv layers with their activation: out = act(conv(x, W) + b), the twins of conv_jit's
+# ---------------------------------------------------------------------------------------------
+
+
+class ConvActCache(NamedTuple):
+    conv_cache: tuple  # the cache of conv.conv2d_forward / conv.conv_transpose2d_forward
+    act_cache: tuple  # the cache of the activation's forward
+    activation: str
+
+
+def conv2d_act_forward(x, W, b, stride, padding, activation):
+    """``out = act(conv2d(x, W) + b)``: :func:`scratchvae.conv.conv2d_forward`, then the
+    activation from ``functional.ACTIVATIONS``. Returns (out, cache)."""
+    pre, conv_cache = conv.conv2d_forward(x, W, b, stride, padding, backend="numpy")
+    act_forward, _ = F.ACTIVATIONS[activation]
+    out, act_cache = act_forward(pre)
+    return out, ConvActCache(conv_cache, act_cache, activation)
+
+
+def conv2d_act_backward(dout, cache, need_dx=True):
+    """Gradients of :func:`conv2d_act_forward`: (dx or None, dW, db)."""
+    _, act_backward = F.ACTIVATIONS[cache.activation]
+    return conv.conv2d_backward(act_backward(dout, cache.act_cache), cache.conv_cache, need_dx)
+
+
+def conv_transpose2d_act_forward(x, W, b, stride, padding, output_padding, activation):
+    """``out = act(conv_transpose2d(x, W) + b)``: :func:`scratchvae.conv.conv_transpose2d_forward`,
+    then the activation. Returns (out, cache)."""
+    pre, conv_cache = conv.conv_transpose2d_forward(x, W, b, stride, padding, output_padding,
+                                                    backend="numpy")
+    act_forward, _ = F.ACTIVATIONS[activation]
+    out, act_cache = act_forward(pre)
+    return out, ConvActCache(conv_cache, act_cache, activation)
+
+
+def conv_transpose2d_act_backward(dout, cache, need_dx=True):
+    """Gradients of :func:`conv_transpose2d_act_forward`: (dx or None, dW, db)."""
+    _, act_backward = F.ACTIVATIONS[cache.activation]
+    return conv.conv_transpose2d_backward(act_backward(dout, cache.act_cache), cache.conv_cache,
+                                          need_dx)

@@ -47,6 +47,17 @@ def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
     return dx, dW, db
 
 
+def sparse_x_matmul(x, W):
+    """``x @ W``; x: (batch, n_in), W: (n_in, n_out). (The Numba twin skips the zeros of x.)"""
+    return x @ W
+
+
+def sparse_x_weight_grad(x, dpre):
+    """``dW = x.T @ dpre``; x: (batch, n_in), dpre: (batch, n_out). (The Numba twin skips the
+    zeros of x.)"""
+    return x.T @ dpre
+
+
 # ---------------------------------------------------------------------------------------------
 # the ELBO's pieces: reparameterization + KL (forward and backward), likelihood terms
 # ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
     decoder   z -> Dense + act -> reshape (channels[-1], h, w)
               -> [ConvTranspose2d stride 2 + act] * (len(channels) - 1)
               -> ConvTranspose2d stride 2 to C channels (2C for likelihood="gaussian": mean, logvar)
-              -> flatten (batch, C*H*W)  (logits, or the Gaussian head's raw outputs)
+              -> flatten (batch, C*H*W)  (logits, or the Gaussian head's pre-activations)
 
 Construction goes through ``VAE._setup_vae`` (the shared options) and builds the conv
 networks instead of the MLPs. Everything else (the reparameterization, the KL, the

@@ -219,8 +219,9 @@ class VAE(Model):
         """
         beta = self._kl_weight(beta)
         batch = x.shape[0]
-        # forward: encoder, reparameterized sample (with its KL), decoder
-        mu, logvar = self._encode(x_encoded)
+        # forward: encoder and its two heads, reparameterized sample (with its KL), decoder
+        h = self.networks["encoder"].forward(x_encoded)
+        mu, logvar = self.networks["mu"].forward(h), self.networks["logvar"].forward(h)
         eps = self._noise(eps, rng, mu.shape)
         z, std, kl = self.kernels.reparam_kl_forward(mu, logvar, eps)
         decoder_out = self.networks["decoder"].forward(z)
@@ -229,8 +230,9 @@ class VAE(Model):
         loss = float(np.mean(nll + beta * kl))
         self.last_loss_terms = {"reconstruction": float(np.mean(nll)), "kl": float(np.mean(kl))}
 
-        # backward: decoder; then mu and logvar, each used twice (z and the KL): the kernel adds
-        # both contributions, dmu = dz + w * mu (see kernels.reference.reparam_kl_backward)
+        # backward, in reverse order: the decoder gives dz; mu and logvar are each used twice
+        # (by z and by the KL), so their gradients add, w = beta / B (kernels.reference shows it):
+        #   dmu = dz + w * mu,   dlogvar = dz * eps * std / 2 + w * (exp(logvar) - 1) / 2
         dz = self.networks["decoder"].backward(ddecoder_out)
         dmu, dlogvar = self.kernels.reparam_kl_backward(dz, mu, logvar, eps, std, beta / batch)
         # h feeds both heads, so its gradient is the sum of what comes back from each
@@ -285,26 +287,26 @@ class VAE(Model):
         return eps.astype(self.dtype, copy=False)
 
     def _decoder_head(self, decoder_out):
-        """Decoder output -> p(x|z)'s parameters, with a cache for the backward pass.
+        """Decoder output -> (p(x|z)'s parameters, the bounded-logvar cache or None).
 
         bernoulli: the output is the logits. gaussian_fixed: mean = sigmoid(pre_mean), logvar =
         2 log sigma. gaussian: the output is [pre_mean, pre_logvar], mean = sigmoid(pre_mean),
-        logvar = bounded_logvar_forward(pre_logvar).
+        logvar = bounded_logvar_forward(pre_logvar) (whose cache is returned).
         """
         if self.likelihood == "bernoulli":
             return decoder_out, None
         if self.likelihood == "gaussian_fixed":
             mean = sigmoid(decoder_out)
             logvar = np.full_like(mean, 2.0 * np.log(self.sigma))
-            return (mean, logvar), mean
+            return (mean, logvar), None
         pre_mean, pre_logvar = decoder_out[:, : self.n_in], decoder_out[:, self.n_in:]
         mean = sigmoid(pre_mean)
         logvar, logvar_cache = bounded_logvar_forward(pre_logvar, *self.logvar_range)
-        return (mean, logvar), (mean, logvar_cache)
+        return (mean, logvar), logvar_cache
 
     def _reconstruction_and_grad(self, x, decoder_out, scale):
         """Per-example -log p(x|z) and ``scale`` times its gradient w.r.t. ``decoder_out``."""
-        decoded, head_cache = self._decoder_head(decoder_out)
+        decoded, logvar_cache = self._decoder_head(decoder_out)
         if self.likelihood == "bernoulli":
             return self.kernels.bernoulli_nll_and_grad(decoded, x, scale)
         mean, logvar = decoded
@@ -312,6 +314,6 @@ class VAE(Model):
         dpre_mean = dmean * mean * (1 - mean)  # through mean = sigmoid(pre_mean)
         if self.likelihood == "gaussian_fixed":
             return nll, dpre_mean
-        dpre_logvar = bounded_logvar_backward(dlogvar, head_cache[1])
+        dpre_logvar = bounded_logvar_backward(dlogvar, logvar_cache)
         return nll, np.concatenate([dpre_mean, dpre_logvar], axis=1)
 

@@ -1,14 +1,64 @@
-"""Argument types for the command line: each turns the text of one option into a value or
-raises ``argparse.ArgumentTypeError`` with a one-line message saying what was expected.
+"""What the subcommands share: the datasets they know, loading a split, finding a run's files,
+and the argument types of their options.
 
-    parser.add_argument("--lr", type=positive_float, default=1e-3)
+Used by every ``scratchvae`` command (one home, so no command imports another).
 
-argparse prefixes the message with the option's name ("argument --lr: must be a number > 0,
-got '-1'"), so a mistyped value is reported before anything is loaded or written.
+Argument types turn the text of one option into a value or raise
+``argparse.ArgumentTypeError`` with a one-line message saying what was expected, e.g.
+``parser.add_argument("--lr", type=positive_float)``: argparse prefixes the option's name
+("argument --lr: must be a number > 0, got '-1'"), so a mistyped value is reported before
+anything is loaded or written.
 """
 
 import argparse
 import math
+
+DATASETS = ("sprites", "mnist", "fashion-mnist", "kmnist", "mnist10k", "frey-face", "cifar10")
+
+# per-dataset defaults for options the user did not set
+DATASET_DEFAULTS = {
+    "sprites": dict(hidden=(256,), latent=10, likelihood="bernoulli", n_train=10000, n_test=1000),
+    "mnist": dict(hidden=(400,), latent=20, likelihood="bernoulli"),
+    "fashion-mnist": dict(hidden=(400,), latent=20, likelihood="bernoulli"),
+    "kmnist": dict(hidden=(400,), latent=20, likelihood="bernoulli"),
+    "mnist10k": dict(hidden=(400,), latent=20, likelihood="bernoulli"),
+    "frey-face": dict(hidden=(200,), latent=10, likelihood="gaussian"),
+    "cifar10": dict(hidden=(512,), latent=64, likelihood="gaussian_fixed"),
+}
+SPRITES_SEEDS = {"train": 0, "test": 1}
+
+
+def load_dataset(name, split, root=None, n=None):
+    """(x, y, image_shape) of one split; sprites are generated (train seed 0, test seed 1)."""
+    from scratchvae import data
+
+    defaults = DATASET_DEFAULTS[name]
+    if name == "sprites":
+        n = n or defaults[f"n_{split}"]
+        ds = data.sprites(n, rng=SPRITES_SEEDS[split], size=32)
+        return ds.x, ds.labels, tuple(ds.image_shape)
+    x, y = data.load(name, split=split, root=root)
+    if n is not None:
+        x, y = x[:n], (None if y is None else y[:n])
+    return x, y, tuple(data.get_info(name).image_shape)
+
+
+def resolve_run(run):
+    """RUN (a run folder or a .npz file) -> (run folder, checkpoint path)."""
+    from pathlib import Path
+
+    path = Path(run)
+    if path.is_dir():
+        path = path / "model.npz"
+    if not path.is_file():
+        raise SystemExit(f"error: RUN must be a run folder holding model.npz or a .npz "
+                         f"checkpoint; {run!r} is neither")
+    return path.parent, path
+
+
+# ---------------------------------------------------------------------------------------------
+# argument types
+# ---------------------------------------------------------------------------------------------
 
 
 def _number(text, kind):

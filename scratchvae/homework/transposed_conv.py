@@ -1,0 +1,184 @@
+"""Checkers for homework 5: the transposed convolution, from the lecture's 2 x 2 example to a
+layer with channels, stride and padding, and its backward.
+
+The lecture's picture: every input pixel stamps the kernel, scaled by the pixel, onto the output;
+stamps sit ``stride`` pixels apart and overlapping stamps ADD. With x = [[0, 1], [2, 3]] and
+K = [[0, 1], [2, 3]] (stride 1, no padding):
+
+    [[0, 0, 1],
+     [0, 4, 6],        = 0 * K at (0, 0) + 1 * K at (0, 1) + 2 * K at (1, 0) + 3 * K at (1, 1)
+     [4, 12, 9]]
+
+The general layer (shapes as in PyTorch and :mod:`scratchvae.conv`):
+
+    full[n, o, h*stride + i, w*stride + j] += sum_c x[n, c, h, w] * W[c, o, i, j]
+    out = full[:, :, padding : -padding, padding : -padding] + b[o]        (no crop if padding = 0)
+
+x: (N, C_in, H, W), W: (C_in, C_out, kh, kw), b: (C_out,) -> out: (N, C_out, H_out, W_out) with
+``H_out = (H - 1) * stride - 2 * padding + kh``. The checks compare with
+:func:`scratchvae.conv.conv_transpose2d_forward` / ``_backward`` and finite differences.
+"""
+
+import numpy as np
+
+from scratchvae import conv
+from scratchvae.homework._core import Check, expect_close_to_fd, finite_difference_grad, rng_for
+
+_REF = "scratchvae.conv.conv_transpose2d and finite differences"
+LECTURE_X = np.array([[0.0, 1.0], [2.0, 3.0]])
+LECTURE_K = np.array([[0.0, 1.0], [2.0, 3.0]])
+LECTURE_Y = np.array([[0.0, 0.0, 1.0], [0.0, 4.0, 6.0], [4.0, 12.0, 9.0]])
+"""The lecture's example: trans_conv(LECTURE_X, LECTURE_K) == LECTURE_Y."""
+
+
+def stamps(x, W, stride=1, padding=0, flip=False, assign=False, swap_channels=False):
+    """The uncropped-then-cropped stamp sum in NumPy loops, with the known mistakes as options
+    (``flip`` the kernel, ``assign`` instead of add, ``swap_channels``: W read as conv2d's
+    (C_out, C_in, kh, kw)). No bias. The checker's second, independent forward."""
+    if swap_channels:
+        W = W.transpose(1, 0, 2, 3)
+    if flip:
+        W = W[:, :, ::-1, ::-1]
+    N, _, H, Wd = x.shape
+    _, C_out, kh, kw = W.shape
+    full = np.zeros((N, C_out, (H - 1) * stride + kh, (Wd - 1) * stride + kw))
+    for h in range(H):
+        for w in range(Wd):
+            stamp = np.einsum("nc,cokl->nokl", x[:, :, h, w], W)
+            window = full[:, :, h * stride:h * stride + kh, w * stride:w * stride + kw]
+            if assign:
+                window[...] = stamp
+            else:
+                window += stamp
+    return full[:, :, padding:full.shape[2] - padding, padding:full.shape[3] - padding]
+
+
+# ---------------------------------------------------------------------------------------------
+# the lecture's single-channel version: stride 1, no padding
+# ---------------------------------------------------------------------------------------------
+
+
+def check_trans_conv(trans_conv):
+    """Check ``trans_conv(X, K) -> Y``: one channel, stride 1, no padding, no bias,
+    X (h, w), K (kh, kw) -> Y (h + kh - 1, w + kw - 1), ``Y[i:i+kh, j:j+kw] += X[i, j] * K``.
+    Case 1 is the lecture's example."""
+    check = Check("trans_conv", "the lecture's example and scratchvae.conv.conv_transpose2d")
+    cases = [(LECTURE_X, LECTURE_K)]
+    for k, (x_shape, k_shape) in enumerate([((3, 4), (2, 2)), ((2, 3), (3, 2)), ((4, 4), (3, 3)),
+                                            ((1, 1), (2, 3))]):
+        rng = rng_for(check.exercise, k)
+        cases.append((rng.standard_normal(x_shape), rng.standard_normal(k_shape)))
+    for k, (X, K) in enumerate(cases):
+        case = f"case {k + 1}: X {X.shape}, K {K.shape}" + (" (the lecture's example)"
+                                                             if k == 0 else "")
+        got = check.call(trans_conv, {"X": X.copy(), "K": K.copy()}, case)
+        x4, k4 = X[None, None], K[None, None]
+        expected = (LECTURE_Y if k == 0
+                    else conv.conv_transpose2d_forward(x4, k4, np.zeros(1))[0][0, 0])
+        valid = None
+        if X.shape[0] >= K.shape[0] and X.shape[1] >= K.shape[1]:
+            valid = conv.conv2d_forward(x4, k4, np.zeros(1))[0][0, 0]
+        check.expect_array("Y", got, expected, case, {
+            "the kernel is flipped: each input pixel stamps K as it is, Y[i:i+kh, j:j+kw] += "
+            "X[i, j] * K (no flip)": stamps(x4, k4, flip=True)[0, 0],
+            "overlapping stamps ADD: use +=, not =": stamps(x4, k4, assign=True)[0, 0],
+            "that is an ordinary convolution (output h - kh + 1): a transposed convolution "
+            "GROWS the image to (h + kh - 1, w + kw - 1)": valid,
+        }, extra=" = (h + kh - 1, w + kw - 1)")
+    return check.done()
+
+
+# ---------------------------------------------------------------------------------------------
+# the layer: channels, batch, stride, padding, bias; and its backward
+# ---------------------------------------------------------------------------------------------
+
+LAYER_CASES = [  # (N, C_in, H, W, C_out, kh, kw, stride, padding)
+    (2, 3, 3, 4, 2, 3, 3, 1, 0),
+    (1, 2, 3, 3, 3, 2, 2, 2, 0),
+    (2, 2, 3, 2, 2, 3, 3, 2, 1),   # C_in == C_out: a swapped W layout still has the right shape
+    (1, 1, 2, 3, 2, 4, 3, 2, 1),
+    (3, 2, 2, 2, 1, 3, 3, 3, 1),
+]
+
+
+def _layer_case(exercise, k):
+    N, C_in, H, Wd, C_out, kh, kw, stride, padding = LAYER_CASES[k]
+    rng = rng_for(exercise, k)
+    x = rng.standard_normal((N, C_in, H, Wd))
+    W = rng.standard_normal((C_in, C_out, kh, kw))
+    b = rng.standard_normal(C_out)
+    case = (f"case {k + 1}: x {x.shape}, W {W.shape}, stride={stride}, padding={padding}")
+    return x, W, b, stride, padding, case
+
+
+LAYOUT_HINT = ("W has shape (C_in, C_out, kh, kw) in a transposed convolution (a conv2d "
+               "kernel is (C_out, C_in, ...)): output channel o gets sum_c x[:, c] * W[c, o], "
+               "e.g. np.einsum('nc,cokl->nokl', x[:, :, h, w], W)")
+
+
+def check_conv_transpose2d(conv_transpose2d):
+    """Check ``conv_transpose2d(x, W, b, stride, padding) -> out`` (this module's docstring)."""
+    check = Check("conv_transpose2d", "scratchvae.conv.conv_transpose2d_forward")
+    for k in range(len(LAYER_CASES)):
+        x, W, b, stride, padding, case = _layer_case(check.exercise, k)
+        got = check.call(conv_transpose2d, {"x": x.copy(), "W": W.copy(), "b": b.copy(),
+                                            "stride": stride, "padding": padding}, case,
+                         crash_hint=LAYOUT_HINT)
+        expected = conv.conv_transpose2d_forward(x, W, b, stride, padding)[0]
+        bias = b.reshape(1, -1, 1, 1)
+        square = W.shape[0] == W.shape[1]
+        check.expect_array("out", got, expected, case, {
+            "padding CROPS the output of a transposed convolution: drop `padding` rows and "
+            "columns on each side of the full stamp sum": stamps(x, W, stride) + bias,
+            "stamps sit `stride` pixels apart: input pixel (h, w) stamps at (h * stride, "
+            "w * stride)": stamps(x, W, 1, padding) + bias,
+            "add the bias b[o] to every pixel of output channel o": stamps(x, W, stride, padding),
+            "the kernel is flipped: stamp W[c, o] as it is": stamps(x, W, stride, padding,
+                                                                     flip=True) + bias,
+            "overlapping stamps ADD: use +=, not =": stamps(x, W, stride, padding,
+                                                            assign=True) + bias,
+            LAYOUT_HINT: stamps(x, W, stride, padding, swap_channels=True) + bias
+                         if square else None,
+        }, extra=" = (N, C_out, (H - 1) * stride - 2 * padding + kh, ...)")
+    return check.done()
+
+
+def check_conv_transpose2d_backward(conv_transpose2d_backward):
+    """Check ``conv_transpose2d_backward(dout, x, W, stride, padding) -> (dx, dW, db)``: the
+    gradients of ``sum(conv_transpose2d(x, W, b, stride, padding) * dout)``."""
+    check = Check("conv_transpose2d_backward", _REF)
+    for k in range(len(LAYER_CASES)):
+        x, W, b, stride, padding, case = _layer_case(check.exercise, k)
+        out, cache = conv.conv_transpose2d_forward(x, W, b, stride, padding)
+        dout = rng_for(check.exercise, 100 + k).standard_normal(out.shape)
+        result = check.call(conv_transpose2d_backward, {
+            "dout": dout.copy(), "x": x.copy(), "W": W.copy(), "stride": stride,
+            "padding": padding}, case)
+        dx, dW, db = check.unpack(result, ("dx", "dW", "db"), case)
+        ex, eW, eb = conv.conv_transpose2d_backward(dout, cache)
+        flipped = conv.conv_transpose2d_forward(x, W[:, :, ::-1, ::-1].copy(), b, stride,
+                                                padding)[1]
+        check.expect_array("dx", dx, ex, case, {
+            "the kernel is flipped: dx[n, c, h, w] = sum over the stamp of pixel (h, w) of "
+            "dout * W[c, o] as it is": conv.conv_transpose2d_backward(dout, flipped)[0],
+        }, extra=" (the same as x)")
+        check.expect_array("dW", dW, eW, case, {
+            "sum dW over the batch, don't average": eW / x.shape[0] if x.shape[0] > 1 else None,
+            "W has shape (C_in, C_out, kh, kw): dW[c, o] = sum x[:, c, h, w] * (dout in the "
+            "stamp of (h, w))[:, o]": eW.transpose(1, 0, 2, 3) if W.shape[0] == W.shape[1]
+            else None,
+        }, extra=" (the same as W)")
+        check.expect_array("db", db, eb, case, {
+            "sum db over the batch AND both spatial axes: db = dout.sum(axis=(0, 2, 3))":
+                dout.sum(axis=0),
+            "sum, don't average: every output pixel gets b[o]": dout.mean(axis=(0, 2, 3)),
+            "sum over axes (0, 2, 3): axis 1 is the channel": dout.sum(axis=(0, 1, 2)),
+        }, extra=" (the same as b)")
+        inputs = [x, W, b]
+        for name, got, i in (("dx", dx, 0), ("dW", dW, 1), ("db", db, 2)):
+            def f(value, i=i):
+                args = list(inputs)
+                args[i] = value
+                return np.sum(conv.conv_transpose2d_forward(*args, stride, padding)[0] * dout)
+            expect_close_to_fd(check, name, got, finite_difference_grad(f, inputs[i]), case)
+    return check.done()
