@@ -25,7 +25,7 @@ from scratchvae.mathutils import (  # noqa: F401  (log_normal_diag: deprecated, 
     log_standard_normal,
     logsumexp,
 )
-from scratchvae.progress import progress_bar, stderr_is_terminal
+from scratchvae.progress import progress_bar, show_progress
 from scratchvae.reparam import std_from_logvar
 from scratchvae.validation import as_generator, check_array, check_positive_int
 
@@ -130,7 +130,8 @@ def importance_sampled_nll(vae, x, k=1000, rng=0, batch_size=10000, progress=Tru
     ``min(k, batch_size)`` at a time. For each group of examples the noise is drawn chunk by
     chunk as ``rng.standard_normal((samples, examples, n_latent))``, so with k = 1 and one
     group the draws equal ``rng.standard_normal((n, n_latent))``. progress: a tqdm bar over the
-    examples when stderr is a terminal.
+    examples: True when someone is watching (terminal or notebook, not CI), "always", or False
+    (see :func:`scratchvae.progress.show_progress`).
     """
     x, y = _check_inputs(vae, x, y, vae=True)
     k = check_positive_int("k", k)
@@ -140,7 +141,7 @@ def importance_sampled_nll(vae, x, k=1000, rng=0, batch_size=10000, progress=Tru
     per_group = max(1, batch_size // k)
     per_chunk = min(k, batch_size)
     out = np.empty(n, dtype=np.float64)
-    bar = progress_bar(n, f"IS-NLL (k={k})", bool(progress) and stderr_is_terminal(), unit="ex")
+    bar = progress_bar(n, f"IS-NLL (k={k})", show_progress(progress), unit="ex")
     try:
         for start in range(0, n, per_group):
             idx = slice(start, start + per_group)

@@ -27,14 +27,13 @@ the noise.
 """
 
 import math
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from scratchvae.progress import progress_bar, stderr_is_terminal
+from scratchvae.progress import epoch_line, epoch_stream, progress_bar, show_progress
 from scratchvae.validation import check_array, check_nonnegative_int, check_positive_int
 
 __all__ = ["fit", "NonFiniteError", "epoch_generator", "validation_generator",
@@ -243,8 +242,10 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
         of the model's loss with beta = 1, so for a VAE the true -ELBO in nats per example with
         z sampled from q(z|x) (noise from a separate validation stream, the same every epoch).
     rng: int seed (or Generator, used once to draw the seed); see the module docstring.
-    progress: True shows a tqdm bar with the running loss when stderr is a terminal; False
-        prints nothing.
+    progress: True shows a tqdm bar with the running loss, and one line per finished epoch
+        (:func:`scratchvae.progress.epoch_line`), when someone is watching (a terminal or a
+        Jupyter notebook, not under CI=true); "always" shows them also in logs and pipes;
+        False prints nothing.
     checkpoint: path of a .npz file written after every epoch with ``sv.save(model, path,
         optimizer=..., metadata=...)`` (atomic). Its metadata holds "epoch" (epochs done),
         "history", "seed", "batch_size", "kl_warmup_epochs", "beta" and ``metadata``.
@@ -317,7 +318,7 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
         raise ValueError(f"batch_size must be at most the number of examples ({n}) when "
                          f"drop_last=True, got {batch_size}")
     base_beta = getattr(model, "beta", None)
-    show_bar = bool(progress) and stderr_is_terminal()
+    show_bar = show_progress(progress)
     # only a file this call wrote (or resumed from) is known to be good
     last_saved = initial_epoch if (resume and checkpoint is not None and checkpoint.exists()
                                    and initial_epoch) else None
@@ -388,8 +389,8 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
             _save(model, optimizer, checkpoint, history, epoch + 1, seed, batch_size,
                   kl_warmup_epochs, base_beta, extra_metadata)
             last_saved = epoch + 1
-        if show_bar:
-            _print_epoch_summary(history)
+        if show_bar:  # the bar (leave=False) is gone: one line per finished epoch remains
+            print(epoch_line(history, epochs), file=epoch_stream(), flush=True)
         if any(callback(epoch + 1, history, model) for callback in callbacks):
             break
     return history
@@ -432,14 +433,6 @@ def _split_step_values(values):
         raise ValueError("train_step must return a dict of floats with a 'loss' entry, got "
                          f"{values!r}")
     return float(values["loss"]), {k: float(v) for k, v in values.items() if k != "loss"}
-
-
-def _print_epoch_summary(history):
-    parts = [f"epoch {history['epoch'][-1]}", f"train_loss {history['train_loss'][-1]:.4f}"]
-    if history["val_loss"]:
-        parts.append(f"val_loss {history['val_loss'][-1]:.4f}")
-    parts.append(f"{history['seconds'][-1]:.1f} s")
-    print("  ".join(parts), file=sys.stderr)
 
 
 def _save(model, optimizer, path, history, epoch, seed, batch_size, warmup, beta, extra):

@@ -130,6 +130,18 @@ def at_most(limit, kind=positive_int):
     return parse
 
 
+PROGRESS = {"auto": True, "always": "always", "never": False}
+"""--progress choices -> the ``progress`` argument of fit and importance_sampled_nll."""
+
+
+def add_progress_argument(parser):
+    """``--progress {auto,always,never}``: tqdm bars on a terminal or in a notebook (auto), also
+    into logs and pipes (always), or none."""
+    parser.add_argument("--progress", default="auto", choices=tuple(PROGRESS),
+                        help="progress bars: auto shows them on a terminal (not in logs, pipes "
+                             "or CI), always shows them anyway, never hides them")
+
+
 def check_root(root):
     """``--root DIR`` must be an existing folder: a mistyped path would otherwise become a new,
     empty data directory (and a download) instead of an error."""

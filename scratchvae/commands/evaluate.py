@@ -4,7 +4,13 @@ RUN is a run folder written by ``scratchvae train`` (or its model.npz, or any ch
 ``--dataset``). The dataset and split sizes come from the checkpoint's metadata.
 """
 
-from scratchvae.commands.common import check_root, nonnegative_int, positive_int
+from scratchvae.commands.common import (
+    PROGRESS,
+    add_progress_argument,
+    check_root,
+    nonnegative_int,
+    positive_int,
+)
 
 HELP = "evaluate a trained run on its test set: -ELBO, importance-sampled NLL, active units"
 
@@ -25,6 +31,7 @@ def add_arguments(parser):
                              "k decoder passes per example)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the sampled z")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_progress_argument(parser)
 
 
 def run(args):
@@ -63,7 +70,8 @@ def run(args):
         if args.k > 0:
             n_is = min(len(x), args.is_examples)
             nll = evaluate.importance_sampled_nll(model, x[:n_is], k=args.k, rng=args.seed,
-                                                  y=None if y is None else y[:n_is])
+                                                  y=None if y is None else y[:n_is],
+                                                  progress=PROGRESS[args.progress])
             results.update(is_nll=float(nll.mean()), is_k=args.k, is_examples=n_is)
         count, variances = evaluate.active_units(model, x, y=y)
         results.update(active_units=count, n_latent=int(len(variances)))

@@ -11,7 +11,9 @@ The default run (a VAE on 10,000 sprites, 10 epochs) takes well under a minute o
 from scratchvae.commands.common import (  # noqa: F401  (DATASETS & co. lived here)
     DATASET_DEFAULTS,
     DATASETS,
+    PROGRESS,
     SPRITES_SEEDS,
+    add_progress_argument,
     check_root,
     int_list,
     load_dataset,
@@ -77,6 +79,7 @@ def add_arguments(parser):
     parser.add_argument("--kl-warmup", type=nonnegative_int, default=0,
                         help="epochs of linear KL warm-up (beta from 0 to --beta)")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    add_progress_argument(parser)
 
 
 def _run_name(out, model, dataset):
@@ -125,10 +128,10 @@ def write_figures(model, run_dir, x, image_shape, history=None, rng=0):
 
 def run(args):
     import json
-    import sys
     import time
     from pathlib import Path
 
+    from scratchvae.progress import epoch_line, show_progress
     from scratchvae.registry import build_model
     from scratchvae.train import fit
 
@@ -164,16 +167,16 @@ def run(args):
     print(f"training {args.model} on {args.dataset} ({len(x_train)} examples, "
           f"{model.n_params:,} parameters, backend {args.backend}) -> {run_dir}")
 
+    progress = PROGRESS[args.progress]
+
     def report(epoch, history, model):
-        if not sys.stderr.isatty():  # no progress bar: one line per epoch instead
-            val = f"  val_loss {history['val_loss'][-1]:.3f}" if history["val_loss"] else ""
-            print(f"epoch {epoch}/{args.epochs}  train_loss {history['train_loss'][-1]:.3f}"
-                  f"{val}  ({history['seconds'][-1]:.1f} s)", flush=True)
+        if not show_progress(progress):  # fit prints this line itself beside its bar
+            print(epoch_line(history, args.epochs), flush=True)
         return False
 
     history = fit(model, x_train, epochs=args.epochs, batch_size=args.batch_size,
                   x_val=x_test, y_train=y_train, y_val=y_test, rng=args.seed, lr=args.lr,
-                  checkpoint=run_dir / "model.npz",
+                  checkpoint=run_dir / "model.npz", progress=progress,
                   kl_warmup_epochs=args.kl_warmup, metadata=info, callbacks=[report])
     (run_dir / "history.json").write_text(json.dumps(history, indent=1) + "\n")
     written = [run_dir / "model.npz", run_dir / "history.json", run_dir / "run.json"]
