@@ -27,6 +27,14 @@ def test_conv2d_forward_refuses_integer_images_instead_of_wrapping(backend):
     assert np.all(out == 400)
 
 
+def test_dense_forward_refuses_integer_inputs():
+    x, W, b = np.full((1, 2), 200, np.uint8), np.full((2, 1), 2, np.uint8), np.zeros(1, np.uint8)
+    with pytest.raises(ValueError, match=f"^x {FLOAT_RULE}, got dtype uint8"):
+        sv.functional.dense_forward(x, W, b)
+    out, _ = sv.functional.dense_forward(x.astype(float), W.astype(float), b.astype(float))
+    assert out[0, 0] == 800
+
+
 @pytest.mark.parametrize("function, args, name", [
     (losses.mse_grad, (np.zeros((1, 2), np.uint8), np.full((1, 2), 2, np.uint8)), "x_hat"),
     (losses.mse, (np.zeros((1, 2)), np.ones((1, 2), np.int64)), "x"),
