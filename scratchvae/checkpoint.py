@@ -27,11 +27,12 @@ what is wrong with it, and so does one whose parameters or optimizer state hold 
 Loading never allocates more than the file declares: every member's .npy header must match its
 size in the zip directory, a compressed member may not expand more than
 ``MAX_DEFLATE_RATIO`` times, and the model is rebuilt within the number of parameter values
-the file holds (:func:`scratchvae.layers.parameter_budget`).
+the file holds (:func:`scratchvae.layer_base.parameter_budget`).
 """
 
 import contextlib
 import json
+import math
 import os
 import secrets
 import zipfile
@@ -153,14 +154,14 @@ def _remove_stale_temporaries(path):
     """Delete ``.<name>.<12 hex digits>.tmp`` files beside ``path``: what saves that were killed
     before ``os.replace`` left behind (each as big as a checkpoint)."""
     prefix, suffix = f".{path.name}.", ".tmp"
-    for stale in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+    for stale in path.parent.glob(f".{_glob_escape(path.name)}.*.tmp"):
         token = stale.name[len(prefix):-len(suffix)]
         if len(token) == 12 and all(c in "0123456789abcdef" for c in token):
             with contextlib.suppress(OSError):
                 stale.unlink()
 
 
-def glob_escape(name):
+def _glob_escape(name):
     """``name`` with the glob metacharacters * ? [ escaped."""
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
@@ -335,10 +336,7 @@ def _check_npy_header(path, archive, info):
             raise _bad(path, f"entry {name!r} has no valid .npy header ({type(err).__name__}: "
                              f"{err})") from None
         header_bytes = member.tell()
-    count = 1
-    for n in shape:
-        count *= int(n)
-    declared = count * dtype.itemsize
+    declared = math.prod(int(n) for n in shape) * dtype.itemsize  # Python ints: no wrap
     if dtype.hasobject:
         raise _bad(path, f"entry {name[:-4]!r} holds a pickled object array; scratchvae "
                          "checkpoints never contain pickles (they can run code when loaded), "
