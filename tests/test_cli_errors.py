@@ -51,6 +51,7 @@ BAD_INVOCATIONS = [
     (["train", "--lr", "1e38", "--epochs", "1", "--out", "{tmp}/diverged", *TINY],
      "at epoch 1, step 1; the step had already updated the model"),
     (["train", "--model", "nope"], "argument --model: invalid choice"),
+    (["train", "--n-train", "100000000"], "--n-train 100000000 sprites would need 381.5 GiB"),
     (["evaluate", "{text}"], "is not a valid scratchvae checkpoint"),
     (["evaluate", "{tmp}/missing_run"], "RUN must be a run folder"),
     (["evaluate", "{run}", "--n-test", "-3"], "argument --n-test: must be a positive integer"),

@@ -11,7 +11,10 @@ anything is loaded or written.
 """
 
 import argparse
+import contextlib
+import logging
 import math
+import sys
 
 DATASETS = ("sprites", "mnist", "fashion-mnist", "kmnist", "mnist10k", "frey-face", "cifar10")
 
@@ -28,6 +31,30 @@ DATASET_DEFAULTS = {
 SPRITES_SEEDS = {"train": 0, "test": 1}
 
 
+MAX_SPRITES = 200_000
+"""The most sprites one split generates (200,000 x 1,024 float32 pixels = 0.8 GB)."""
+
+
+@contextlib.contextmanager
+def _download_notices_on_stdout():
+    """pooch announces each download ("Downloading data from <url>") on stderr; the command
+    line keeps stderr for its one-line errors, so the notice goes to stdout instead."""
+    import pooch  # lazy: only when a dataset is read from disk
+
+    logger = pooch.get_logger()
+    saved = list(logger.handlers)
+    to_stdout = logging.StreamHandler(sys.stdout)
+    for handler in saved:
+        logger.removeHandler(handler)
+    logger.addHandler(to_stdout)
+    try:
+        yield
+    finally:
+        logger.removeHandler(to_stdout)
+        for handler in saved:
+            logger.addHandler(handler)
+
+
 def load_dataset(name, split, root=None, n=None):
     """(x, y, image_shape) of one split; sprites are generated (train seed 0, test seed 1)."""
     from scratchvae import data
@@ -35,9 +62,13 @@ def load_dataset(name, split, root=None, n=None):
     defaults = DATASET_DEFAULTS[name]
     if name == "sprites":
         n = n or defaults[f"n_{split}"]
+        if n > MAX_SPRITES:
+            raise SystemExit(f"error: --n-{split} {n} sprites would need "
+                             f"{n * 1024 * 4 / 2**30:.1f} GiB; at most {MAX_SPRITES} are made")
         ds = data.sprites(n, rng=SPRITES_SEEDS[split], size=32)
         return ds.x, ds.labels, tuple(ds.image_shape)
-    x, y = data.load(name, split=split, root=root)
+    with _download_notices_on_stdout():
+        x, y = data.load(name, split=split, root=root)
     if n is not None:
         x, y = x[:n], (None if y is None else y[:n])
     return x, y, tuple(data.get_info(name).image_shape)
