@@ -26,6 +26,9 @@ class Optimizer:
         self.step_count = 0
 
     def _check_grads(self, grads):
+        """The gradients as float arrays keyed like params (ValueError naming what is wrong)."""
+        if not isinstance(grads, dict):
+            raise ValueError(f"grads must be a dict keyed like params, got {type(grads).__name__}")
         missing = set(self.params) - set(grads)
         extra = set(grads) - set(self.params)
         if missing or extra:
@@ -33,12 +36,15 @@ class Optimizer:
                 "grads must have the same keys as params; "
                 f"missing {sorted(missing)}, unexpected {sorted(extra)}"
             )
+        checked = {}
         for key, grad in grads.items():
             grad = check_array(f"grads[{key!r}]", grad, finite=False)
             if grad.shape != self.params[key].shape:
                 raise ValueError(
                     f"grads[{key!r}] has shape {grad.shape}, expected {self.params[key].shape}"
                 )
+            checked[key] = grad
+        return checked
 
     def state_dict(self):
         """Arrays and numbers to save in a checkpoint: {"step": t, "<buffer>.<key>": array}."""
@@ -98,7 +104,7 @@ class SGD(Optimizer):
         self.velocity = {key: np.zeros_like(p) for key, p in params.items()}
 
     def step(self, grads):
-        self._check_grads(grads)
+        grads = self._check_grads(grads)
         self.step_count += 1
         for key, param in self.params.items():
             velocity = self.velocity[key]
@@ -138,7 +144,7 @@ class Adam(Optimizer):
         self.v = {key: np.zeros_like(p) for key, p in params.items()}
 
     def step(self, grads):
-        self._check_grads(grads)
+        grads = self._check_grads(grads)
         self.step_count += 1
         for key, param in self.params.items():
             self.kernels.adam_update(

@@ -71,6 +71,15 @@ def test_optimizer_step_refuses_complex_gradients(backend):
         adam.step({"W": np.ones((2, 3), np.complex128)})
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_optimizer_step_takes_nested_lists_as_float_arrays(backend):
+    params = {"W": np.zeros((2, 2))}
+    sv.optim.Adam(params, backend=backend).step({"W": [[1.0, 1.0], [1.0, 1.0]]})
+    np.testing.assert_allclose(params["W"], -1e-3)
+    with pytest.raises(ValueError, match="^grads must be a dict"):
+        sv.optim.SGD(params).step([np.ones((2, 2))])
+
+
 def _model(backend):
     return sv.VAE(n_in=4, hidden=(3,), n_latent=2, backend=backend, dtype=np.float64)
 
