@@ -137,3 +137,19 @@ def test_clamped_dense_is_the_dense_layer_inside_the_range():
     dout = np.random.default_rng(1).standard_normal((5, 3))
     np.testing.assert_array_equal(layer.backward(dout), plain.backward(dout))
     np.testing.assert_array_equal(layer.grads["W"], plain.grads["W"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("make", [
+    lambda b: sv.CVAE(n_in=16, n_classes=3, hidden=(5,), n_latent=2, backend=b),
+    lambda b: sv.M2(n_in=16, n_classes=3, hidden=(5,), n_latent=2, backend=b),
+    lambda b: sv.DenoisingVAE(n_in=16, hidden=(5,), n_latent=2, backend=b),
+    lambda b: sv.ConvVAE(image_shape=(1, 4, 4), n_latent=2, channels=(2,), backend=b),
+])
+def test_every_vae_keeps_a_finite_loss_when_its_encoder_logvar_diverges(backend, make):
+    model = make(backend)                                      # float32, exp overflows at 89
+    model.params["logvar.b"][...] = 200.0
+    x = np.random.default_rng(0).uniform(size=(4, 16)).astype(np.float32)
+    kwargs = {"y": np.array([0, 1, 2, 0])} if getattr(model, "needs_labels", False) else {}
+    loss, grads = model.loss_and_grads(x, rng=0, **kwargs)
+    assert np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads.values())
