@@ -20,7 +20,8 @@ DATASETS = ("sprites", "mnist", "fashion-mnist", "kmnist", "mnist10k", "frey-fac
 
 # per-dataset defaults for options the user did not set
 DATASET_DEFAULTS = {
-    "sprites": dict(hidden=(256,), latent=10, likelihood="bernoulli", n_train=10000, n_test=1000),
+    "sprites": dict(hidden=(512,), latent=10, likelihood="bernoulli", n_train=10000, n_test=1000,
+                    lr=2e-3),
     "mnist": dict(hidden=(400,), latent=20, likelihood="bernoulli"),
     "fashion-mnist": dict(hidden=(400,), latent=20, likelihood="bernoulli"),
     "kmnist": dict(hidden=(400,), latent=20, likelihood="bernoulli"),
@@ -29,6 +30,10 @@ DATASET_DEFAULTS = {
     "cifar10": dict(hidden=(512,), latent=64, likelihood="gaussian_fixed"),
 }
 SPRITES_SEEDS = {"train": 0, "test": 1}
+# The CLI's sprites are upright (rotation 0): shape, scale and position vary. With random
+# rotations too, a 10-epoch MLP VAE reconstructs every shape as a round blob (a classifier that
+# knows the shape of true sprites recognises it in 28% of those reconstructions, chance 25%).
+SPRITES_FIXED = {"rotation": 0.0}
 
 
 MAX_SPRITES = 200_000
@@ -56,7 +61,8 @@ def _download_notices_on_stdout():
 
 
 def load_dataset(name, split, root=None, n=None):
-    """(x, y, image_shape) of one split; sprites are generated (train seed 0, test seed 1)."""
+    """(x, y, image_shape) of one split; sprites are generated (train seed 0, test seed 1,
+    upright: ``SPRITES_FIXED``)."""
     from scratchvae import data
 
     defaults = DATASET_DEFAULTS[name]
@@ -65,7 +71,7 @@ def load_dataset(name, split, root=None, n=None):
         if n > MAX_SPRITES:
             raise SystemExit(f"error: --n-{split} {n} sprites would need "
                              f"{n * 1024 * 4 / 2**30:.1f} GiB; at most {MAX_SPRITES} are made")
-        ds = data.sprites(n, rng=SPRITES_SEEDS[split], size=32)
+        ds = data.sprites(n, rng=SPRITES_SEEDS[split], size=32, fixed=SPRITES_FIXED)
         return ds.x, ds.labels, tuple(ds.image_shape)
     with _download_notices_on_stdout():
         x, y = data.load(name, split=split, root=root)

@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 from scratchvae.conv import (
-    _check_conv_args,
+    check_conv_args,
     conv2d_output_size,
     conv_transpose2d_output_shape,
 )
@@ -293,7 +293,7 @@ class ConvActCache(NamedTuple):
 
 
 def _layer_args(x, W, b, stride, padding, transposed):
-    x, W, b, stride, padding = _check_conv_args(x, W, b, stride, padding, transposed,
+    x, W, b, stride, padding = check_conv_args(x, W, b, stride, padding, transposed,
                                                 contiguous=False)
     dtype = _float_dtype(x, W, b)
     return (x.astype(dtype, copy=False), W.astype(dtype, copy=False),
