@@ -127,6 +127,8 @@ def test_help_shows_each_default_once(command, capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: None)" not in text
     assert "(default: False)" not in text
+    if command == "train":  # a default of 0 is still shown
+        assert "noise (default: 0)" in text and "--beta) (default: 0)" in text
     # an option whose help already states its default gets no second "(default: ...)"
     for part in text.split("(default:")[1:]:
         assert "(default:" not in part.split(")")[0]
