@@ -221,8 +221,10 @@ SPARSE_MAX_DENSITY = 0.3
 """``dense_act_forward`` computes x @ W, and ``dense_act_backward`` of a first layer (no dx)
 computes dW = x.T @ dpre, on the nonzeros of x when at most this fraction of x is nonzero
 (MNIST-like images: about 0.19). Above it,
-BLAS's dense product is faster (``benchmarks/bench_matmul.py`` times both at densities 0.05-0.5:
-on the 2-core benchmark machine they cross between 0.27 and 0.32)."""
+BLAS's dense product is faster (``benchmarks/bench_matmul.py`` times both at densities 0.05-0.5;
+against one BLAS thread on the 2-core benchmark machine they crossed between 0.27 and 0.32.
+Against two idle BLAS threads the serial loop is about as fast as BLAS at MNIST's density:
+see benchmarks/README.md)."""
 
 
 @njit(cache=True, error_model="numpy")
