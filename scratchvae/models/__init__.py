@@ -16,6 +16,7 @@ MODEL_CLASSES = {
     "M2": "scratchvae.models.m2",
     "AdversarialAutoencoder": "scratchvae.models.aae",
     "ConvVAE": "scratchvae.models.convvae",
+    "Classifier": "scratchvae.models.classifier",
 }
 
 
