@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from scratchvae.kernels import backend_module
-from scratchvae.validation import check_nonnegative_int, check_positive_int
+from scratchvae.validation import check_array, check_nonnegative_int, check_positive_int
 
 
 def get_conv_backend(backend):
@@ -291,13 +291,9 @@ def conv_transpose2d_backward(dout, cache, need_dx=True):
 
 
 def _check_float(name, a):
-    if not isinstance(a, np.ndarray):
-        a = np.asarray(a)
-    # floats for models; integers are allowed so small worked examples stay exact
-    if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating)
-                                   or np.issubdtype(a.dtype, np.integer)):
-        raise ValueError(f"{name} must be a float32 or float64 array, got dtype {a.dtype}")
-    return a
+    """The dtype rule of every public entry point: float32 or float64 (validation.check_array);
+    integer images would wrap around (uint8: 200 * 2 = 144), so they are refused."""
+    return check_array(name, a, finite=False)
 
 
 def _check_4d(name, a, axes):

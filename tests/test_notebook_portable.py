@@ -1,0 +1,34 @@
+"""A lecture notebook copied out of the repository runs: its data come from $SCRATCHVAE_DATA and
+its helpers from the installed package, never from paths inside the clone (issue 16, item 6)."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# 01 reads real MNIST through sv.notebook.load; 06b loads the package's shipped checkpoints.
+PORTABLE = ["01_autoencoders.ipynb", "06b_autoencoder_vs_vae_latent_space.ipynb"]
+
+
+@pytest.mark.parametrize("name", PORTABLE)
+def test_a_notebook_copied_out_of_the_repository_runs_with_scratchvae_data(name, tmp_path,
+                                                                           shared_data,
+                                                                           monkeypatch):
+    nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    copy = tmp_path / "elsewhere" / name
+    copy.parent.mkdir()
+    shutil.copy(REPO_ROOT / "notebooks" / name, copy)
+    nb = nbformat.read(str(copy), as_version=4)
+    monkeypatch.setenv("SCRATCHVAE_DATA", str(shared_data))
+    monkeypatch.delenv("SCRATCHVAE_FULL", raising=False)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(copy.parent)}})
+    client.execute()           # raises CellExecutionError naming the cell on any error
+    printed = "".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+                      for out in cell.get("outputs", []))
+    assert str(shared_data) in printed           # setup's line: the data came from $SCRATCHVAE_DATA
+    assert "Traceback" not in printed
