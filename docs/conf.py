@@ -81,6 +81,9 @@ def copy_notebooks(app):
     from scratchvae.homework.release import release_notebook
 
     target = DOCS / "notebooks"
+    for copy in target.rglob("*.ipynb"):  # a notebook renamed or removed leaves no stale page
+        if not (ROOT / "notebooks" / copy.relative_to(target)).exists():
+            copy.unlink()
     for source in sorted((ROOT / "notebooks").glob("*.ipynb")):
         _write_if_changed(target / source.name, source.read_text(encoding="utf-8"))
     for source in sorted((ROOT / "notebooks" / "homework").glob("*.ipynb")):
