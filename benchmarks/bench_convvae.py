@@ -11,8 +11,10 @@ this interpreter, ``--torch-python`` (or $SCRATCHVAE_TORCH_PYTHON) names a Pytho
 and this script runs itself there for the PyTorch row. One warm-up step (Numba compilation) is
 timed separately and not counted in the epoch.
 
-Timings depend on the machine and on what else runs on it: the table prints the CPU count and
-the load average so numbers from a busy machine are recognisable as such.
+Timings depend on the machine and on what else runs on it: the table prints the CPU, the BLAS
+kernel (threadpoolctl) and the load average so numbers from a busy machine are recognisable as
+such. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from this script's own environment so
+OpenBLAS picks the kernel the CPU supports, as on a user's machine.
 """
 
 import argparse
@@ -24,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from threads import set_thread_env  # benchmarks/threads.py, beside this script
+from threads import machine_line, set_thread_env  # benchmarks/threads.py, beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -174,7 +176,7 @@ def torch_row(x, args):
 
 def main(argv=None):
     args = parse_args(argv)
-    set_thread_env(args.threads)
+    unpinned = set_thread_env(args.threads)
     if args.data_file:  # child process: PyTorch row only, JSON on stdout
         import numpy as np
 
@@ -201,8 +203,10 @@ def main(argv=None):
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(f"\nConvVAE epoch: {len(x)} {data_name} images 28x28, batch {args.batch_size}, "
           f"channels {tuple(args.channels)}, latent {args.latent}, float32, Adam")
-    print(f"CPUs: {os.cpu_count()}, load average {load[0]:.1f}, threads: "
+    print(f"{machine_line()}; load average {load[0]:.1f}; threads: "
           f"{args.threads or 'library defaults'}; numpy {np.__version__}, numba {numba.__version__}")
+    print("BLAS pins removed for this run (the CPU picks its kernel): "
+          + (", ".join(f"{k}={v}" for k, v in unpinned.items()) or "none were set"))
     header = f"{'backend':<28} {'epoch s':>9} {'images/s':>10} {'warm-up s':>10} {'mean loss':>10}"
     print(header)
     print("-" * len(header))
@@ -212,6 +216,14 @@ def main(argv=None):
     if rows:
         n_params = {r["n_params"] for r in rows.values()}
         print(f"parameters: {', '.join(map(str, sorted(n_params)))} (equal rows: same model)")
+    seconds = {name.split()[0] if name.startswith("pytorch") else name.split()[1]: r["seconds"]
+               for name, r in rows.items()}
+    if "numba" in seconds and "pytorch" in seconds:
+        print(f"numba / pytorch time = {seconds['numba'] / seconds['pytorch']:.2f}   "
+              "(target <= 0.80)")
+    if "numba" in seconds and "numpy" in seconds:
+        print(f"numpy / numba time = {seconds['numpy'] / seconds['numba']:.2f}   "
+              "(target >= 1.50: numba 1.5x faster)")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@
 The shapes are the VAE's (784-400-20, batch 128): the forward products, the weight gradients
 x.T @ dpre and the input gradients dpre @ W.T. Each time is the best of several repeats (the
 kernel's first call compiles it and is not counted).
+
+A second table times the first layer's two products on inputs with a given fraction of
+nonzeros: BLAS against the Numba kernels that skip the zeros (jit.sparse_x_matmul and
+jit.sparse_x_weight_grad). Where the two cross is what jit.SPARSE_MAX_DENSITY should be.
 """
 
 import argparse
@@ -12,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from threads import set_thread_env  # benchmarks/threads.py, beside this script
+from threads import machine_line, set_thread_env  # benchmarks/threads.py, beside this script
 
 SHAPES = [  # (n, k, m): (n x k) @ (k x m), and where the VAE uses it
     (128, 784, 400, "x @ W1            encoder fwd"),
@@ -76,8 +80,31 @@ def main(argv=None):
             print(f"{row['dtype']:<8}{shape:<22}{use:<32}{row['teaching_gflops']:>14.1f}"
                   f"{row['blas_gflops']:>11.1f}{row['ratio']:>8.2f}")
     print("target: teaching >= 0.50 x BLAS on (128x784)@(784x400)")
+    sparse_rows = sparse_sweep(args, np, jit)
     if args.json:
-        args.json.write_text(json.dumps({"threads": args.threads, "rows": rows}, indent=2))
+        args.json.write_text(json.dumps({"threads": args.threads, "rows": rows,
+                                         "sparse": sparse_rows}, indent=2))
+    return rows
+
+
+def sparse_sweep(args, np, jit):
+    """BLAS vs the zero-skipping kernels on (128 x 784) inputs with a given fraction of nonzeros."""
+    rng = np.random.default_rng(1)
+    W = rng.standard_normal((784, 400)).astype(np.float32)
+    dpre = rng.standard_normal((128, 400)).astype(np.float32)
+    print(f"\nfirst layer on sparse x (128 x 784, float32), {machine_line()}")
+    print(f"{'nonzeros':>9}{'x@W BLAS ms':>13}{'sparse ms':>11}{'x.T@dpre BLAS ms':>18}"
+          f"{'sparse ms':>11}")
+    rows = []
+    for density in (0.05, 0.1, 0.2, 0.3, 0.4, 0.5):
+        x = rng.uniform(size=(128, 784)).astype(np.float32)
+        x[rng.uniform(size=x.shape) >= density] = 0
+        times = [best_seconds(fn, args.repeats) * 1e3 for fn in (
+            lambda: x @ W, lambda: jit.sparse_x_matmul(x, W),
+            lambda: x.T @ dpre, lambda: jit.sparse_x_weight_grad(x, dpre))]
+        rows.append({"density": density, "ms": times})
+        print(f"{density:>9.2f}" + "".join(f"{t:>{w}.3f}" for t, w in zip(times, (13, 11, 18, 11))))
+    print(f"jit.SPARSE_MAX_DENSITY = {jit.SPARSE_MAX_DENSITY} (MNIST images: about 0.19 nonzero)")
     return rows
 
 

@@ -20,12 +20,19 @@ class) and its parameters are overwritten with the saved ones, so the round trip
 bytes, same dtype, same backend. No object arrays are ever written, and files are always read
 with ``np.load(..., allow_pickle=False)``: a checkpoint cannot run code when it is loaded.
 Writes are atomic (a temporary file in the same folder, fsync, ``os.replace``), so a crash in
-the middle of a save leaves the previous checkpoint intact. A corrupt, truncated, foreign or
-pickle-bearing file raises ``ValueError`` naming the file and what is wrong with it.
+the middle of a save leaves the previous checkpoint intact; the temporary files a killed save
+leaves behind (``.<name>.<random>.tmp``) are removed by the next save to the same path.
+A corrupt, truncated, foreign or pickle-bearing file raises ``ValueError`` naming the file and
+what is wrong with it, and so does one whose parameters or optimizer state hold NaN or inf.
+Loading never allocates more than the file declares: every member's .npy header must match its
+size in the zip directory, a compressed member may not expand more than
+``MAX_DEFLATE_RATIO`` times, and the model is rebuilt within the number of parameter values
+the file holds (:func:`scratchvae.layer_base.parameter_budget`).
 """
 
 import contextlib
 import json
+import math
 import os
 import secrets
 import zipfile
@@ -35,6 +42,7 @@ from typing import NamedTuple
 import numpy as np
 
 from scratchvae import __version__
+from scratchvae.layer_base import parameter_budget
 from scratchvae.models import model_class
 
 FORMAT = "scratchvae-checkpoint"
@@ -43,6 +51,11 @@ CONFIG_KEY = "config.json"
 PARAM_PREFIX = "param/"
 OPTIM_PREFIX = "optim/"
 MODEL_OPTIM_PREFIX = "model_optim/"
+MAX_DEFLATE_RATIO = 100
+"""A compressed member may declare at most this many bytes per compressed byte (+ 1 MiB);
+float weights compress by far less, a zip bomb by ~1000. (scratchvae writes no compression.)"""
+MAX_HEADER_BYTES = 64 * 1024 * 1024
+"""The largest config.json read (metadata included)."""
 HEADER_KEYS = ("format", "version", "scratchvae_version", "model_class", "model_config",
                "optimizer_class", "optimizer_config", "metadata")
 
@@ -122,6 +135,7 @@ def _atomic_savez(path, arrays):
     """``np.savez`` to a temporary file beside ``path``, fsync it, then ``os.replace`` it over
     ``path``: readers see either the old file or the complete new one, never a partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         with open(tmp, "xb") as f:
@@ -134,6 +148,22 @@ def _atomic_savez(path, arrays):
             os.unlink(tmp)
         raise
     _fsync_directory(path.parent)
+
+
+def _remove_stale_temporaries(path):
+    """Delete ``.<name>.<12 hex digits>.tmp`` files beside ``path``: what saves that were killed
+    before ``os.replace`` left behind (each as big as a checkpoint)."""
+    prefix, suffix = f".{path.name}.", ".tmp"
+    for stale in path.parent.glob(f".{_glob_escape(path.name)}.*.tmp"):
+        token = stale.name[len(prefix):-len(suffix)]
+        if len(token) == 12 and all(c in "0123456789abcdef" for c in token):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+
+def _glob_escape(name):
+    """``name`` with the glob metacharacters * ? [ escaped."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def _fsync_directory(directory):
@@ -241,7 +271,14 @@ def _read_arrays(path):
         raise _bad(path, f"it is not a .npz (zip) archive (it starts with {magic!r})")
     try:
         with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():  # before anything is decompressed
+                _check_member_sizes(path, info)
             damaged = archive.testzip()  # reads every entry and checks its CRC
+            if damaged is None:
+                for info in archive.infolist():
+                    _check_npy_header(path, archive, info)
+    except ValueError:
+        raise
     except Exception as err:  # BadZipFile, EOFError, OSError, zlib.error ...
         raise _bad(path, f"the .npz archive is corrupt or truncated ({type(err).__name__}: "
                          f"{err})") from None
@@ -256,6 +293,8 @@ def _read_arrays(path):
         for name in npz.files:
             try:
                 arrays[name] = npz[name]
+                if not isinstance(arrays[name], np.ndarray):
+                    raise _bad(path, f"entry {name!r} is not a .npy array")
             except ValueError as err:
                 if "allow_pickle" in str(err) or "pickle" in str(err).lower():
                     raise _bad(path, f"entry {name!r} holds a pickled object array; scratchvae "
@@ -268,6 +307,46 @@ def _read_arrays(path):
     return arrays
 
 
+def _check_member_sizes(path, info):
+    """Refuse a member that is not a .npy array, or that declares more bytes than its
+    compressed size can honestly hold (checked before anything is decompressed)."""
+    name = info.filename
+    if not name.endswith(".npy") or info.is_dir():
+        raise _bad(path, f"entry {name!r} is not a .npy array (a checkpoint holds only .npy "
+                         "entries)")
+    if info.compress_type != zipfile.ZIP_STORED and (
+            info.file_size > MAX_DEFLATE_RATIO * info.compress_size + 2**20):
+        raise _bad(path, f"entry {name!r} declares {info.file_size:,} bytes from "
+                         f"{info.compress_size:,} compressed bytes (more than "
+                         f"{MAX_DEFLATE_RATIO}x: a zip bomb?)")
+
+
+def _check_npy_header(path, archive, info):
+    """Refuse a member whose .npy header declares another size than the zip directory holds
+    (so reading it never allocates more than the file holds), or an object array."""
+    name = info.filename
+    with archive.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+        except Exception as err:
+            raise _bad(path, f"entry {name!r} has no valid .npy header ({type(err).__name__}: "
+                             f"{err})") from None
+        header_bytes = member.tell()
+    declared = math.prod(int(n) for n in shape) * dtype.itemsize  # Python ints: no wrap
+    if dtype.hasobject:
+        raise _bad(path, f"entry {name[:-4]!r} holds a pickled object array; scratchvae "
+                         "checkpoints never contain pickles (they can run code when loaded), "
+                         "so it is refused")
+    if declared != info.file_size - header_bytes:
+        raise _bad(path, f"entry {name!r}: its .npy header declares {dtype} {shape} "
+                         f"({declared:,} bytes), the archive holds "
+                         f"{info.file_size - header_bytes:,} bytes of data")
+
+
 def _read_header(path, arrays):
     if CONFIG_KEY not in arrays:
         entries = ", ".join(sorted(arrays)[:8]) or "none"
@@ -276,15 +355,21 @@ def _read_header(path, arrays):
     raw = arrays[CONFIG_KEY]
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise _bad(path, f"{CONFIG_KEY!r} must be a 1-D uint8 array, got {raw.dtype} {raw.shape}")
+    if raw.size > MAX_HEADER_BYTES:
+        raise _bad(path, f"{CONFIG_KEY!r} is {raw.size:,} bytes, more than {MAX_HEADER_BYTES:,}")
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise _bad(path, f"{CONFIG_KEY!r} is not valid UTF-8 JSON ({err})") from None
+    except RecursionError:
+        raise _bad(path, f"{CONFIG_KEY!r} is nested too deeply to read") from None
+    except ValueError as err:  # e.g. an integer with more digits than Python converts
+        raise _bad(path, f"{CONFIG_KEY!r} cannot be read ({err})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         found = header.get("format") if isinstance(header, dict) else type(header).__name__
         raise _bad(path, f"{CONFIG_KEY!r} does not declare format {FORMAT!r} (found {found!r})")
     version = header.get("version")
-    if not isinstance(version, int) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise _bad(path, f"unknown format version {version!r}")
     if version > VERSION:
         raise _bad(path, f"it has format version {version}, written by a newer scratchvae "
@@ -314,14 +399,20 @@ def _rebuild_model(path, header, arrays, backend):
     config = dict(config)
     if backend is not None:
         config["backend"] = backend
-    try:
-        model = cls(**config)
-    except (TypeError, ValueError) as err:
-        raise _bad(path, f"cannot rebuild {name} from its saved config {config}: {err}") from None
     saved = {key[len(PARAM_PREFIX):]: value for key, value in arrays.items()
              if key.startswith(PARAM_PREFIX)}
+    n_saved = sum(value.size for value in saved.values())
+    try:
+        # a config declaring far more parameters than the file holds is refused before the
+        # model allocates them (slack: a slightly wrong config gets the precise message below)
+        with parameter_budget(2 * n_saved + 2**20, f"model_config of {name}"):
+            model = cls(**config)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise _bad(path, f"cannot rebuild {name} from its saved config "
+                         f"{_shorten(config)}: {err}") from None
     params = model.params
     _check_same_arrays(path, "parameter", saved, params)
+    _check_finite(path, "parameter", saved)
     for key, value in saved.items():
         params[key][...] = value  # in place: the layers hold these very arrays
     return model
@@ -380,10 +471,27 @@ def _build_optimizer(path, name, config, saved, params, backend):
     try:
         optimizer = cls(params, **config)
     except (TypeError, ValueError) as err:
-        raise _bad(path, f"cannot rebuild {name} from its saved config {config}: {err}") from None
+        raise _bad(path, f"cannot rebuild {name} from its saved config "
+                         f"{_shorten(config)}: {err}") from None
     _check_same_arrays(path, "optimizer state", saved, optimizer.state_dict(), check_dtype=False)
-    optimizer.load_state_dict(saved)
+    try:
+        optimizer.load_state_dict(saved)
+    except ValueError as err:  # a negative step, strings or NaN in the moment buffers ...
+        raise _bad(path, str(err)) from None
     return optimizer
+
+
+def _check_finite(path, what, arrays):
+    """Refuse float arrays holding NaN or inf: such a model would only produce NaN."""
+    for key, value in arrays.items():
+        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+            raise _bad(path, f"{what} {key!r} holds NaN or inf (a diverged run?); scratchvae "
+                             "never saves such a file, so it was written elsewhere or damaged")
+
+
+def _shorten(value, limit=300):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def _check_same_arrays(path, what, saved, expected, check_dtype=True):

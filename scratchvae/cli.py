@@ -20,31 +20,82 @@ COMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: "scratchvae train: error: argument --lr: must be ..."."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show "(default: X)" once: not when the help already speaks of its default, and not for
+    None or False (whose meaning the help text explains)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if ("default" in text or action.default is None or action.default is False
+                or action.default == argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
+def _version():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scratchvae")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="scratchvae",
         description="Autoencoders and VAEs from scratch: train, evaluate, sample, check gradients.",
     )
+    parser.add_argument("--version", action="version", version=f"scratchvae {_version()}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = import_module(f"scratchvae.commands.{module_name}")
         command = sub.add_parser(
-            name, help=module.HELP, description=module.HELP,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            name, help=module.HELP, description=module.HELP, formatter_class=_HelpFormatter,
         )
         module.add_arguments(command)
         command.set_defaults(run=module.run)
     return parser
 
 
+def _one_line(err):
+    """The message of an exception as one line (newlines and runs of spaces collapsed)."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
 def main(argv=None):
+    """Run ``scratchvae ARGS``; return the exit status (0 ok, 1 failed, 2 bad usage).
+
+    Every error a user can cause (a bad option, a missing or malformed file, a model that does
+    not fit the data, training that diverged) is one line on stderr. ``--debug`` (before the
+    command: ``scratchvae --debug train ...``) shows the traceback instead.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error already printed
+        return stop.code if isinstance(stop.code, int) else 2
     if getattr(args, "run", None) is None:
         parser.print_help()
         return 2
+    import numpy as np
+
     try:
-        return int(args.run(args) or 0)
+        if args.debug:
+            return int(args.run(args) or 0)
+        # NaN and overflow are reported once, by the checks (e.g. fit's NonFiniteError), not
+        # as a stream of NumPy RuntimeWarnings before it
+        with np.errstate(all="ignore"):
+            return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -52,6 +103,30 @@ def main(argv=None):
         # output piped into e.g. `head`, which closed early: not an error of ours
         sys.stderr.close()
         return 0
+    except SystemExit as stop:  # a command gave up with a message
+        if isinstance(stop.code, int) or stop.code is None:
+            return stop.code or 0
+        print(_one_line(stop.code), file=sys.stderr)
+        return 2
+    except Exception as err:
+        if args.debug:
+            raise
+        print(_describe(err), file=sys.stderr)
+        return 1
+
+
+def _describe(err):
+    """One line for an exception: user errors by their message, anything else as an internal
+    error with its type and a pointer to --debug."""
+    from scratchvae.train import NonFiniteError
+
+    if isinstance(err, (ValueError, NonFiniteError)):  # data.DataError is a ValueError
+        return f"error: {_one_line(err)}"
+    if isinstance(err, OSError):
+        where = f" {err.filename}" if getattr(err, "filename", None) else ""
+        return f"error: cannot use{where}: {err.strerror or _one_line(err)}"
+    return (f"internal error: {type(err).__name__}: {_one_line(err)} (run scratchvae --debug "
+            "... for the traceback and please report it)")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from scratchvae.kernels import backend_module
-from scratchvae.validation import check_nonnegative_int, check_positive_int
+from scratchvae.validation import check_array, check_nonnegative_int, check_positive_int
 
 
 def get_conv_backend(backend):
@@ -158,7 +158,7 @@ class Conv2dCache(NamedTuple):
     backend: str
 
 
-def _check_conv_args(x, W, b, stride, padding, transposed, contiguous=True):
+def check_conv_args(x, W, b, stride, padding, transposed, contiguous=True):
     """Validated (x, W, b, stride, padding) of a conv2d (W: (C_out, C_in, kh, kw)) or, with
     ``transposed``, of a conv_transpose2d (W: (C_in, C_out, kh, kw)); x must have C_in channels.
     x is made C-contiguous unless ``contiguous`` is False (the Numba kernels read any layout)."""
@@ -186,7 +186,7 @@ def conv2d_forward(x, W, b, stride=1, padding=0, backend="numpy"):
     x: (N, C_in, H, W), W: (C_out, C_in, kh, kw), b: (C_out,) -> out: (N, C_out, H_out, W_out)
     with ``H_out = (H + 2 * padding - kh) // stride + 1`` (:func:`conv2d_output_size`).
     """
-    x, W, b, stride, padding = _check_conv_args(x, W, b, stride, padding, transposed=False)
+    x, W, b, stride, padding = check_conv_args(x, W, b, stride, padding, transposed=False)
     N, C, H, Wd = x.shape
     C_out, C_in, kh, kw = W.shape
     H_out = conv2d_output_size(H, kh, stride, padding)
@@ -249,7 +249,7 @@ def conv_transpose2d_forward(x, W, b, stride=1, padding=0, output_padding=0, bac
     (:func:`conv_transpose2d_output_size`). ``output_padding``: an int, or an (h, w) pair when
     the two axes need different values (a decoder reaching 28 x 21 from 7 x 5).
     """
-    x, W, b, stride, padding = _check_conv_args(x, W, b, stride, padding, transposed=True)
+    x, W, b, stride, padding = check_conv_args(x, W, b, stride, padding, transposed=True)
     C_in, C_out, kh, kw = W.shape
     N, _, H_out, W_out = conv_transpose2d_output_shape(x.shape, W.shape, stride, padding,
                                                        output_padding)
@@ -291,13 +291,9 @@ def conv_transpose2d_backward(dout, cache, need_dx=True):
 
 
 def _check_float(name, a):
-    if not isinstance(a, np.ndarray):
-        a = np.asarray(a)
-    # floats for models; integers are allowed so small worked examples stay exact
-    if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating)
-                                   or np.issubdtype(a.dtype, np.integer)):
-        raise ValueError(f"{name} must be a float32 or float64 array, got dtype {a.dtype}")
-    return a
+    """The dtype rule of every public entry point: float32 or float64 (validation.check_array);
+    integer images would wrap around (uint8: 200 * 2 = 144), so they are refused."""
+    return check_array(name, a, finite=False)
 
 
 def _check_4d(name, a, axes):

@@ -12,7 +12,7 @@ import numpy as np
 from scratchvae import conv
 from scratchvae import functional as F
 from scratchvae.conv import get_conv_backend
-from scratchvae.layer_base import Layer
+from scratchvae.layer_base import Layer, claim_parameters
 from scratchvae.validation import (
     as_generator,
     check_choice,
@@ -46,6 +46,7 @@ class _ConvBase(Layer):
         self.input_grad = bool(input_grad)
         rng = as_generator(rng)
         bound = 1.0 / np.sqrt(fan_in)  # as torch.nn.Conv2d / ConvTranspose2d
+        claim_parameters(weight_shape, (self.out_channels,))
         self.params = {
             "W": rng.uniform(-bound, bound, size=weight_shape).astype(self.dtype),
             "b": rng.uniform(-bound, bound, size=self.out_channels).astype(self.dtype),

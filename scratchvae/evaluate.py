@@ -19,13 +19,13 @@ import math
 
 import numpy as np
 
-from scratchvae.losses import gaussian_nll, kl_standard_normal
+from scratchvae.losses import kl_standard_normal
 from scratchvae.mathutils import (  # noqa: F401  (log_normal_diag: deprecated, warns)
     log_normal_diag,
     log_standard_normal,
     logsumexp,
 )
-from scratchvae.progress import progress_bar, stderr_is_terminal
+from scratchvae.progress import progress_bar, show_progress
 from scratchvae.reparam import std_from_logvar
 from scratchvae.validation import as_generator, check_array, check_positive_int
 
@@ -63,7 +63,7 @@ def _check_inputs(model, x, y, vae=False):
     if _needs_labels(model):
         if y is None:
             raise ValueError("y is required: this model conditions on class labels")
-        y = check_array("y", y, ndim=1)
+        y = check_array("y", y, ndim=1, kind="integer")
         if len(y) != len(x):
             raise ValueError(f"y must have one label per example ({len(x)}), got {len(y)}")
     return x, y
@@ -130,7 +130,8 @@ def importance_sampled_nll(vae, x, k=1000, rng=0, batch_size=10000, progress=Tru
     ``min(k, batch_size)`` at a time. For each group of examples the noise is drawn chunk by
     chunk as ``rng.standard_normal((samples, examples, n_latent))``, so with k = 1 and one
     group the draws equal ``rng.standard_normal((n, n_latent))``. progress: a tqdm bar over the
-    examples when stderr is a terminal.
+    examples: True when someone is watching (terminal or notebook, not CI), "always", or False
+    (see :func:`scratchvae.progress.show_progress`).
     """
     x, y = _check_inputs(vae, x, y, vae=True)
     k = check_positive_int("k", k)
@@ -140,7 +141,7 @@ def importance_sampled_nll(vae, x, k=1000, rng=0, batch_size=10000, progress=Tru
     per_group = max(1, batch_size // k)
     per_chunk = min(k, batch_size)
     out = np.empty(n, dtype=np.float64)
-    bar = progress_bar(n, f"IS-NLL (k={k})", bool(progress) and stderr_is_terminal(), unit="ex")
+    bar = progress_bar(n, f"IS-NLL (k={k})", show_progress(progress), unit="ex")
     try:
         for start in range(0, n, per_group):
             idx = slice(start, start + per_group)
@@ -157,11 +158,12 @@ def importance_sampled_nll(vae, x, k=1000, rng=0, batch_size=10000, progress=Tru
                 x_rep = np.broadcast_to(xb, (c, *xb.shape)).reshape(c * m, *xb.shape[1:])
                 y_rep = None if yb is None else np.tile(yb, c)
                 log_px_z = -vae.reconstruction_nll(x_rep, _decode(vae, z_flat, y_rep))
+                # -log q(z|x) in its eps form, -log N(eps; 0, I) + 1/2 sum_j logvar_j: exact
+                # even when std = exp(logvar / 2) underflows and z - mu rounds to 0
+                neg_log_q = (-log_standard_normal(eps.astype(np.float64))
+                             + 0.5 * np.sum(logvar.astype(np.float64), axis=-1))
                 log_w = (np.asarray(log_px_z, dtype=np.float64).reshape(c, m)
-                         + log_standard_normal(z.astype(np.float64))
-                         + gaussian_nll(z.astype(np.float64),
-                                        np.broadcast_to(mu.astype(np.float64), z.shape),
-                                        np.broadcast_to(logvar.astype(np.float64), z.shape)))
+                         + log_standard_normal(z.astype(np.float64)) + neg_log_q)
                 log_total = np.logaddexp(log_total, logsumexp(log_w, axis=0))
             out[idx] = -(log_total - math.log(k))
             bar.update(m)

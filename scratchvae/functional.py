@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from scratchvae.deprecation import renamed_attributes
+from scratchvae.validation import check_array
 
 LEAKY_SLOPE = 0.01
 """Slope of leaky_relu for x < 0 (the default everywhere: layers, kernels, models)."""
@@ -31,8 +32,10 @@ class DenseCache(NamedTuple):
 def dense_forward(x, W, b):
     """Affine map ``out = x @ W + b``.
 
-    x: (batch, n_in), W: (n_in, n_out), b: (n_out,) -> out: (batch, n_out).
+    x: (batch, n_in), W: (n_in, n_out), b: (n_out,) -> out: (batch, n_out). float32 or float64
+    arrays only (integers would overflow silently in the product).
     """
+    x, W, b = (check_array(name, a, finite=False) for name, a in (("x", x), ("W", W), ("b", b)))
     if x.ndim != 2 or W.ndim != 2 or b.ndim != 1:
         raise ValueError(
             f"dense_forward expects x (batch, n_in), W (n_in, n_out), b (n_out,); got x {x.shape}, "

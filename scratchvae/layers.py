@@ -14,7 +14,7 @@ import numpy as np
 from scratchvae import functional as F
 from scratchvae.conv_layers import Conv2d, ConvTranspose2d, Flatten, Reshape  # noqa: F401
 from scratchvae.kernels import get_backend
-from scratchvae.layer_base import Layer
+from scratchvae.layer_base import Layer, claim_parameters
 from scratchvae.validation import (
     as_generator,
     check_choice,
@@ -47,6 +47,7 @@ class Dense(Layer):
         self.kernels = get_backend(backend)
         rng = as_generator(rng)
         bound = 1.0 / np.sqrt(n_in)
+        claim_parameters((n_in, n_out), (n_out,))
         self.params = {
             "W": rng.uniform(-bound, bound, size=(n_in, n_out)).astype(self.dtype),
             "b": rng.uniform(-bound, bound, size=n_out).astype(self.dtype),

@@ -8,12 +8,26 @@ Every ``*_grad`` function returns the gradient of ``loss.sum()`` (not of the mea
     -ELBO(x) = bernoulli_nll(logits, x) + kl_standard_normal(mu, logvar)   [nats per example]
 """
 
+import numbers
+
 import numpy as np
 
 from scratchvae.functional import sigmoid, softplus, sum_to_shape
 from scratchvae.validation import check_array, check_same_shape
 
 LOG_2PI = float(np.log(2 * np.pi))
+
+
+def _check_floats(**arrays):
+    """The public dtype rule (``validation.check_array``, kind "float") for every array of a
+    loss: float32 or float64 arrays, or Python/NumPy float scalars (a fixed logvar).
+    Returns the arrays in the order given. Values are not scanned for NaN here (hot path)."""
+    checked = []
+    for name, value in arrays.items():
+        if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+            value = np.float64(value) if not isinstance(value, np.floating) else value
+        checked.append(check_array(name, value, finite=False))
+    return checked
 
 
 # ---------------------------------------------------------------------------------------------
@@ -30,6 +44,7 @@ def kl_standard_normal(mu, logvar):
     Note the last term is log sigma^2 = logvar, not log sigma. mu, logvar: (batch, n_latent)
     -> (batch,). Derived in Kingma & Welling (2014), appendix B.
     """
+    mu, logvar = _check_floats(mu=mu, logvar=logvar)
     check_same_shape(mu=mu, logvar=logvar)
     return 0.5 * np.sum(np.exp(logvar) + mu * mu - 1 - logvar, axis=-1)
 
@@ -39,6 +54,7 @@ def kl_standard_normal_grad(mu, logvar):
 
     dKL/dmu = mu;   dKL/dlogvar = (exp(logvar) - 1) / 2.   Returns (dmu, dlogvar).
     """
+    mu, logvar = _check_floats(mu=mu, logvar=logvar)
     check_same_shape(mu=mu, logvar=logvar)
     return mu.copy(), 0.5 * (np.exp(logvar) - 1)
 
@@ -49,8 +65,10 @@ def kl_standard_normal_grad(mu, logvar):
 
 
 def _check_bernoulli(logits, x):
+    logits, x = _check_floats(logits=logits, x=x)
     check_same_shape(logits=logits, x=x)
     check_array("x", x, low=0.0, high=1.0)
+    return logits, x
 
 
 def bernoulli_nll(logits, x):
@@ -61,19 +79,37 @@ def bernoulli_nll(logits, x):
     which equals the binary cross-entropy -[x log p + (1 - x) log(1 - p)] with p = sigmoid(logits)
     but never takes log(0). x in [0, 1] (binary or grey values); logits, x: (batch, d) -> (batch,).
     """
-    _check_bernoulli(logits, x)
+    logits, x = _check_bernoulli(logits, x)
     return np.sum(softplus(logits) - x * logits, axis=-1)
 
 
 def bernoulli_nll_grad(logits, x):
     """Gradient of ``bernoulli_nll(logits, x).sum()``: ``dlogits = sigmoid(logits) - x``."""
-    _check_bernoulli(logits, x)
+    logits, x = _check_bernoulli(logits, x)
     return sigmoid(logits) - x
 
 
 # ---------------------------------------------------------------------------------------------
 # Gaussian likelihood with per-pixel mean and log-variance
 # ---------------------------------------------------------------------------------------------
+
+
+def squared_error_over_variance(diff, logvar):
+    """``diff^2 / exp(logvar)``, elementwise (broadcast), exact wherever the result is finite.
+
+    Computed as ``diff * diff * exp(-logvar)``; where that is not finite or underflows to 0
+    with diff != 0 (diff = 0, logvar = -1000 gives 0 * inf = NaN), it is recomputed as
+    ``(diff * exp(-logvar / 2))^2``, and it is exactly 0 where diff == 0. The result is +inf
+    only where the true value is too large for the dtype.
+    """
+    logvar = np.asarray(logvar)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        naive = diff * diff * np.exp(-logvar)
+        redo = ~np.isfinite(naive) | ((naive == 0) & (diff != 0))
+        if not redo.any():
+            return naive
+        scaled = diff * np.exp(-0.5 * logvar)
+        return np.where(diff == 0, 0, np.where(redo, scaled * scaled, naive))
 
 
 def gaussian_nll(x, mean, logvar):
@@ -84,9 +120,10 @@ def gaussian_nll(x, mean, logvar):
     x, mean: (batch, d); logvar: (batch, d), or anything that broadcasts to it (a scalar gives
     the fixed isotropic sigma^2 I of a "gaussian_fixed" decoder). Returns (batch,).
     """
+    x, mean, logvar = _check_floats(x=x, mean=mean, logvar=logvar)
     check_same_shape(x=x, mean=mean)
     diff = x - mean
-    per_pixel = 0.5 * (LOG_2PI + logvar + diff * diff * np.exp(-logvar))
+    per_pixel = 0.5 * (LOG_2PI + logvar + squared_error_over_variance(diff, logvar))
     per_pixel = np.broadcast_to(per_pixel, np.shape(x))
     return np.sum(per_pixel, axis=-1)
 
@@ -98,11 +135,12 @@ def gaussian_nll_grad(x, mean, logvar):
         dlogvar = 1/2 * (1 - (x - mean)^2 / exp(logvar))     (summed to logvar's shape)
     Returns (dmean, dlogvar).
     """
+    x, mean, logvar = _check_floats(x=x, mean=mean, logvar=logvar)
     check_same_shape(x=x, mean=mean)
-    inv_var = np.exp(-np.asarray(logvar))
     diff = x - mean
-    dmean = -diff * inv_var
-    dlogvar = 0.5 * (1 - diff * diff * inv_var)
+    with np.errstate(over="ignore", invalid="ignore"):  # exact 0 where diff == 0, see above
+        dmean = np.where(diff == 0, 0, -diff * np.exp(-logvar))
+    dlogvar = 0.5 * (1 - squared_error_over_variance(diff, logvar))
     return dmean, sum_to_shape(dlogvar, np.shape(logvar))
 
 
@@ -117,6 +155,7 @@ def mse(x_hat, x):
     (The L2 autoencoder objective L_AE = 1/n sum_n ||x_n - f(g(x_n))||^2 is its batch mean.)
     x_hat, x: (batch, d) -> (batch,).
     """
+    x_hat, x = _check_floats(x_hat=x_hat, x=x)
     check_same_shape(x_hat=x_hat, x=x)
     diff = x_hat - x
     return np.sum(diff * diff, axis=-1)
@@ -124,5 +163,6 @@ def mse(x_hat, x):
 
 def mse_grad(x_hat, x):
     """Gradient of ``mse(x_hat, x).sum()`` with respect to x_hat: ``2 * (x_hat - x)``."""
+    x_hat, x = _check_floats(x_hat=x_hat, x=x)
     check_same_shape(x_hat=x_hat, x=x)
     return 2 * (x_hat - x)

@@ -73,24 +73,30 @@ def log_standard_normal(z):
 def check_labels(name, y, n_classes, batch=None, allow_unlabelled=False):
     """Class labels as an int64 array (batch,), each in [0, n_classes) (or -1 if allowed).
 
+    y must be an array of integers (any signed or unsigned integer dtype; floats and bools are
+    refused, like every public entry point's dtype rule). The range is checked in y's own dtype
+    before the cast to int64, so a uint64 label of 2**64 - 1 is out of range, not -1.
     Raises ValueError naming ``name`` when y is not a 1-D array of integers, has the wrong
     length, or holds a label out of range.
     """
-    y = check_array(name, y, ndim=1)
+    y = np.asarray(y) if not isinstance(y, np.ndarray) else y
+    if y.dtype == np.bool_ or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{name} must hold integer class labels (an integer array), got "
+                         f"dtype {y.dtype}")
+    y = check_array(name, y, ndim=1, kind="integer")
     if batch is not None and y.shape[0] != batch:
         raise ValueError(f"{name} must hold one label per example ({batch}), got {y.shape[0]}")
-    if not np.issubdtype(y.dtype, np.integer):
-        if not (np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y))):
-            raise ValueError(f"{name} must hold integer class labels, got dtype {y.dtype}")
-    y = y.astype(np.int64)
     low = -1 if allow_unlabelled else 0
-    if y.size and (y.min() < low or y.max() >= n_classes):
-        bad = y[(y < low) | (y >= n_classes)][0]
-        what = "-1 (unlabelled) or " if allow_unlabelled else ""
-        raise ValueError(
-            f"{name} must hold {what}labels in [0, {n_classes - 1}], got {int(bad)}"
-        )
-    return y
+    if y.size:
+        # compare as Python ints: exact for every integer dtype (uint64 included)
+        vmin, vmax = int(y.min()), int(y.max())
+        if vmin < low or vmax >= n_classes:
+            bad = vmin if vmin < low else vmax
+            what = "-1 (unlabelled) or " if allow_unlabelled else ""
+            raise ValueError(
+                f"{name} must hold {what}labels in [0, {n_classes - 1}], got {bad}"
+            )
+    return y.astype(np.int64)
 
 
 def labels_for(name, y, n, n_classes):

@@ -20,7 +20,6 @@ to put it, or falls back to another dataset when the notebook offers one.
 Nothing here runs at import time.
 """
 
-import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,12 +94,12 @@ def download_log_held_back():
     import pooch  # noqa: PLC0415  (lazy: pooch is imported only to load data)
 
     logger = pooch.get_logger()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
+    was_disabled = logger.disabled      # (pooch's logger is not in logging's registry, so a
+    logger.disabled = True              #  setLevel would not reset its cached level checks)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        logger.disabled = was_disabled
 
 
 def load(name, split="train", fallback=None, **options):

@@ -7,6 +7,7 @@ parameters ever share a moment buffer, and checkpoints store it under the same k
 import numpy as np
 
 from scratchvae.kernels import DEFAULT_BACKEND, get_backend
+from scratchvae.validation import check_array, check_number, check_positive_number
 
 
 class Optimizer:
@@ -15,13 +16,19 @@ class Optimizer:
     def __init__(self, params, lr):
         if not isinstance(params, dict) or not params:
             raise ValueError("params must be a non-empty dict of arrays, e.g. model.params")
-        if not (isinstance(lr, (int, float)) and lr > 0):
-            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        for key, param in params.items():
+            if not isinstance(param, np.ndarray) or isinstance(param, np.ma.MaskedArray):
+                raise ValueError(f"params[{key!r}] must be a numpy array updated in place, got "
+                                 f"{type(param).__name__}")
+            check_array(f"params[{key!r}]", param, finite=False)  # float32/float64 only
         self.params = params
-        self.lr = float(lr)
+        self.lr = check_positive_number("lr", lr)
         self.step_count = 0
 
     def _check_grads(self, grads):
+        """The gradients as float arrays keyed like params (ValueError naming what is wrong)."""
+        if not isinstance(grads, dict):
+            raise ValueError(f"grads must be a dict keyed like params, got {type(grads).__name__}")
         missing = set(self.params) - set(grads)
         extra = set(grads) - set(self.params)
         if missing or extra:
@@ -29,11 +36,15 @@ class Optimizer:
                 "grads must have the same keys as params; "
                 f"missing {sorted(missing)}, unexpected {sorted(extra)}"
             )
+        checked = {}
         for key, grad in grads.items():
+            grad = check_array(f"grads[{key!r}]", grad, finite=False)
             if grad.shape != self.params[key].shape:
                 raise ValueError(
                     f"grads[{key!r}] has shape {grad.shape}, expected {self.params[key].shape}"
                 )
+            checked[key] = grad
+        return checked
 
     def state_dict(self):
         """Arrays and numbers to save in a checkpoint: {"step": t, "<buffer>.<key>": array}."""
@@ -44,14 +55,34 @@ class Optimizer:
         return state
 
     def load_state_dict(self, state):
-        """Restore what :meth:`state_dict` returned (copies values into the existing buffers)."""
-        self.step_count = int(state["step"])
+        """Restore what :meth:`state_dict` returned (copies values into the existing buffers).
+
+        Raises ValueError when "step" is not an integer >= 0 or a buffer is missing, has the
+        wrong shape, is not a float array or holds NaN/inf (nothing is changed then).
+        """
+        if "step" not in state:
+            raise ValueError("optimizer state is missing 'step'")
+        step = np.asarray(state["step"])
+        if step.shape != () or step.dtype == np.bool_ or not np.issubdtype(step.dtype, np.integer):
+            raise ValueError(f"optimizer state 'step' must be one integer, got {step.dtype} "
+                             f"{step.shape}")
+        if int(step) < 0:
+            raise ValueError(f"optimizer state 'step' must be >= 0, got {int(step)}")
+        values = {}
         for buffer_name, buffers in self._buffers().items():
-            for key in buffers:
+            for key, buffer in buffers.items():
                 name = f"{buffer_name}.{key}"
                 if name not in state:
                     raise ValueError(f"optimizer state is missing {name!r}")
-                buffers[key][...] = state[name]
+                value = check_array(f"optimizer state {name!r}", state[name])
+                if value.shape != buffer.shape:
+                    raise ValueError(f"optimizer state {name!r} has shape {value.shape}, "
+                                     f"expected {buffer.shape}")
+                values[buffer_name, key] = value
+        buffers = self._buffers()
+        for (buffer_name, key), value in values.items():
+            buffers[buffer_name][key][...] = value
+        self.step_count = int(step)
 
     def _buffers(self):
         return {}
@@ -69,13 +100,11 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=0.01, momentum=0.9):
         super().__init__(params, lr)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = _check_unit_interval("momentum", momentum)
         self.velocity = {key: np.zeros_like(p) for key, p in params.items()}
 
     def step(self, grads):
-        self._check_grads(grads)
+        grads = self._check_grads(grads)
         self.step_count += 1
         for key, param in self.params.items():
             velocity = self.velocity[key]
@@ -102,17 +131,20 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, backend=DEFAULT_BACKEND):
         super().__init__(params, lr)
-        beta1, beta2 = betas
-        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
-            raise ValueError(f"betas must both be in [0, 1), got {betas!r}")
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        try:
+            beta1, beta2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
+        self.beta1 = _check_unit_interval("betas[0]", beta1)
+        self.beta2 = _check_unit_interval("betas[1]", beta2)
+        self.eps = check_positive_number("eps", eps)
         self.backend = backend
         self.kernels = get_backend(backend)
         self.m = {key: np.zeros_like(p) for key, p in params.items()}
         self.v = {key: np.zeros_like(p) for key, p in params.items()}
 
     def step(self, grads):
-        self._check_grads(grads)
+        grads = self._check_grads(grads)
         self.step_count += 1
         for key, param in self.params.items():
             self.kernels.adam_update(
@@ -126,6 +158,14 @@ class Adam(Optimizer):
     def config(self):
         return {"lr": self.lr, "betas": [self.beta1, self.beta2], "eps": self.eps,
                 "backend": self.backend}
+
+
+def _check_unit_interval(name, value):
+    """A finite number in [0, 1) (momentum, Adam's betas)."""
+    value = check_number(name, value, low=0.0)
+    if value >= 1:
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    return value
 
 
 def rebind(optimizer, params):

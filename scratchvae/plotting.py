@@ -99,7 +99,7 @@ def _check_image_shape(image_shape):
 def _as_images(images, image_shape, name="images"):
     """(n, prod(shape)) or (n, *shape) -> (n, H, W) grey or (n, H, W, C) colour, in [0, 1]."""
     shape = _check_image_shape(image_shape)
-    images = check_array(name, images)
+    images = check_array(name, images, kind="real")
     size = int(np.prod(shape))
     if images.ndim == 1 and images.size == size:
         images = images[None]
@@ -226,7 +226,7 @@ def _decode_mean(model, z):
 
 
 def _one_example(x, name):
-    x = check_array(name, x)
+    x = check_array(name, x, kind="real")
     if x.ndim == 1:
         x = x[None]
     if len(x) != 1:
@@ -331,7 +331,7 @@ def latent_scatter(mu, labels=None, dims=(0, 1), class_names=None, title=None,
     legend text per class. At most ``max_points`` points are drawn (the first ones).
     Returns a Figure with one axes (one scatter collection per class, or one in all).
     """
-    mu = check_array("mu", mu, ndim=2)
+    mu = check_array("mu", mu, ndim=2, kind="real")
     d0, d1 = (int(d) for d in dims)
     if mu.shape[1] < 2 and d0 != d1:
         raise ValueError(f"mu must have at least 2 latent dimensions, got shape {mu.shape}")
@@ -343,7 +343,7 @@ def latent_scatter(mu, labels=None, dims=(0, 1), class_names=None, title=None,
     if labels is None:
         ax.scatter(mu[:, d0], mu[:, d1], s=4, alpha=0.6)
     else:
-        labels = check_array("labels", labels, ndim=1)[:max_points]
+        labels = check_array("labels", labels, ndim=1, kind="integer")[:max_points]
         if len(labels) != len(mu):
             raise ValueError(f"labels must have one entry per row of mu ({len(mu)}), got "
                              f"{len(labels)}")

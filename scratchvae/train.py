@@ -7,7 +7,10 @@ One epoch, step by step (the default; a model that defines ``train_step`` replac
     2. loss:      loss, grads = model.loss_and_grads(x[order[i:i+B]], rng=rng_epoch)
     3. guard:     stop with NonFiniteError if loss or any gradient is NaN/inf (step not applied)
     4. update:    optimizer.step(grads)                     (params change in place)
-    5. after the epoch: validation loss, history, checkpoint, callbacks
+    5. guard:     stop with NonFiniteError if a parameter became NaN/inf (an overflowing step)
+    6. after the epoch: validation loss, history, checkpoint, callbacks. Before a checkpoint is
+       written, every parameter and every optimizer buffer is checked again: a file holding
+       NaN or inf is never written, so the checkpoint on disk is always the last good one.
 
 Randomness and exact resume. Every epoch gets its own Generator, derived from the seed and the
 epoch number only:
@@ -24,14 +27,13 @@ the noise.
 """
 
 import math
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from scratchvae.progress import progress_bar, stderr_is_terminal
+from scratchvae.progress import epoch_line, epoch_stream, progress_bar, show_progress
 from scratchvae.validation import check_array, check_nonnegative_int, check_positive_int
 
 __all__ = ["fit", "NonFiniteError", "epoch_generator", "validation_generator",
@@ -39,8 +41,9 @@ __all__ = ["fit", "NonFiniteError", "epoch_generator", "validation_generator",
 
 
 class NonFiniteError(RuntimeError):
-    """Training produced a NaN or inf loss or gradient. The message says which quantity, at which
-    epoch and step, and where the last good checkpoint is. The bad step was not applied."""
+    """Training produced a NaN or inf loss, gradient, parameter or optimizer state. The message
+    says which quantity, at which epoch and step, whether the step was applied, and which
+    checkpoint file (if any) this run last wrote: that file holds only finite numbers."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,6 +165,36 @@ def _first_nonfinite(loss, grads):
     return None
 
 
+def _first_nonfinite_array(arrays, label):
+    """``label[key]`` of the first array in ``arrays`` holding NaN or inf, and its kind, or None.
+
+    A sum is finite when every entry is (the cheap test); only when it is not are the entries
+    themselves looked at (a sum of large finite values can overflow on its own)."""
+    for key, value in arrays.items():
+        value = np.asarray(value)
+        if not np.issubdtype(value.dtype, np.floating):
+            continue
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.sum(value)):
+                continue
+        bad = value[~np.isfinite(value)]
+        if bad.size:
+            return f"{label}[{key!r}]", ("NaN" if np.isnan(bad).any() else "inf")
+    return None
+
+
+def _first_nonfinite_state(model, optimizer):
+    """The first non-finite parameter or optimizer buffer (the model's own optimizers too)."""
+    found = _first_nonfinite_array(model.params, "params")
+    optimizers = {"optimizer": optimizer}
+    for group, owned in (getattr(model, "optimizers", None) or {}).items():
+        optimizers[f"model.optimizers[{group!r}]"] = owned
+    for label, opt in optimizers.items():
+        if found is None and opt is not None and hasattr(opt, "state_dict"):
+            found = _first_nonfinite_array(opt.state_dict(), f"{label} state")
+    return found
+
+
 def _first_nonfinite_value(values):
     """Like :func:`_first_nonfinite` for the dict a model's ``train_step`` returns."""
     for key, value in values.items():
@@ -172,12 +205,13 @@ def _first_nonfinite_value(values):
 
 def _nonfinite_message(what, kind, epoch, step, checkpoint, last_saved, applied=False):
     where = f"{what} contains {kind} at epoch {epoch}, step {step}"
-    where += ("; train_step had already updated the model in memory" if applied
-              else "; the step was not applied")
+    where += ("; the step had already updated the model in memory, which is now unusable"
+              if applied else "; the step was not applied")
     if checkpoint is None:
         tail = "no checkpoint was requested (pass checkpoint='run.npz' to keep one)"
     elif last_saved is None:
-        tail = f"no checkpoint has been written yet ({checkpoint} would be the first)"
+        tail = (f"no checkpoint was written by this run ({checkpoint} was not written: it "
+                "would have held these values)")
     else:
         tail = f"the last good checkpoint is {checkpoint} (epoch {last_saved})"
     return (f"{where}; {tail}. Try a smaller learning rate, "
@@ -208,8 +242,10 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
         of the model's loss with beta = 1, so for a VAE the true -ELBO in nats per example with
         z sampled from q(z|x) (noise from a separate validation stream, the same every epoch).
     rng: int seed (or Generator, used once to draw the seed); see the module docstring.
-    progress: True shows a tqdm bar with the running loss when stderr is a terminal; False
-        prints nothing.
+    progress: True shows a tqdm bar with the running loss, and one line per finished epoch
+        (:func:`scratchvae.progress.epoch_line`), when someone is watching (a terminal or a
+        Jupyter notebook, not under CI=true); "always" shows them also in logs and pipes;
+        False prints nothing.
     checkpoint: path of a .npz file written after every epoch with ``sv.save(model, path,
         optimizer=..., metadata=...)`` (atomic). Its metadata holds "epoch" (epochs done),
         "history", "seed", "batch_size", "kl_warmup_epochs", "beta" and ``metadata``.
@@ -232,8 +268,10 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
     "beta" (value at the epoch's last step, when the model has one), "seconds" (wall time of
     the epoch including validation).
 
-    Raises NonFiniteError when a loss or gradient is NaN or inf (the step is not applied and
-    the last checkpoint stays as it was).
+    Raises NonFiniteError when a loss or gradient is NaN or inf (the step is not applied), or
+    when a step turned a parameter into NaN or inf (e.g. a learning rate so large that the
+    update overflows). A checkpoint holding NaN or inf parameters or optimizer state is never
+    written: the error names the last file this run wrote, which holds only finite values.
     """
     params = getattr(model, "params", None)
     if not isinstance(params, dict) or not params:
@@ -280,8 +318,10 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
         raise ValueError(f"batch_size must be at most the number of examples ({n}) when "
                          f"drop_last=True, got {batch_size}")
     base_beta = getattr(model, "beta", None)
-    show_bar = bool(progress) and stderr_is_terminal()
-    last_saved = initial_epoch if (checkpoint is not None and checkpoint.exists()) else None
+    show_bar = show_progress(progress)
+    # only a file this call wrote (or resumed from) is known to be good
+    last_saved = initial_epoch if (resume and checkpoint is not None and checkpoint.exists()
+                                   and initial_epoch) else None
     extra_metadata = dict(metadata or {})
 
     for epoch in range(initial_epoch, epochs):
@@ -310,6 +350,10 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
                         *found, epoch + 1, step + 1, checkpoint, last_saved, uses_train_step))
                 if not uses_train_step:
                     optimizer.step(grads)
+                found = _first_nonfinite_array(params, "params")
+                if found is not None:
+                    raise NonFiniteError(_nonfinite_message(
+                        *found, epoch + 1, step + 1, checkpoint, last_saved, applied=True))
                 total += loss * len(idx)
                 count += len(idx)
                 for key, value in step_terms.items():
@@ -338,11 +382,15 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
         history["seconds"].append(time.perf_counter() - start_time)
 
         if checkpoint is not None:
+            found = _first_nonfinite_state(model, optimizer)
+            if found is not None:  # never write a checkpoint that holds NaN or inf
+                raise NonFiniteError(_nonfinite_message(
+                    *found, epoch + 1, "(end of epoch)", checkpoint, last_saved, applied=True))
             _save(model, optimizer, checkpoint, history, epoch + 1, seed, batch_size,
                   kl_warmup_epochs, base_beta, extra_metadata)
             last_saved = epoch + 1
-        if show_bar:
-            _print_epoch_summary(history)
+        if show_bar:  # the bar (leave=False) is gone: one line per finished epoch remains
+            print(epoch_line(history, epochs), file=epoch_stream(), flush=True)
         if any(callback(epoch + 1, history, model) for callback in callbacks):
             break
     return history
@@ -374,7 +422,7 @@ def _prepare_labels(name, y, x, needs_labels):
             raise ValueError(f"{name} is required: this model conditions on class labels "
                              "(needs_labels = True)")
         return None
-    y = check_array(name, y, ndim=1)
+    y = check_array(name, y, ndim=1, kind="integer")
     if len(y) != len(x):
         raise ValueError(f"{name} must have one label per example ({len(x)}), got {len(y)}")
     return y
@@ -385,14 +433,6 @@ def _split_step_values(values):
         raise ValueError("train_step must return a dict of floats with a 'loss' entry, got "
                          f"{values!r}")
     return float(values["loss"]), {k: float(v) for k, v in values.items() if k != "loss"}
-
-
-def _print_epoch_summary(history):
-    parts = [f"epoch {history['epoch'][-1]}", f"train_loss {history['train_loss'][-1]:.4f}"]
-    if history["val_loss"]:
-        parts.append(f"val_loss {history['val_loss'][-1]:.4f}")
-    parts.append(f"{history['seconds'][-1]:.1f} s")
-    print("  ".join(parts), file=sys.stderr)
 
 
 def _save(model, optimizer, path, history, epoch, seed, batch_size, warmup, beta, extra):
@@ -439,5 +479,14 @@ def _restore(model, optimizer, path):
     if "epoch" not in metadata:
         raise ValueError(f"checkpoint {path} has no 'epoch' in its metadata; was it written "
                          "by fit()?")
-    seed = metadata.get("seed")
-    return int(metadata["epoch"]), metadata.get("history"), None if seed is None else int(seed)
+    epoch, seed, history = metadata["epoch"], metadata.get("seed"), metadata.get("history")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ValueError(f"checkpoint {path}: metadata 'epoch' must be an integer >= 0, got "
+                         f"{epoch!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"checkpoint {path}: metadata 'seed' must be an integer >= 0, got "
+                         f"{seed!r}")
+    if history is not None and not (isinstance(history, dict) and all(
+            isinstance(v, list) for v in history.values())):
+        raise ValueError(f"checkpoint {path}: metadata 'history' must be a dict of lists")
+    return epoch, history, seed

@@ -53,20 +53,6 @@ def check_nonnegative_int(name, value):
     return int(value)
 
 
-def check_positive_number(name, value):
-    """Raise unless ``value`` is a real number > 0; return it as a float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{name} must be a number > 0, got {value!r}")
-    return float(value)
-
-
-def check_nonnegative_number(name, value):
-    """Raise unless ``value`` is a real number >= 0; return it as a float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-    return float(value)
-
-
 def check_sizes(name, values):
     """A tuple of positive ints (hidden layer sizes); an int is taken as a one-element tuple."""
     if isinstance(values, numbers.Integral) and not isinstance(values, bool):
@@ -92,22 +78,87 @@ def check_dtype(name, dtype):
     return resolved
 
 
-def check_array(name, value, ndim=None, shape=None, dtype=None, finite=True, low=None, high=None):
+def check_number(name, value, low=None, high=None, low_inclusive=True):
+    """A finite real number (Python or NumPy scalar, not bool) in [low, high]; returns a float.
+
+    ``low_inclusive=False`` makes the lower bound strict (value > low). NaN and inf are always
+    refused: a learning rate of inf or a beta of NaN would poison every parameter at the first
+    step, so the mistake is reported here, naming the argument.
+    """
+    lower = "" if low is None else f"{'>=' if low_inclusive else '>'} {low:g}"
+    upper = "" if high is None else f"<= {high:g}"
+    wanted = " and ".join(part for part in (lower, upper) if part)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a finite number {wanted}".rstrip() + f", got {value!r}")
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(f"{name} must be a finite number {wanted}".rstrip() + f", got {value!r}")
+    too_low = low is not None and (number < low if low_inclusive else number <= low)
+    if too_low or (high is not None and number > high):
+        raise ValueError(f"{name} must be a number {wanted}, got {value!r}")
+    return number
+
+
+def check_positive_number(name, value):
+    """A finite real number > 0 (learning rates, sigma, eps); returned as a float."""
+    return check_number(name, value, low=0.0, low_inclusive=False)
+
+
+def check_nonnegative_number(name, value):
+    """A finite real number >= 0 (beta, alpha, weights of loss terms); returned as a float."""
+    return check_number(name, value, low=0.0)
+
+
+#: what ``check_array(kind=...)`` accepts: the one dtype rule of the public entry points.
+#: "float": float32 or float64 arrays (inputs, parameters, gradients, noise). Images stored as
+#: integers are converted by the data loaders (``sv.data``), never silently here: uint8 * 2
+#: wraps around, and an integer parameter cannot take a fractional step.
+#: "integer": signed or unsigned integers, not bool (class labels).
+#: "real": integers or floats, not bool (images to plot).
+#: Complex, bool, object, string and masked arrays are refused by every kind.
+ARRAY_KINDS = ("float", "integer", "real")
+
+
+def _dtype_ok(dtype, kind):
+    if dtype == np.bool_:
+        return False
+    if kind == "float":
+        return dtype in (np.dtype(np.float32), np.dtype(np.float64))
+    if kind == "integer":
+        return np.issubdtype(dtype, np.integer)
+    return np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
+
+
+_KIND_TEXT = {"float": "a float32 or float64 array",
+              "integer": "an array of integers",
+              "real": "an array of real numbers (integers or floats)"}
+
+
+def check_array(name, value, ndim=None, shape=None, dtype=None, finite=True, low=None, high=None,
+                kind="float"):
     """Validate an array argument and return it as an ndarray (no copy when already fine).
 
+    kind: which dtypes are accepted, see :data:`ARRAY_KINDS` (default "float": float32 or
+    float64 only; integer images must be converted first, e.g. ``x.astype(np.float32) / 255``).
     ndim: required number of dimensions. shape: tuple with ints or None (None = any size).
-    dtype: if given, the array is converted to it when it holds numbers (ints, floats, bools);
-    other dtypes are rejected. finite: reject NaN/inf. low/high: inclusive value range.
+    dtype: if given, the (accepted) array is converted to it. finite: reject NaN/inf.
+    low/high: inclusive value range.
     """
+    if kind not in ARRAY_KINDS:
+        raise ValueError(f"kind must be one of {ARRAY_KINDS}, got {kind!r}")
+    if isinstance(value, np.ma.MaskedArray):
+        raise ValueError(f"{name} must be a plain numpy array, got a masked array; fill the "
+                         "masked entries first (e.g. x.filled(0.0))")
     if not isinstance(value, np.ndarray):
         try:
             value = np.asarray(value)
         except Exception:
             raise ValueError(f"{name} must be an array, got {type(value).__name__}") from None
-    if value.dtype == object or not (
-        np.issubdtype(value.dtype, np.number) or value.dtype == np.bool_
-    ):
-        raise ValueError(f"{name} must be a numeric array, got dtype {value.dtype}")
+    if not _dtype_ok(value.dtype, kind):
+        hint = ""
+        if kind == "float" and np.issubdtype(value.dtype, np.integer):
+            hint = " (convert integer images explicitly, e.g. x.astype(np.float32) / 255)"
+        raise ValueError(f"{name} must be {_KIND_TEXT[kind]}, got dtype {value.dtype}{hint}")
     if ndim is not None and value.ndim != ndim:
         want = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ")" if shape else ""
         raise ValueError(

@@ -1,9 +1,9 @@
 """The fused Numba conv layers (kernels.conv_jit) against their NumPy twins (kernels.conv_reference).
 
 Same style as tests/test_kernels.py: every activation, float64 (norm-wise relative error
-< 1e-10: every value is a sum of products) and float32 (< 1e-5); inputs in both memory orders the layers
-hand each other (plain NCHW and the batch-innermost views the Numba layers return); the serial
-and the multi-threaded loops; and whole-model gradient checks with the Numba backend.
+< 1e-10: every value is a sum of products) and float32 (< 1e-5); inputs in both memory orders
+the layers hand each other (plain NCHW and the batch-innermost views the Numba layers return);
+and whole-model gradient checks with the Numba backend.
 """
 
 import numpy as np
@@ -84,18 +84,6 @@ def test_conv_transpose2d_act_matches_reference_for_every_activation_and_layout(
         for layout in (np.ascontiguousarray, _batch_innermost):
             args = (layout(x), weights, b, stride, padding, output_padding, activation)
             _check_pair(TRANSPOSED, TRANSPOSED_REF, args, dtype, seed=i)
-
-
-def test_parallel_loops_equal_serial_loops(monkeypatch):
-    """Large arrays take the multi-threaded loops: the same numbers as the serial ones."""
-    x, weights, b = _layer_arrays((16, 8, 28, 28, 16, 4, 2, 1, 0), np.float64, transposed=False)
-    results = []
-    for min_size in (1 << 40, 0):  # serial everywhere, then parallel everywhere
-        monkeypatch.setattr(conv_jit, "PARALLEL_MIN_SIZE", min_size)
-        out, cache = conv_jit.conv2d_act_forward(x, weights, b, 2, 1, "relu")
-        results.append((out, *conv_jit.conv2d_act_backward(np.ones_like(out), cache)))
-    for serial, parallel in zip(*results):
-        _assert_same(parallel, serial, np.float64, reduction=True)
 
 
 def test_conv_act_rejects_a_dout_of_the_wrong_shape():

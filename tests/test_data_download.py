@@ -139,13 +139,16 @@ def test_data_directory_is_root_then_env_then_shared_data_then_the_platform_cach
                                                                                  monkeypatch):
     import pooch
 
+    from scratchvae.data import download
+
     monkeypatch.delenv("SCRATCHVAE_DATA", raising=False)
-    monkeypatch.chdir(tmp_path)                      # no shared/data above tmp_path
-    assert sv.data.data_dir() == pooch.os_cache("scratchvae")
     (tmp_path / "shared" / "data").mkdir(parents=True)
     (tmp_path / "clone" / "notebooks").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "clone" / "notebooks")
     assert sv.data.data_dir() == tmp_path / "shared" / "data"
+    assert download.find_shared_data(tmp_path / "clone") == tmp_path / "shared" / "data"
+    monkeypatch.setattr(download, "find_shared_data", lambda start=None: None)   # none above
+    assert sv.data.data_dir() == pooch.os_cache("scratchvae")
     monkeypatch.setenv("SCRATCHVAE_DATA", str(tmp_path / "env"))
     assert sv.data.data_dir() == tmp_path / "env"
     assert sv.data.data_dir(tmp_path / "arg") == tmp_path / "arg"

@@ -452,8 +452,7 @@ def test_check_cli_rejects_a_missing_notebook(tmp_path, capsys):
 def test_homework_cli_without_an_action_prints_usage(capsys):
     assert cli_main(["homework"]) == 2
     assert "release SRC DST" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli_main(["homework", "--help"])
+    assert cli_main(["homework", "--help"]) == 0
     out = capsys.readouterr().out
     assert "release" in out and "check" in out
 

@@ -157,7 +157,7 @@ def test_bad_constructor_arguments_raise_naming_the_argument(kwargs, message):
         (np.zeros((3, 5)), r"x must have shape \(batch, 6\), got \(3, 5\)"),
         (np.full((2, 6), np.nan), "x contains NaN or inf"),
         (np.full((2, 6), 255.0), r"x must have values in \[0.0, 1.0\]"),
-        (np.array([["a"] * 6]), "x must be a numeric array"),
+        (np.array([["a"] * 6]), "x must be a float32 or float64 array"),
         (np.zeros((0, 6)), "at least one example"),
     ],
 )

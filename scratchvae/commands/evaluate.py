@@ -4,6 +4,14 @@ RUN is a run folder written by ``scratchvae train`` (or its model.npz, or any ch
 ``--dataset``). The dataset and split sizes come from the checkpoint's metadata.
 """
 
+from scratchvae.commands.common import (
+    PROGRESS,
+    add_progress_argument,
+    check_root,
+    nonnegative_int,
+    positive_int,
+)
+
 HELP = "evaluate a trained run on its test set: -ELBO, importance-sampled NLL, active units"
 
 
@@ -14,15 +22,16 @@ def add_arguments(parser):
     parser.add_argument("--dataset", default=None, choices=DATASETS,
                         help="evaluate on this dataset (default: the one the run trained on)")
     parser.add_argument("--root", default=None, help="data directory (default: the run's)")
-    parser.add_argument("--n-test", type=int, default=None,
+    parser.add_argument("--n-test", type=positive_int, default=None,
                         help="test examples (default: as many as the run used)")
-    parser.add_argument("-k", "--k", type=int, default=100,
+    parser.add_argument("-k", "--k", type=nonnegative_int, default=100,
                         help="importance samples per example for -log p(x) (0: skip)")
-    parser.add_argument("--is-examples", type=int, default=1000,
+    parser.add_argument("--is-examples", type=positive_int, default=1000,
                         help="test examples used for the importance-sampled estimate (it costs "
                              "k decoder passes per example)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sampled z")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the sampled z")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_progress_argument(parser)
 
 
 def run(args):
@@ -34,6 +43,7 @@ def run(args):
     from scratchvae.checkpoint import load_checkpoint
     from scratchvae.commands.common import load_dataset, resolve_run
 
+    check_root(args.root)
     _, path = resolve_run(args.run_path)
     saved = load_checkpoint(path)
     model, meta = saved.model, saved.metadata or {}
@@ -45,6 +55,10 @@ def run(args):
     root = args.root if args.root is not None else meta.get("root")
     n_test = args.n_test or (meta.get("n_test") if dataset == meta.get("dataset") else None)
     x, y, _ = load_dataset(dataset, "test", root, n_test)
+    n_in = getattr(model, "n_in", None)
+    if n_in is not None and x[0].size != n_in:
+        raise SystemExit(f"error: {path} holds a model of {n_in} inputs per example; {dataset} "
+                         f"has {x[0].size} (pass --dataset with the data it was trained on)")
     results = {"run": str(path), "dataset": dataset, "split": "test", "n_examples": int(len(x)),
                "epoch": meta.get("epoch")}
     started = time.perf_counter()
@@ -54,9 +68,10 @@ def run(args):
         results.update(neg_elbo=elbo["neg_elbo"], reconstruction=elbo["reconstruction"],
                        kl=elbo["kl"])
         if args.k > 0:
-            n_is = min(len(x), max(1, args.is_examples))
+            n_is = min(len(x), args.is_examples)
             nll = evaluate.importance_sampled_nll(model, x[:n_is], k=args.k, rng=args.seed,
-                                                  y=None if y is None else y[:n_is])
+                                                  y=None if y is None else y[:n_is],
+                                                  progress=PROGRESS[args.progress])
             results.update(is_nll=float(nll.mean()), is_k=args.k, is_examples=n_is)
         count, variances = evaluate.active_units(model, x, y=y)
         results.update(active_units=count, n_latent=int(len(variances)))

@@ -1,11 +1,15 @@
 """``scratchvae gradcheck``: check every op and a tiny VAE against finite differences."""
 
+from scratchvae.commands.common import nonnegative_int, positive_float
+
 HELP = "gradient-check every op, loss and a tiny VAE (float64, central differences) and print a table"
 
 
 def add_arguments(parser):
-    parser.add_argument("--seed", type=int, default=0, help="seed for inputs and upstream gradients")
-    parser.add_argument("--tol", type=float, default=1e-7, help="max relative error allowed")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="seed for inputs and upstream gradients")
+    parser.add_argument("--tol", type=positive_float, default=1e-7,
+                        help="max relative error allowed")
 
 
 def _op_cases(rng):

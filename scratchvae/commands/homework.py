@@ -4,6 +4,8 @@
     scratchvae homework check release/hw1_backprop.ipynb             # run, print a score table
 """
 
+from scratchvae.commands.common import positive_int
+
 HELP = "release student notebooks from solution notebooks; check (grade) a submitted notebook"
 
 
@@ -24,7 +26,7 @@ def add_arguments(parser):
         description="Run notebook(s) from their own folder and print a per-exercise score "
                     "table; exit code 0 only when every automatic check passes.")
     chk.add_argument("notebooks", metavar="NOTEBOOK", nargs="+", help="notebook(s) to grade")
-    chk.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
+    chk.add_argument("--timeout", type=positive_int, default=300, help="seconds allowed per cell")
     chk.add_argument("--kernel", default="python3", help="Jupyter kernel name")
     chk.add_argument("--json", metavar="PATH", default=None,
                      help="also write the scores as JSON to PATH")

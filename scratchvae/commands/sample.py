@@ -1,23 +1,33 @@
 """``scratchvae sample RUN -n 64``: decode z ~ N(0, I) from a trained model into a PNG grid."""
 
+from scratchvae.commands.common import at_most, int_list, nonnegative_int
+
+MAX_SAMPLES = 10000
+"""The most samples one PNG grid holds (-n); more would need gigabytes for nothing useful."""
+
 HELP = "draw samples from a trained model (decoder means for z ~ N(0, I)) into a PNG"
 
 
 def add_arguments(parser):
     parser.add_argument("run_path", metavar="RUN", help="run folder (or its model.npz)")
-    parser.add_argument("-n", type=int, default=64, help="number of samples")
-    parser.add_argument("--seed", type=int, default=0, help="seed of z")
+    parser.add_argument("-n", type=at_most(MAX_SAMPLES), default=64,
+                        help=f"number of samples (1 to {MAX_SAMPLES})")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of z")
     parser.add_argument("--out", default=None,
-                        help="PNG file to write (default: RUN/samples-n<N>-seed<SEED>.png)")
-    parser.add_argument("--image-shape", default=None,
+                        help="PNG file to write, or a folder to write it in (default: "
+                             "RUN/samples-n<N>-seed<SEED>.png)")
+    parser.add_argument("--image-shape", type=int_list, default=None,
                         help="image shape such as 28,28 or 3,32,32 (default: from the run)")
 
 
-def _image_shape(text, meta, n_in):
+def _image_shape(shape, meta, n_in):
     import math
 
-    if text:
-        return tuple(int(s) for s in text.split(","))
+    if shape:
+        if math.prod(shape) != n_in:
+            raise SystemExit(f"error: --image-shape {','.join(map(str, shape))} holds "
+                             f"{math.prod(shape)} pixels; the model makes {n_in}")
+        return shape
     if meta.get("image_shape"):
         return tuple(meta["image_shape"])
     side = math.isqrt(n_in)
@@ -34,9 +44,6 @@ def run(args):
     from scratchvae.checkpoint import load_checkpoint
     from scratchvae.commands.common import resolve_run
 
-    if args.n <= 0:
-        print(f"error: -n must be positive, got {args.n}", file=sys.stderr)
-        return 2
     run_dir, path = resolve_run(args.run_path)
     saved = load_checkpoint(path)
     model = saved.model
@@ -45,8 +52,12 @@ def run(args):
               file=sys.stderr)
         return 2
     image_shape = _image_shape(args.image_shape, saved.metadata or {}, model.n_in)
-    out = Path(args.out) if args.out else run_dir / f"samples-n{args.n}-seed{args.seed}.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    default_name = f"samples-n{args.n}-seed{args.seed}.png"
+    out = Path(args.out) if args.out else run_dir / default_name
+    if out.is_dir():
+        out = out / default_name
+    if not out.parent.is_dir():
+        raise SystemExit(f"error: --out {out}: the folder {out.parent} does not exist")
     fig = plotting.samples(model, image_shape, n=args.n, rng=args.seed,
                            title=f"{args.n} samples, seed {args.seed}")
     fig.savefig(out, dpi=100)

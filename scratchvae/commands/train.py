@@ -11,13 +11,19 @@ a minute on two cores, and its reconstructions keep each sprite's shape:
 recognises the shape in them.
 """
 
-import argparse
-
 from scratchvae.commands.common import (  # noqa: F401  (DATASETS & co. lived here)
     DATASET_DEFAULTS,
     DATASETS,
+    PROGRESS,
     SPRITES_SEEDS,
+    add_progress_argument,
+    check_root,
+    int_list,
     load_dataset,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
     resolve_run,
 )
 
@@ -36,18 +42,6 @@ VAL_LOSS_MEANING = {
     "aae": "reconstruction loss on the test set, per example",
 }
 
-def _hidden_sizes(text):
-    try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--hidden must be comma-separated positive integers such as 512,256; got {text!r}"
-        ) from None
-    if any(s <= 0 for s in sizes):
-        raise argparse.ArgumentTypeError(f"--hidden sizes must be positive, got {text!r}")
-    return sizes
-
-
 def add_arguments(parser):
     from scratchvae.kernels import BACKENDS, DEFAULT_BACKEND
     from scratchvae.registry import model_names
@@ -62,31 +56,34 @@ def add_arguments(parser):
                         choices=("bernoulli", "gaussian", "gaussian_fixed"),
                         help="decoder likelihood (default: bernoulli; gaussian for frey-face, "
                              "gaussian_fixed for cifar10)")
-    parser.add_argument("--latent", type=int, default=None,
+    parser.add_argument("--latent", type=positive_int, default=None,
                         help="size of z (default: 10 for sprites and frey-face, 20 for MNIST-like, "
                              "64 for cifar10)")
-    parser.add_argument("--hidden", type=_hidden_sizes, default=None,
+    parser.add_argument("--hidden", type=int_list, default=None,
                         help="hidden-layer widths, e.g. 512,256 (default: 512 for sprites, 400 "
                              "for MNIST-like)")
-    parser.add_argument("--beta", type=float, default=1.0, help="KL weight (beta-VAE)")
-    parser.add_argument("--epochs", type=int, default=10, help="passes over the training set")
-    parser.add_argument("--batch-size", type=int, default=128, help="examples per step")
-    parser.add_argument("--lr", type=float, default=None,
+    parser.add_argument("--beta", type=nonnegative_float, default=1.0,
+                        help="KL weight (beta-VAE)")
+    parser.add_argument("--epochs", type=positive_int, default=10,
+                        help="passes over the training set")
+    parser.add_argument("--batch-size", type=positive_int, default=128, help="examples per step")
+    parser.add_argument("--lr", type=positive_float, default=None,
                         help="Adam learning rate (default: 2e-3 for sprites, else 1e-3)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
                         help="seed for the initial weights, shuffling and noise")
     parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKENDS,
                         help="kernels: numba (fast) or numpy (reference)")
     parser.add_argument("--out", default="runs", help="folder that holds the run folders")
     parser.add_argument("--name", default=None,
                         help="run folder name (default: <model>-<dataset>-<date>-<time>)")
-    parser.add_argument("--n-train", type=int, default=None,
+    parser.add_argument("--n-train", type=positive_int, default=None,
                         help="training examples (default: 10000 sprites, else the whole split)")
-    parser.add_argument("--n-test", type=int, default=None,
+    parser.add_argument("--n-test", type=positive_int, default=None,
                         help="test examples (default: 1000 sprites, else the whole split)")
-    parser.add_argument("--kl-warmup", type=int, default=0,
+    parser.add_argument("--kl-warmup", type=nonnegative_int, default=0,
                         help="epochs of linear KL warm-up (beta from 0 to --beta)")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    add_progress_argument(parser)
 
 
 def _run_name(out, model, dataset):
@@ -135,19 +132,17 @@ def write_figures(model, run_dir, x, image_shape, history=None, rng=0):
 
 def run(args):
     import json
-    import sys
     import time
     from pathlib import Path
 
+    from scratchvae.progress import epoch_line, show_progress
     from scratchvae.registry import build_model
     from scratchvae.train import fit
 
-    for flag in ("epochs", "batch_size", "latent", "n_train", "n_test"):
-        value = getattr(args, flag)
-        if value is not None and value <= 0 and not (flag == "epochs" and value == 0):
-            print(f"error: --{flag.replace('_', '-')} must be positive, got {value}",
-                  file=sys.stderr)
-            return 2
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"error: --out {out} is a file; it must name a folder (for run folders)")
+    check_root(args.root)
     defaults = DATASET_DEFAULTS[args.dataset]
     lr = args.lr if args.lr is not None else defaults.get("lr", 1e-3)
     options = dict(
@@ -164,7 +159,6 @@ def run(args):
     if not getattr(model, "needs_labels", False):
         y_train = y_test = None
 
-    out = Path(args.out)
     name = args.name or _run_name(out, args.model, args.dataset)
     run_dir = out / name
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -178,22 +172,18 @@ def run(args):
     print(f"training {args.model} on {args.dataset} ({len(x_train)} examples, "
           f"{model.n_params:,} parameters, backend {args.backend}) -> {run_dir}")
 
+    progress = PROGRESS[args.progress]
+
     def report(epoch, history, model):
-        if not sys.stderr.isatty():  # no progress bar: one line per epoch instead
-            val = f"  val_loss {history['val_loss'][-1]:.3f}" if history["val_loss"] else ""
-            print(f"epoch {epoch}/{args.epochs}  train_loss {history['train_loss'][-1]:.3f}"
-                  f"{val}  ({history['seconds'][-1]:.1f} s)", flush=True)
+        if not show_progress(progress):  # fit prints this line itself beside its bar
+            print(epoch_line(history, args.epochs), flush=True)
         return False
 
     history = fit(model, x_train, epochs=args.epochs, batch_size=args.batch_size,
                   x_val=x_test, y_train=y_train, y_val=y_test, rng=args.seed, lr=lr,
-                  checkpoint=run_dir / "model.npz",
+                  checkpoint=run_dir / "model.npz", progress=progress,
                   kl_warmup_epochs=args.kl_warmup, metadata=info, callbacks=[report])
     (run_dir / "history.json").write_text(json.dumps(history, indent=1) + "\n")
-    if args.epochs == 0:
-        from scratchvae.checkpoint import save
-
-        save(model, run_dir / "model.npz", metadata=dict(info, epoch=0, history=history))
     written = [run_dir / "model.npz", run_dir / "history.json", run_dir / "run.json"]
     if not args.no_figures:
         written += write_figures(model, run_dir, x_test, image_shape,

@@ -18,6 +18,7 @@ Pixel order of the returned rows: channel-major (CHW) as in the files, i.e.
 import io
 import pickle
 import tarfile
+import zlib
 
 import numpy as np
 
@@ -28,6 +29,8 @@ PYTHON_FILE = "cifar-10-python.tar.gz"
 IMAGE_SHAPE = (3, 32, 32)
 N_PIXELS = 3 * 32 * 32
 RECORD_BYTES = 1 + N_PIXELS
+MAX_MEMBER_BYTES = 64 * 2**20
+"""A batch member is ~31 MB (10,000 records); a member declaring more is refused unread."""
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer",
                "dog", "frog", "horse", "ship", "truck")
 _BATCHES = {
@@ -80,13 +83,18 @@ def _parse_python_batch(raw, where):
     if "data" not in batch or "labels" not in batch:
         raise DataError(f"{where}: the batch dict lacks 'data' or 'labels' "
                         f"(keys: {sorted(map(str, batch))})")
-    data, labels = batch["data"], np.asarray(batch["labels"])
+    data = batch["data"]
+    try:
+        labels = np.asarray(batch["labels"])
+    except (ValueError, TypeError) as err:  # a ragged list of labels
+        raise DataError(f"{where}: 'labels' must be a flat list of integers ({err})") from None
     if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
             and data.shape[1] == N_PIXELS):
         raise DataError(f"{where}: 'data' must be a uint8 array (n, {N_PIXELS}), got "
                         f"{getattr(data, 'dtype', type(data).__name__)} "
                         f"{getattr(data, 'shape', '')}")
-    if labels.shape != (len(data),) or not np.issubdtype(labels.dtype, np.integer):
+    if (labels.shape != (len(data),) or labels.dtype == np.bool_
+            or not np.issubdtype(labels.dtype, np.integer)):
         raise DataError(f"{where}: 'labels' must be {len(data)} integers, got {labels.shape}")
     return data, labels.astype(np.int64)
 
@@ -100,8 +108,11 @@ def _read_members(path, names):
                 if member.name in wanted:
                     if not member.isfile():
                         raise DataError(f"{path}: member {member.name} is not a regular file")
+                    if member.size > MAX_MEMBER_BYTES:
+                        raise DataError(f"{path}: member {member.name} declares {member.size:,} "
+                                        f"bytes, more than a CIFAR-10 batch ({MAX_MEMBER_BYTES:,})")
                     found[member.name] = tar.extractfile(member).read()
-    except (tarfile.TarError, OSError, EOFError) as err:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
         raise DataError(f"{path}: cannot read the tarball, truncated or corrupt ({err})") from err
     missing = [name for name in names if name not in found]
     if missing:

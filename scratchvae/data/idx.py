@@ -13,6 +13,7 @@ Files are often gzipped; a gzip stream is recognised by its own magic bytes, not
 """
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -31,20 +32,48 @@ IDX_DTYPES = {
 }
 _CODES = {dt.newbyteorder("="): code for code, dt in IDX_DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
+MAX_NDIM = 32
+"""The most dimensions an IDX file may declare (NumPy arrays have at most 64; MNIST has 3)."""
 
 
 def _read_bytes(path):
-    """The file's bytes, gunzipped when the file is a gzip stream."""
+    """The file's bytes, gunzipped when the file is a gzip stream.
+
+    The gzip stream is inflated only as far as the IDX header says the data goes (plus one
+    byte, to notice trailing data): a small file claiming gigabytes, or a zlib bomb whose
+    header declares a few bytes, never expands in memory beyond what its header declares.
+    """
     try:
         raw = Path(path).read_bytes()
     except OSError as err:
         raise DataError(f"{path}: cannot read the file ({err})") from err
     if raw[:2] != _GZIP_MAGIC:
         return raw
+    inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip framing
     try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as err:
+        head = inflate.decompress(raw, 4)
+        if len(head) == 4 and head[:2] == b"\0\0" and head[3]:
+            head += inflate.decompress(inflate.unconsumed_tail, 4 * head[3])
+        total = len(head) + _declared_data_bytes(head, path) + 1
+        body = inflate.decompress(inflate.unconsumed_tail, total - len(head))
+    except zlib.error as err:
         raise DataError(f"{path}: the gzip stream is truncated or corrupt ({err})") from err
+    data = head + body
+    if len(data) < total and not inflate.eof:  # input used up before the gzip trailer
+        raise DataError(f"{path}: the gzip stream is truncated or corrupt (it ends early)")
+    return data
+
+
+def _declared_data_bytes(head, name):
+    """Data bytes the IDX header in ``head`` declares (0 if the header is not complete yet:
+    parse_idx then reports what is wrong with it)."""
+    if len(head) < 4 or head[2] not in IDX_DTYPES or not head[3] or len(head) < 4 + 4 * head[3]:
+        return 0
+    if head[3] > MAX_NDIM:
+        raise DataError(f"{name}: IDX header declares {head[3]} dimensions, more than "
+                        f"{MAX_NDIM}")
+    dims = struct.unpack(f">{head[3]}I", head[4:4 + 4 * head[3]])
+    return math.prod(dims) * IDX_DTYPES[head[2]].itemsize
 
 
 def parse_idx(data, name="<bytes>"):
@@ -62,13 +91,16 @@ def parse_idx(data, name="<bytes>"):
                         f"0x{code:02X} (known: {known})")
     if ndim == 0:
         raise DataError(f"{name}: bad IDX magic number {data[:4].hex()}: 0 dimensions")
+    if ndim > MAX_NDIM:
+        raise DataError(f"{name}: bad IDX magic number {data[:4].hex()}: {ndim} dimensions, "
+                        f"more than {MAX_NDIM}")
     header = 4 + 4 * ndim
     if len(data) < header:
         raise DataError(f"{name}: truncated IDX header: {ndim} dimensions need {header} bytes, "
                         f"the file has {len(data)}")
     dims = struct.unpack(f">{ndim}I", data[4:header])
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: no int64 wrap-around
     found = len(data) - header
     shape = "x".join(str(d) for d in dims)
     if found < expected:

@@ -23,6 +23,7 @@ Not supported (skipped when reading, an error when asked for by name): complex, 
 char, logical-as-bool, cell and struct variables, and v7.3 files (HDF5).
 """
 
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -110,16 +111,46 @@ def _read_v5(data):
     while pos < len(data):
         mi_type, nbytes, body, pos = _element(data, pos, endian)
         if mi_type == _MI_COMPRESSED:
-            try:
-                inner = zlib.decompress(body)
-            except zlib.error as err:
-                raise _FormatError(f"corrupt compressed variable ({err})") from None
-            mi_type, nbytes, body, _ = _element(inner, 0, endian)
+            mi_type, nbytes, body = _inflate_element(body, endian)
         if mi_type != _MI_MATRIX:
             continue  # other top-level elements carry no variables
         name, value = _matrix(body, endian)
         variables[name] = value
     return variables
+
+
+def _inflate_element(compressed, endian):
+    """The one data element inside a miCOMPRESSED element, inflated only as far as its own tag
+    declares (a zlib bomb never expands beyond what its tag says). Returns (type, count, body)."""
+    inflate = zlib.decompressobj()
+    try:
+        tag = inflate.decompress(compressed, 8)
+        if len(tag) < 8:
+            raise _FormatError("compressed variable: truncated data element tag")
+        mi_type, nbytes = struct.unpack(endian + "II", tag)
+        if mi_type >> 16:  # a small element: nothing more to inflate
+            return _element(tag, 0, endian)[:3]
+        if mi_type != _MI_MATRIX:
+            raise _FormatError(f"compressed variable holds a data element of type {mi_type}, "
+                               "expected a matrix (14)")
+        body = inflate.decompress(inflate.unconsumed_tail, nbytes + 1)
+    except zlib.error as err:
+        raise _FormatError(f"corrupt compressed variable ({err})") from None
+    if len(body) != nbytes:
+        problem = "more" if len(body) > nbytes else "fewer"
+        raise _FormatError(f"compressed variable: its tag declares {nbytes} bytes, the stream "
+                           f"holds {problem}")
+    return mi_type, nbytes, body
+
+
+def _integers(values, what):
+    """Array flags and dimensions as Python ints; stored as floats they must be whole and
+    finite (NaN or 1e300 dimensions are a malformed file, not an OverflowError)."""
+    if np.issubdtype(values.dtype, np.floating):
+        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)) or np.any(
+                np.abs(values) > 2**62):
+            raise _FormatError(f"{what} must be whole numbers, got {values[:8].tolist()}")
+    return [int(v) for v in values]
 
 
 def _element(data, pos, endian):
@@ -154,13 +185,13 @@ def _numeric(mi_type, body, endian, what):
 def _matrix(body, endian):
     """Parse the contents of a miMATRIX element: (name, ndarray or _Unsupported)."""
     t, _, flags_body, pos = _element(body, 0, endian)
-    flags = _numeric(t, flags_body, endian, "array flags")
-    if flags.size < 1:
+    flags = _integers(_numeric(t, flags_body, endian, "array flags"), "array flags")
+    if len(flags) < 1:
         raise _FormatError("array flags element is empty")
-    mx_class = int(flags[0]) & 0xFF
-    is_complex = bool(int(flags[0]) & 0x0800)
+    mx_class = flags[0] & 0xFF
+    is_complex = bool(flags[0] & 0x0800)
     t, _, dims_body, pos = _element(body, pos, endian)
-    dims = tuple(int(d) for d in _numeric(t, dims_body, endian, "dimensions"))
+    dims = tuple(_integers(_numeric(t, dims_body, endian, "dimensions"), "dimensions"))
     t, _, name_body, pos = _element(body, pos, endian)
     name = name_body.decode("ascii", errors="replace")
     if mx_class not in _MX_CLASSES:
@@ -168,11 +199,11 @@ def _matrix(body, endian):
         return name, _Unsupported(f"a {kind} array" if mx_class in _MX_NAMES else f"an array {kind}")
     if is_complex:
         return name, _Unsupported("complex")
-    if len(dims) < 2 or any(d < 0 for d in dims):
+    if not 2 <= len(dims) <= 32 or any(d < 0 for d in dims):
         raise _FormatError(f"variable {name!r}: bad dimensions {dims}")
     t, _, real_body, pos = _element(body, pos, endian)
     values = _numeric(t, real_body, endian, f"variable {name!r}")
-    count = int(np.prod(dims, dtype=np.int64))
+    count = math.prod(dims)  # Python ints: no int64 wrap-around
     if values.size != count:
         raise _FormatError(f"variable {name!r}: dimensions {'x'.join(map(str, dims))} need "
                            f"{count} values, the file has {values.size}")

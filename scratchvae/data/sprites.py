@@ -113,7 +113,7 @@ def sample_factors(n, rng=0, fixed=None):
 
 def _check_factors(factors):
     factors = check_array("factors", factors, ndim=2, shape=(None, len(FACTOR_NAMES)),
-                          dtype=np.float64)
+                          dtype=np.float64, kind="real")
     shape = factors[:, 0]
     if np.any((shape != np.round(shape)) | (shape < 0) | (shape >= len(SHAPE_NAMES))):
         raise ValueError(f"factors[:, 0] (shape) must be integers 0..{len(SHAPE_NAMES) - 1} "

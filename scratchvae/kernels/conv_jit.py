@@ -21,10 +21,11 @@ Where the speed comes from (measured in ``benchmarks/bench_convvae.py``):
   ``dpre = dout * act'(pre)`` and the bias gradient in the same pass.
 - **No bounds tests in the inner loops.** For a kernel offset (i, j) the output positions that
   land inside the image form one range (``_valid_range``), computed once per offset.
-- **Serial loops, BLAS threads untouched.** These passes move memory once and take a millisecond
-  or two; OpenBLAS's threads keep spinning for a while after each product, so Numba threads
-  started right after it fight them for the cores (we measured col2im 2x slower in parallel
-  than serial on 2 cores). All threads go to the matrix products.
+- **Serial loops; the threads belong to BLAS.** These passes move memory once and take about a
+  millisecond. OpenBLAS's threads keep spinning for a while after each product, so Numba
+  threads started right after it fight them for the cores: on the busy 2-core benchmark machine
+  a parallel version of such a loop took 30-60 ms instead of 0.3 ms. All threads go to the
+  matrix products.
 
 Compiled on first call and cached on disk (``cache=True``); nothing compiles at import.
 """
@@ -33,10 +34,10 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from scratchvae.conv import (
-    _check_conv_args,
+    check_conv_args,
     conv2d_output_size,
     conv_transpose2d_output_shape,
 )
@@ -93,11 +94,13 @@ def _act_grad(p, code):
 
 
 # ---------------------------------------------------------------------------------------------
-# the loops, on batch-innermost memory: images (C, H, W, N), matrices (C, H * W * N)
+# the loops, on batch-innermost memory: images (C, H, W, N), matrices (C, H * W * N).
+# fastmath "reassoc": the bias-gradient sums may be added in any order (vectorised).
 # ---------------------------------------------------------------------------------------------
 
 
-def _im2col_loops(x, kh, kw, stride, padding, cols):
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _im2col_kernel(x, kh, kw, stride, padding, cols):
     """cols[(c, i, j), (oh, ow, n)] = x[c, oh*stride + i - padding, ow*stride + j - padding, n]
     (0 outside the image). x: (C, H, W, N); cols: (C * kh * kw, H_out * W_out * N).
 
@@ -105,7 +108,7 @@ def _im2col_loops(x, kh, kw, stride, padding, cols):
     C, H, W, N = x.shape
     H_out = (H + 2 * padding - kh) // stride + 1
     W_out = (W + 2 * padding - kw) // stride + 1
-    for r in prange(C * kh * kw):
+    for r in range(C * kh * kw):
         c = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
@@ -125,7 +128,8 @@ def _im2col_loops(x, kh, kw, stride, padding, cols):
                         dst[n] = 0.0
 
 
-def _col2im_loops(cols, kh, kw, stride, padding, b, code, pre, out):
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _col2im_kernel(cols, kh, kw, stride, padding, b, code, pre, out):
     """The adjoint of im2col, plus bias and activation, one channel at a time:
 
         pre[c] = b[c] + the columns of channel c added back onto their patches
@@ -136,7 +140,7 @@ def _col2im_loops(cols, kh, kw, stride, padding, b, code, pre, out):
     C, H, W, N = pre.shape
     H_out = (H + 2 * padding - kh) // stride + 1
     W_out = (W + 2 * padding - kw) // stride + 1
-    for c in prange(C):
+    for c in range(C):
         plane = pre[c]
         plane[:] = b[c]
         for i in range(kh):
@@ -161,11 +165,12 @@ def _col2im_loops(cols, kh, kw, stride, padding, b, code, pre, out):
                     o_flat[k] = _act(p_flat[k], code)
 
 
-def _bias_act_loops(pre, b, code, out):
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _bias_act_kernel(pre, b, code, out):
     """In place: pre[c, k] += b[c]; out = act(pre) (not written for code 0: out is pre).
     pre, out: (C, M) matrices. ReLU, the common case, has its own branch-free loop."""
     C, M = pre.shape
-    for c in prange(C):
+    for c in range(C):
         bc = b[c]
         p_row, o_row = pre[c], out[c]
         if code == 0:
@@ -183,12 +188,13 @@ def _bias_act_loops(pre, b, code, out):
                 o_row[k] = _act(p, code)
 
 
-def _act_grad_bias_loops(dout, pre, code, dpre, db):
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _act_grad_bias_kernel(dout, pre, code, dpre, db):
     """dpre[c, (h, w, n)] = dout[c, h, w, n] * act'(pre[c, (h, w, n)]); db[c] = the sum of
     dpre[c] (accumulated in float64). dout: (C, H, W, N) in any memory order (a view of the
     NCHW gradient); pre, dpre: (C, H * W * N)."""
     C, H, W, N = dout.shape
-    for c in prange(C):
+    for c in range(C):
         acc = 0.0
         p_row, d_row = pre[c], dpre[c]
         for h in range(H):
@@ -214,28 +220,6 @@ def _act_grad_bias_loops(dout, pre, code, dpre, db):
         db[c] = acc
 
 
-_LOOPS = {"im2col": _im2col_loops, "col2im": _col2im_loops, "bias_act": _bias_act_loops,
-          "act_grad_bias": _act_grad_bias_loops}
-# prange is a plain range in the serial versions
-# reassoc: the bias-gradient sums may be added in any order, so LLVM can vectorise them
-_OPTIONS = dict(cache=True, error_model="numpy", fastmath={"reassoc"})
-_SERIAL = {name: njit(**_OPTIONS)(f) for name, f in _LOOPS.items()}
-_PARALLEL = {name: njit(parallel=True, **_OPTIONS)(f) for name, f in _LOOPS.items()}
-
-
-PARALLEL_MIN_SIZE = 1 << 18
-"""Loops over at least this many values run on Numba's threads (``numba.set_num_threads(n)``);
-smaller ones (gradient checks, small batches) run serially, where starting threads costs more
-than the work."""
-
-
-def _kernel(name, size):
-    """The compiled loop ``name``, parallel when ``size`` values are moved and threads exist."""
-    if size >= PARALLEL_MIN_SIZE:
-        return _PARALLEL[name]
-    return _SERIAL[name]
-
-
 # ---------------------------------------------------------------------------------------------
 # batch-innermost memory behind NCHW views
 # ---------------------------------------------------------------------------------------------
@@ -259,7 +243,7 @@ def im2col(x, kh, kw, stride, padding):
     H_out = (H + 2 * padding - kh) // stride + 1
     W_out = (W + 2 * padding - kw) // stride + 1
     cols = np.empty((C * kh * kw, H_out * W_out * N), dtype=x.dtype)
-    _kernel("im2col", cols.size)(as_chwn(x), kh, kw, stride, padding, cols)
+    _im2col_kernel(as_chwn(x), kh, kw, stride, padding, cols)
     K, L = C * kh * kw, H_out * W_out
     return np.ascontiguousarray(cols.reshape(K, L, N).transpose(0, 2, 1)).reshape(K, N * L)
 
@@ -272,7 +256,7 @@ def col2im(cols, x_shape, kh, kw, stride, padding):
     K, L = cols.shape[0], H_out * W_out
     cols_lmajor = np.ascontiguousarray(cols.reshape(K, N, L).transpose(0, 2, 1)).reshape(K, -1)
     x = np.empty((C, H, W, N), dtype=cols.dtype)
-    _kernel("col2im", cols.size)(cols_lmajor, kh, kw, stride, padding, np.zeros(C, cols.dtype), 0, x, x)
+    _col2im_kernel(cols_lmajor, kh, kw, stride, padding, np.zeros(C, cols.dtype), 0, x, x)
     return np.ascontiguousarray(chwn_as_nchw(x))
 
 
@@ -293,7 +277,7 @@ class ConvActCache(NamedTuple):
 
 
 def _layer_args(x, W, b, stride, padding, transposed):
-    x, W, b, stride, padding = _check_conv_args(x, W, b, stride, padding, transposed,
+    x, W, b, stride, padding = check_conv_args(x, W, b, stride, padding, transposed,
                                                 contiguous=False)
     dtype = _float_dtype(x, W, b)
     return (x.astype(dtype, copy=False), W.astype(dtype, copy=False),
@@ -308,7 +292,7 @@ def _act_grad_bias(dout, cache):
     dout = dout.astype(pre_mat.dtype, copy=False)
     dpre_mat = np.empty_like(pre_mat)
     db = np.empty(pre_mat.shape[0], dtype=pre_mat.dtype)
-    _kernel("act_grad_bias", dout.size)(dout.transpose(1, 2, 3, 0), pre_mat, cache.code, dpre_mat, db)
+    _act_grad_bias_kernel(dout.transpose(1, 2, 3, 0), pre_mat, cache.code, dpre_mat, db)
     return dpre_mat, db
 
 
@@ -329,10 +313,10 @@ def conv2d_act_forward(x, W, b, stride, padding, activation):
     out_shape = (N, C_out, conv2d_output_size(H, kh, stride, padding),
                  conv2d_output_size(Wd, kw, stride, padding))
     cols = np.empty((C_in * kh * kw, out_shape[2] * out_shape[3] * N), dtype=dtype)
-    _kernel("im2col", cols.size)(as_chwn(x), kh, kw, stride, padding, cols)
+    _im2col_kernel(as_chwn(x), kh, kw, stride, padding, cols)
     pre_mat = W.reshape(C_out, -1) @ cols  # (C_out, H_out * W_out * N)
     out_mat = pre_mat if code == 0 else np.empty_like(pre_mat)
-    _kernel("bias_act", pre_mat.size)(pre_mat, b, code, out_mat)
+    _bias_act_kernel(pre_mat, b, code, out_mat)
     cache = ConvActCache(cols, pre_mat, out_shape, x.shape, W, stride, padding, code)
     return chwn_as_nchw(out_mat.reshape(_chwn_shape(out_shape))), cache
 
@@ -350,7 +334,7 @@ def conv2d_act_backward(dout, cache, need_dx=True):
     if need_dx:
         dcols = W.reshape(C_out, -1).T @ dpre_mat
         dx = np.empty(_chwn_shape(x_shape), dtype=dcols.dtype)
-        _kernel("col2im", dcols.size)(dcols, kh, kw, stride, padding, np.zeros(C_in, dcols.dtype), 0, dx, dx)
+        _col2im_kernel(dcols, kh, kw, stride, padding, np.zeros(C_in, dcols.dtype), 0, dx, dx)
         dx = chwn_as_nchw(dx)
     return dx, dW, db
 
@@ -369,7 +353,7 @@ def conv_transpose2d_act_forward(x, W, b, stride, padding, output_padding, activ
     cols = W.reshape(C_in, -1).T @ x_mat  # (C_out * kh * kw, H * W * N)
     pre = np.empty(_chwn_shape(out_shape), dtype=dtype)
     out = pre if code == 0 else np.empty_like(pre)
-    _kernel("col2im", cols.size)(cols, kh, kw, stride, padding, b, code, pre, out)
+    _col2im_kernel(cols, kh, kw, stride, padding, b, code, pre, out)
     cache = ConvActCache(x_mat, pre.reshape(C_out, -1), out_shape, x.shape, W, stride, padding,
                          code)
     return chwn_as_nchw(out), cache
@@ -384,7 +368,7 @@ def conv_transpose2d_act_backward(dout, cache, need_dx=True):
     C_in, C_out, kh, kw = W.shape
     dpre_mat, db = _act_grad_bias(dout, cache)
     dcols = np.empty((C_out * kh * kw, x_mat.shape[1]), dtype=dpre_mat.dtype)
-    _kernel("im2col", dcols.size)(dpre_mat.reshape(_chwn_shape(out_shape)), kh, kw, stride, padding, dcols)
+    _im2col_kernel(dpre_mat.reshape(_chwn_shape(out_shape)), kh, kw, stride, padding, dcols)
     dW = (x_mat @ dcols.T).reshape(W.shape)
     dx = None
     if need_dx:

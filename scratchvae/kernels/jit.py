@@ -217,7 +217,8 @@ def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
 SPARSE_MAX_DENSITY = 0.3
 """``dense_act_forward`` and ``dense_act_backward`` take the sparse path for dW = x.T @ dpre and
 x @ W when at most this fraction of x is nonzero (MNIST-like images: about 0.19). Above it,
-BLAS's dense product is faster (measured in ``benchmarks/bench_vae.py --sparse-sweep``)."""
+BLAS's dense product is faster (``benchmarks/bench_matmul.py`` times both at densities 0.05-0.5:
+on the 2-core benchmark machine they cross between 0.27 and 0.32)."""
 
 
 @njit(cache=True, error_model="numpy")
@@ -251,15 +252,17 @@ def nonzeros(x, by_column=False):
     return counts, index, values
 
 
-@njit(cache=True, error_model="numpy", parallel=True, fastmath={"contract"})
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _sparse_times_dense_kernel(counts, index, values, B, out):
     """out[i] = sum over c < counts[i] of values[i, c] * B[index[i, c]]: a sparse matrix (in the
-    layout of ``nonzeros``) times a dense one, rows of out in parallel.
+    layout of ``nonzeros``) times a dense one. Serial: Numba threads started between BLAS calls
+    fight BLAS's spinning threads (on the busy 2-core benchmark machine a parallel version took
+    30-60 ms instead of 0.3 ms).
 
     Four nonzeros at a time: each pass over out[i] (in cache) adds four rows of B, so out[i]
     is loaded and stored once per four multiply-adds instead of once per one."""
     n_out = B.shape[1]
-    for i in prange(out.shape[0]):
+    for i in range(out.shape[0]):
         row, cols, vals = out[i], index[i], values[i]
         for j in range(n_out):
             row[j] = 0.0
@@ -485,24 +488,18 @@ def gaussian_nll_and_grad(x, mean, logvar, scale):
 # ---------------------------------------------------------------------------------------------
 
 
-def _adam_loop(param, grad, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size,
-               inv_sqrt_c2, eps):
+@njit(cache=True, error_model="numpy")
+def _adam_kernel(param, grad, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size,
+                 inv_sqrt_c2, eps):
     """One pass over flat param, grad, m, v. The scalars arrive in the arrays' dtype, so a
     float32 update is float32 arithmetic (8 SIMD lanes), as in the reference."""
-    for i in prange(param.size):
+    for i in range(param.size):
         g = grad[i]
         mi = beta1 * m[i] + one_minus_beta1 * g
         vi = beta2 * v[i] + one_minus_beta2 * (g * g)
         m[i] = mi
         v[i] = vi
         param[i] -= step_size * mi / (math.sqrt(vi) * inv_sqrt_c2 + eps)
-
-
-_adam_serial = njit(cache=True, error_model="numpy")(_adam_loop)  # prange is range here
-_adam_parallel = njit(cache=True, error_model="numpy", parallel=True)(_adam_loop)
-ADAM_PARALLEL_MIN_SIZE = 1 << 15
-"""Parameters with at least this many values are updated on Numba's threads (a weight matrix
-of the VAE); smaller ones (biases) serially, where starting threads costs more than the work."""
 
 
 def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step):
@@ -529,9 +526,8 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step):
     c1 = 1.0 - beta1**step
     c2 = 1.0 - beta2**step
     t = param.dtype.type
-    kernel = _adam_parallel if g.size >= ADAM_PARALLEL_MIN_SIZE else _adam_serial
-    kernel(flat["param"], g, flat["m"], flat["v"], t(beta1), t(1.0 - beta1), t(beta2),
-           t(1.0 - beta2), t(lr / c1), t(1.0 / math.sqrt(c2)), t(eps))
+    _adam_kernel(flat["param"], g, flat["m"], flat["v"], t(beta1), t(1.0 - beta1), t(beta2),
+                 t(1.0 - beta2), t(lr / c1), t(1.0 / math.sqrt(c2)), t(eps))
     for name in copied:  # non-contiguous inputs were updated in a copy: write it back
         arrays[name][...] = flat[name].reshape(arrays[name].shape)
 

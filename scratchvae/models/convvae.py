@@ -25,7 +25,7 @@ from scratchvae.conv import conv2d_output_size, conv_transpose2d_output_size
 from scratchvae.conv_layers import Conv2d, ConvTranspose2d, Flatten, Reshape
 from scratchvae.kernels import DEFAULT_BACKEND
 from scratchvae.layers import Dense, Sequential
-from scratchvae.models.vae import VAE
+from scratchvae.models.vae import VAE, ClampedDense
 from scratchvae.validation import (
     as_generator,
     check_positive_int,
@@ -99,7 +99,7 @@ class ConvVAE(VAE):
         self.networks = {
             "encoder": Sequential(*encoder),
             "mu": Dense(n_features, self.n_latent, **common),
-            "logvar": Dense(n_features, self.n_latent, **common),
+            "logvar": ClampedDense(n_features, self.n_latent, **common),
             "decoder": Sequential(*decoder),
         }
 

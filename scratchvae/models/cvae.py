@@ -21,7 +21,7 @@ from scratchvae.kernels import DEFAULT_BACKEND
 from scratchvae.layers import Dense, Sequential, mlp
 from scratchvae.losses import kl_standard_normal
 from scratchvae.mathutils import labels_for, one_hot
-from scratchvae.models.vae import VAE
+from scratchvae.models.vae import VAE, ClampedDense
 from scratchvae.validation import as_generator, check_array, check_positive_int
 
 
@@ -55,7 +55,7 @@ class CVAE(VAE):
             "encoder": mlp((n_cond, *self.hidden), activation, activation, **common)
             if self.hidden else Sequential(),
             "mu": Dense(h_last, self.n_latent, **common),
-            "logvar": Dense(h_last, self.n_latent, **common),
+            "logvar": ClampedDense(h_last, self.n_latent, **common),
             "decoder": mlp((self.n_latent + self.n_classes, *self.hidden[::-1], n_out),
                            activation, **common),
         }

@@ -27,6 +27,7 @@ from scratchvae.validation import (
     check_array,
     check_choice,
     check_nonnegative_number,
+    check_number,
     check_positive_int,
     check_positive_number,
     check_sizes,
@@ -35,6 +36,11 @@ from scratchvae.validation import (
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
 ACTIVATIONS = tuple(name for name in FUNCTIONAL_ACTIVATIONS if name != "identity")
 """Hidden-layer activations of a VAE: every one in ``functional.ACTIVATIONS`` but identity."""
+ENCODER_LOGVAR_LIMIT = 30.0
+"""The encoder's logvar is clamped to [-30, 30]: exp(30) ~ 1e13 keeps the KL, std and their
+gradients finite in float32 (exp overflows float32 at 89 and float64 at 710)."""
+LOGVAR_RANGE_LIMIT = 30.0
+"""``logvar_range`` and ``2 log(sigma)`` of a Gaussian decoder must lie in [-30, 30] too."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,6 +69,32 @@ def bounded_logvar_backward(dlogvar, cache):
     return dlogvar * width * sig * (1 - sig)
 
 
+class ClampedDense(Dense):
+    """The encoder's logvar head: a Dense layer whose output is clamped to [-limit, limit].
+
+        logvar = clip(h @ W + b, -limit, limit)
+        dpre   = dlogvar * [ -limit <= pre <= limit ]     (zero where the clamp is active)
+
+    Inside the range it is the plain Dense layer (same values, same gradients), so a trained
+    VAE never notices it; it only stops a diverging logvar from turning exp(logvar) into inf
+    and the whole loss into NaN. Parameter keys and initialisation are those of Dense.
+    """
+
+    def __init__(self, n_in, n_out, limit=ENCODER_LOGVAR_LIMIT, **kwargs):
+        super().__init__(n_in, n_out, **kwargs)
+        self.limit = float(limit)
+        self._inside = None
+
+    def forward(self, x):
+        pre = super().forward(x)
+        self._inside = np.abs(pre) <= self.limit
+        return np.clip(pre, -self.limit, self.limit)
+
+    def backward(self, dout, need_dx=True):
+        return super().backward(np.where(self._inside, dout, 0).astype(dout.dtype, copy=False),
+                                need_dx)
+
+
 class VAE(Model):
     """Variational autoencoder with MLP encoder and decoder.
 
@@ -71,7 +103,10 @@ class VAE(Model):
     (per-pixel mean and log-variance, logvar in ``logvar_range``) or "gaussian_fixed" (mean only,
     fixed sigma); beta: weight of the KL term (beta-VAE; 1 is the ELBO); activation of the
     hidden layers; dtype float32 or float64; backend "numba" or "numpy"; rng: seed or Generator
-    for the initial weights.
+    for the initial weights. sigma: the fixed decoder std of "gaussian_fixed" (2 log sigma in
+    [-30, 30]); logvar_range: (low, high) of the "gaussian" decoder's logvar, within [-30, 30].
+    The encoder's logvar is clamped to [-30, 30] (:class:`ClampedDense`), so the loss and its
+    gradients stay finite in float32 and float64 even when the encoder diverges.
     """
 
     noise_arguments = ("eps",)
@@ -92,7 +127,7 @@ class VAE(Model):
             "encoder": mlp((self.n_in, *self.hidden), activation, activation, **common)
             if self.hidden else Sequential(),
             "mu": Dense(h_last, self.n_latent, **common),
-            "logvar": Dense(h_last, self.n_latent, **common),
+            "logvar": ClampedDense(h_last, self.n_latent, **common),
             "decoder": mlp((self.n_latent, *self.hidden[::-1], n_out), activation, **common),
         }
 
@@ -107,7 +142,17 @@ class VAE(Model):
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.beta = check_nonnegative_number("beta", beta)
         self.sigma = check_positive_number("sigma", sigma)
-        low, high = (float(v) for v in logvar_range)
+        limit = LOGVAR_RANGE_LIMIT
+        if not -limit <= 2 * np.log(self.sigma) <= limit:
+            raise ValueError(f"sigma must be in [exp(-{limit:g} / 2), exp({limit:g} / 2)] = "
+                             f"[{np.exp(-limit / 2):.3g}, {np.exp(limit / 2):.3g}] so that "
+                             f"1 / sigma^2 stays finite, got {sigma!r}")
+        try:
+            low, high = logvar_range
+        except (TypeError, ValueError):
+            raise ValueError(f"logvar_range must be a pair (low, high), got {logvar_range!r}") from None
+        low = check_number("logvar_range[0]", low, -limit, limit)
+        high = check_number("logvar_range[1]", high, -limit, limit)
         if not low < high:
             raise ValueError(f"logvar_range must be (low, high) with low < high, got {logvar_range}")
         self.logvar_range = (low, high)
