@@ -534,6 +534,8 @@ def test_importance_weight_cases_include_the_stability_cases():
 # ---------------------------------------------------------------------------------------------
 
 HAS_NBGRADER = importlib.util.find_spec("nbgrader") is not None
+# read at import: the ci_env fixture above sets CI=true for the notebook kernels of this module
+RUNNING_IN_CI = os.environ.get("CI") == "true"
 ASSIGNMENT = "homework"
 
 
@@ -550,7 +552,7 @@ def nbgrader_course(tmp_path_factory, released):
     """A course directory: generate_assignment on the solution notebooks, then autograde two
     submissions: the solutions themselves and the unfilled student notebooks."""
     if not HAS_NBGRADER:
-        if os.environ.get("CI") == "true":
+        if RUNNING_IN_CI:
             pytest.fail("nbgrader is not installed, but CI must run the nbgrader round trip: "
                         'install the instructor extra (pip install -e ".[test,instructor]")')
         pytest.skip('nbgrader is not installed (pip install -e ".[instructor]")')

@@ -26,7 +26,7 @@ from scratchvae.data import DataError, read_cifar10, read_mat
 from scratchvae.data.idx import parse_idx, read_idx
 from scratchvae.validation import check_array
 
-BOUNDED = settings(max_examples=25, deadline=None, database=None,
+BOUNDED = settings(max_examples=25, deadline=None, database=None, derandomize=True,
                    suppress_health_check=[HealthCheck.function_scoped_fixture,
                                           HealthCheck.too_slow])
 
@@ -57,7 +57,8 @@ def test_check_array_accepts_exactly_float32_and_float64(array):
 def test_losses_give_a_result_or_a_value_error_for_any_dtype(array, name):
     other = np.full((2, 3), 0.5)
     try:
-        result = getattr(losses, name)(array, other)
+        with np.errstate(over="ignore"):   # finite inputs near the float's limit may overflow
+            result = getattr(losses, name)(array, other)   # to inf: a result, not an error
     except ValueError:
         assert array.dtype not in (np.float32, np.float64) or not np.all(np.isfinite(array))
         return
