@@ -175,20 +175,21 @@ def check_array(name, value, ndim=None, shape=None, dtype=None, finite=True, low
                 )
     if dtype is not None and value.dtype != dtype:
         value = value.astype(dtype)
-    if finite and np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
-        bad = np.argwhere(~np.isfinite(value))[0]
-        raise ValueError(
-            f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
-            "expected finite values"
-        )
-    if low is not None or high is not None:
-        if value.size:
-            vmin, vmax = value.min(), value.max()
-            if (low is not None and vmin < low) or (high is not None and vmax > high):
-                raise ValueError(
-                    f"{name} must have values in [{low}, {high}], got values in "
-                    f"[{float(vmin):.4g}, {float(vmax):.4g}]"
-                )
+    check_finite = finite and np.issubdtype(value.dtype, np.floating)
+    if value.size and (check_finite or low is not None or high is not None):
+        # one min and one max answer both questions: a NaN or an inf anywhere shows up in them
+        vmin, vmax = value.min(), value.max()
+        if check_finite and not (np.isfinite(vmin) and np.isfinite(vmax)):
+            bad = np.argwhere(~np.isfinite(value))[0]
+            raise ValueError(
+                f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
+                "expected finite values"
+            )
+        if (low is not None and vmin < low) or (high is not None and vmax > high):
+            raise ValueError(
+                f"{name} must have values in [{low}, {high}], got values in "
+                f"[{float(vmin):.4g}, {float(vmax):.4g}]"
+            )
     return value
 
 

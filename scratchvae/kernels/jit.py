@@ -220,70 +220,61 @@ def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
 SPARSE_MAX_DENSITY = 0.3
 """``dense_act_forward`` computes x @ W, and ``dense_act_backward`` of a first layer (no dx)
 computes dW = x.T @ dpre, on the nonzeros of x when at most this fraction of x is nonzero
-(MNIST-like images: about 0.19). Above it,
-BLAS's dense product is faster (``benchmarks/bench_matmul.py`` times both at densities 0.05-0.5;
-against one BLAS thread on the 2-core benchmark machine they crossed between 0.27 and 0.32.
-Against two idle BLAS threads the serial loop is about as fast as BLAS at MNIST's density:
-see benchmarks/README.md)."""
+(MNIST-like images: about 0.19). Above it, BLAS's dense product is faster
+(``benchmarks/bench_matmul.py`` times both at densities 0.05-0.5)."""
 
-
-@njit(cache=True, error_model="numpy")
-def _nonzeros_kernel(x, by_column, counts, index, values):
-    """The nonzeros of x in a padded compressed layout: for every row i of x (or, with
-    ``by_column``, every column), ``index[i, :counts[i]]`` are the positions of its nonzeros
-    along the other axis and ``values[i, :counts[i]]`` their values. Branch-free: every value
-    is written, and the count only advances past nonzeros."""
-    batch, n = x.shape
-    counts[:] = 0
-    for i in range(batch):
-        for k in range(n):
-            v = x[i, k]
-            line, position = (k, i) if by_column else (i, k)
-            c = counts[line]
-            index[line, c] = position
-            values[line, c] = v
-            counts[line] = c + (v != 0)
-
-
-def nonzeros(x, by_column=False):
-    """(counts, index, values): the nonzeros of each row of x (``by_column``: of each column).
-
-    Row i has ``counts[i]`` nonzeros, at columns ``index[i, :counts[i]]`` with values
-    ``values[i, :counts[i]]``."""
-    lines, length = (x.shape[1], x.shape[0]) if by_column else x.shape
-    counts = np.empty(lines, dtype=np.int64)
-    index = np.empty((lines, length), dtype=np.int32)
-    values = np.empty((lines, length), dtype=x.dtype)
-    _nonzeros_kernel(x, by_column, counts, index, values)
-    return counts, index, values
+SPARSE_CHECK_ROWS = 16
+"""How many rows of x :func:`_is_sparse` counts to estimate x's density (a full count of every
+layer's input, every step, cost 4% of an epoch). Either path is exact: the estimate only
+chooses the faster one."""
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _sparse_times_dense_kernel(counts, index, values, B, out):
-    """out[i] = sum over c < counts[i] of values[i, c] * B[index[i, c]]: a sparse matrix (in the
-    layout of ``nonzeros``) times a dense one. Serial: Numba threads started between BLAS calls
-    fight BLAS's spinning threads (on the busy 2-core benchmark machine a parallel version took
-    30-60 ms instead of 0.3 ms).
+def _sparse_rows_times_dense_kernel(a, B, out):
+    """out = a @ B, skipping the zeros of a: out[i] = sum over k with a[i, k] != 0 of
+    a[i, k] * B[k].
 
-    Four nonzeros at a time: each pass over out[i] (in cache) adds four rows of B, so out[i]
-    is loaded and stored once per four multiply-adds instead of once per one."""
+    For each row of ``a``, two steps:
+
+    1. compress: the positions and values of its nonzeros into two small buffers (branch-free:
+       every value is written, and the count only advances past a nonzero);
+    2. accumulate four nonzeros at a time: each pass over out[i] (in cache) adds four rows of
+       B, so out[i] is loaded and stored once per four multiply-adds instead of once per one.
+    """
+    n_rows, n_inner = a.shape
     n_out = B.shape[1]
-    for i in range(out.shape[0]):
-        row, cols, vals = out[i], index[i], values[i]
+    cols = np.empty(n_inner, dtype=np.int32)
+    vals = np.empty(n_inner, dtype=a.dtype)
+    for i in range(n_rows):
+        a_row = a[i]
+        count = 0
+        for k in range(n_inner):  # 1. compress row i
+            v = a_row[k]
+            cols[count] = k
+            vals[count] = v
+            count += v != 0
+        row = out[i]  # 2. accumulate
         for j in range(n_out):
             row[j] = 0.0
         c = 0
-        while c + 4 <= counts[i]:
+        while c + 4 <= count:
             v0, v1, v2, v3 = vals[c], vals[c + 1], vals[c + 2], vals[c + 3]
             b0, b1, b2, b3 = B[cols[c]], B[cols[c + 1]], B[cols[c + 2]], B[cols[c + 3]]
             for j in range(n_out):
                 row[j] += v0 * b0[j] + v1 * b1[j] + v2 * b2[j] + v3 * b3[j]
             c += 4
-        while c < counts[i]:  # the 0-3 nonzeros left over
+        while c < count:  # the 0-3 nonzeros left over
             v, b_row = vals[c], B[cols[c]]
             for j in range(n_out):
                 row[j] += v * b_row[j]
             c += 1
+
+
+def _sparse_rows_times_dense(a, B):
+    """``a @ B`` over the nonzeros of a (both 2-D, same float dtype)."""
+    out = np.empty((a.shape[0], B.shape[1]), dtype=B.dtype)
+    _sparse_rows_times_dense_kernel(a, B, out)
+    return out
 
 
 def sparse_x_matmul(x, W):
@@ -293,27 +284,24 @@ def sparse_x_matmul(x, W):
     x[i, k] * W[k] to row i: for MNIST (about 19% nonzero) a fifth of the dense work.
     """
     dtype = _float_dtype(x, W)
-    x, W = np.asarray(x, dtype=dtype), _c(W, dtype)
+    x, W = _c(x, dtype), _c(W, dtype)
     _check_matmul_shapes(x, W)
-    pre = np.empty((x.shape[0], W.shape[1]), dtype=dtype)
-    _sparse_times_dense_kernel(*nonzeros(x), W, pre)
-    return pre
+    return _sparse_rows_times_dense(x, W)
 
 
 def sparse_x_weight_grad(x, dpre):
     """``x.T @ dpre`` over the nonzeros of x only: the weight gradient of a layer fed x.
 
     x: (batch, n_in), dpre: (batch, n_out) -> dW: (n_in, n_out). Row k of dW adds
-    x[i, k] * dpre[i] over the examples i where pixel k is nonzero.
+    x[i, k] * dpre[i] over the examples i where pixel k is nonzero: the same kernel as
+    :func:`sparse_x_matmul`, fed the rows of x.T (one contiguous copy, 3% of the kernel's time).
     """
     dtype = _float_dtype(x, dpre)
     x, dpre = np.asarray(x, dtype=dtype), _c(dpre, dtype)
     if x.ndim != 2 or dpre.ndim != 2 or x.shape[0] != dpre.shape[0]:
         raise ValueError(f"x (batch, n_in) and dpre (batch, n_out) must share the batch; got "
                          f"x {x.shape} and dpre {dpre.shape}")
-    dW = np.empty((x.shape[1], dpre.shape[1]), dtype=dtype)
-    _sparse_times_dense_kernel(*nonzeros(x, by_column=True), dpre, dW)
-    return dW
+    return _sparse_rows_times_dense(_c(x.T, dtype), dpre)
 
 
 def _check_matmul_shapes(x, W):
@@ -323,7 +311,10 @@ def _check_matmul_shapes(x, W):
 
 
 def _is_sparse(x):
-    return np.count_nonzero(x) <= SPARSE_MAX_DENSITY * x.size
+    """Whether at most SPARSE_MAX_DENSITY of x is nonzero, judged on its first
+    SPARSE_CHECK_ROWS rows."""
+    head = x[:SPARSE_CHECK_ROWS]
+    return np.count_nonzero(head) <= SPARSE_MAX_DENSITY * head.size
 
 
 # ---------------------------------------------------------------------------------------------
