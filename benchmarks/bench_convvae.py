@@ -1,6 +1,7 @@
 """Time one training epoch of a convolutional VAE: scratchvae (NumPy, Numba) vs PyTorch CPU.
 
     python benchmarks/bench_convvae.py                      # MNIST test set (10,000 images)
+    python benchmarks/bench_convvae.py --threads 2 --epochs 3 --json convvae.json
     python benchmarks/bench_convvae.py --torch-python /tmp/venv-torch/bin/python
 
 The model is ``sv.ConvVAE(image_shape=(1, 28, 28), n_latent=20, channels=(32, 64))``:
@@ -8,8 +9,12 @@ two stride-2 4x4 convs (28 -> 14 -> 7), dense heads for mu and logvar, a dense l
 stride-2 transposed convs back to 28 x 28, Bernoulli likelihood, float32, Adam (lr 1e-3),
 batch size 128. PyTorch runs the same architecture and loss; if ``torch`` does not import in
 this interpreter, ``--torch-python`` (or $SCRATCHVAE_TORCH_PYTHON) names a Python that has it,
-and this script runs itself there for the PyTorch row. One warm-up step (Numba compilation) is
-timed separately and not counted in the epoch.
+and this script runs itself there for the PyTorch row.
+
+Each backend trains in its own worker process (benchmarks/workers.py). The workers take turns,
+one epoch each, for ``--epochs`` rounds (default 3), with a pause between turns so the last
+worker's BLAS threads stop spinning; the table shows each backend's median epoch. One warm-up
+step (Numba compilation) is timed separately and not counted.
 
 Timings depend on the machine and on what else runs on it: the table prints the CPU, the BLAS
 kernel (threadpoolctl) and the load average so numbers from a busy machine are recognisable as
@@ -20,13 +25,14 @@ OpenBLAS picks the kernel the CPU supports, as on a user's machine.
 import argparse
 import json
 import os
-import subprocess
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from threads import machine_line, set_thread_env  # benchmarks/threads.py, beside this script
+from workers import Worker, take_turns  # benchmarks/workers.py
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,7 +51,13 @@ def parse_args(argv=None):
                    help="limit BLAS, Numba and PyTorch threads (default: library defaults)")
     p.add_argument("--torch-python", default=os.environ.get("SCRATCHVAE_TORCH_PYTHON"),
                    help="a Python with torch, used when torch does not import here")
-    p.add_argument("--data-file", help=argparse.SUPPRESS)  # internal: child process input
+    p.add_argument("--epochs", type=int, default=3,
+                   help="epochs per backend, taking turns; the median is shown (default 3)")
+    p.add_argument("--pause", type=float, default=0.3,
+                   help="seconds between two backends' turns (default 0.3)")
+    p.add_argument("--json", help="also write the figures to this file")
+    p.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one backend
+    p.add_argument("--data-file", help=argparse.SUPPRESS)  # internal: the worker's images
     return p.parse_args(argv)
 
 
@@ -70,29 +82,36 @@ def load_images(root, n):
     return x, name
 
 
-def time_scratchvae(x, backend, args):
-    import numpy as np
+class ScratchTrainer:
+    """scratchvae's ConvVAE with Adam; ``epoch()`` trains one epoch, returns (seconds, loss)."""
 
-    import scratchvae as sv
+    def __init__(self, x, backend, args):
+        import numpy as np
 
-    model = sv.ConvVAE(image_shape=(1, 28, 28), n_latent=args.latent,
-                       channels=tuple(args.channels), dtype=np.float32, backend=backend, rng=0)
-    opt = sv.optim.Adam(model.params, lr=1e-3)
-    rng = np.random.default_rng(0)
-    start = time.perf_counter()
-    _, grads = model.loss_and_grads(x[: args.batch_size], rng=rng)  # warm-up: compiles Numba
-    opt.step(grads)
-    warmup = time.perf_counter() - start
-    order = rng.permutation(len(x))
-    losses = []
-    start = time.perf_counter()
-    for i in range(0, len(x), args.batch_size):
-        loss, grads = model.loss_and_grads(x[order[i: i + args.batch_size]], rng=rng)
-        opt.step(grads)
-        losses.append(loss)
-    seconds = time.perf_counter() - start
-    return dict(seconds=seconds, warmup=warmup, loss=float(np.mean(losses)),
-                n_params=model.n_params)
+        import scratchvae as sv
+
+        self.np, self.x, self.batch = np, x, args.batch_size
+        self.model = sv.ConvVAE(image_shape=(1, 28, 28), n_latent=args.latent,
+                                channels=tuple(args.channels), dtype=np.float32,
+                                backend=backend, rng=0)
+        self.opt = sv.optim.Adam(self.model.params, lr=1e-3, backend=backend)
+        self.rng = np.random.default_rng(0)
+        self.n_params = self.model.n_params
+        start = time.perf_counter()
+        self._step(x[: self.batch])  # warm-up: compiles (or loads) the Numba kernels
+        self.warmup = time.perf_counter() - start
+
+    def _step(self, xb):
+        loss, grads = self.model.loss_and_grads(xb, rng=self.rng)
+        self.opt.step(grads)
+        return loss
+
+    def epoch(self):
+        order = self.rng.permutation(len(self.x))
+        start = time.perf_counter()
+        losses = [self._step(self.x[order[i: i + self.batch]])
+                  for i in range(0, len(self.x), self.batch)]
+        return time.perf_counter() - start, float(self.np.mean(losses))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,75 +119,106 @@ def time_scratchvae(x, backend, args):
 # ---------------------------------------------------------------------------------------------
 
 
-def time_torch(x, args):
-    import numpy as np
-    import torch
-    from torch import nn
+class TorchTrainer:
+    """The same architecture and loss in PyTorch; ``epoch()`` returns (seconds, loss)."""
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    c1, c2 = args.channels
-    encoder = nn.Sequential(nn.Conv2d(1, c1, 4, 2, 1), nn.ReLU(), nn.Conv2d(c1, c2, 4, 2, 1),
-                            nn.ReLU(), nn.Flatten())
-    heads = nn.Linear(c2 * 49, 2 * args.latent)  # mu and logvar side by side
-    decoder = nn.Sequential(nn.Linear(args.latent, c2 * 49), nn.ReLU(), nn.Unflatten(1, (c2, 7, 7)),
-                            nn.ConvTranspose2d(c2, c1, 4, 2, 1), nn.ReLU(),
-                            nn.ConvTranspose2d(c1, 1, 4, 2, 1), nn.Flatten())
-    params = [*encoder.parameters(), *heads.parameters(), *decoder.parameters()]
-    opt = torch.optim.Adam(params, lr=1e-3)
-    data = torch.from_numpy(x)
+    def __init__(self, x, args):
+        import numpy as np
+        import torch
+        from torch import nn
 
-    def step(xb):
-        mu, logvar = heads(encoder(xb.view(-1, 1, 28, 28))).chunk(2, dim=1)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        torch.manual_seed(0)
+        self.np, self.torch, self.batch = np, torch, args.batch_size
+        c1, c2 = args.channels
+        self.encoder = nn.Sequential(nn.Conv2d(1, c1, 4, 2, 1), nn.ReLU(),
+                                     nn.Conv2d(c1, c2, 4, 2, 1), nn.ReLU(), nn.Flatten())
+        self.heads = nn.Linear(c2 * 49, 2 * args.latent)  # mu and logvar side by side
+        self.decoder = nn.Sequential(nn.Linear(args.latent, c2 * 49), nn.ReLU(),
+                                     nn.Unflatten(1, (c2, 7, 7)),
+                                     nn.ConvTranspose2d(c2, c1, 4, 2, 1), nn.ReLU(),
+                                     nn.ConvTranspose2d(c1, 1, 4, 2, 1), nn.Flatten())
+        params = [*self.encoder.parameters(), *self.heads.parameters(),
+                  *self.decoder.parameters()]
+        self.n_params = sum(p.numel() for p in params)
+        self.opt = torch.optim.Adam(params, lr=1e-3)
+        self.data = torch.from_numpy(x)
+        self.order_rng = np.random.default_rng(0)
+        start = time.perf_counter()
+        self._step(self.data[: self.batch])
+        self.warmup = time.perf_counter() - start
+
+    def _step(self, xb):
+        torch, nn = self.torch, self.torch.nn
+        mu, logvar = self.heads(self.encoder(xb.view(-1, 1, 28, 28))).chunk(2, dim=1)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        logits = decoder(z)
+        logits = self.decoder(z)
         recon = nn.functional.binary_cross_entropy_with_logits(logits, xb, reduction="none")
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
         loss = (recon.sum(1) + kl).mean()
-        opt.zero_grad()
+        self.opt.zero_grad()
         loss.backward()
-        opt.step()
+        self.opt.step()
         return float(loss)
 
-    start = time.perf_counter()
-    step(data[: args.batch_size])
-    warmup = time.perf_counter() - start
-    order = torch.from_numpy(np.random.default_rng(0).permutation(len(x)))
-    losses = []
-    start = time.perf_counter()
-    for i in range(0, len(x), args.batch_size):
-        losses.append(step(data[order[i: i + args.batch_size]]))
-    seconds = time.perf_counter() - start
-    return dict(seconds=seconds, warmup=warmup, loss=float(np.mean(losses)),
-                n_params=sum(p.numel() for p in params), version=torch.__version__,
-                threads=torch.get_num_threads())
+    def epoch(self):
+        order = self.torch.from_numpy(self.order_rng.permutation(len(self.data)))
+        start = time.perf_counter()
+        losses = [self._step(self.data[order[i: i + self.batch]])
+                  for i in range(0, len(self.data), self.batch)]
+        return time.perf_counter() - start, float(self.np.mean(losses))
 
 
-def torch_row(x, args):
+def worker(args):
+    """One backend in this process: reads the images from --data-file, prints a hello line, then
+    answers "epoch" with [seconds, mean loss] until "quit"."""
+    import numpy as np
+
+    x = np.load(args.data_file)
+    if args.worker == "torch":
+        import torch
+
+        trainer = TorchTrainer(x, args)
+        version = f"pytorch {torch.__version__} (cpu)"
+    else:
+        sys.path.insert(0, str(REPO))
+        if args.worker == "numba":
+            import numba
+
+            if args.threads:
+                numba.set_num_threads(args.threads)
+        trainer = ScratchTrainer(x, args.worker, args)
+        version = f"scratchvae {args.worker}"
+    print(json.dumps({"name": version, "warmup": trainer.warmup, "n_params": trainer.n_params,
+                      "machine": machine_line()}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "epoch":
+            break
+        print(json.dumps(trainer.epoch()), flush=True)
+
+
+def worker_command(backend, args, data_file):
+    python = sys.executable
+    if backend == "torch" and args.torch_python:
+        try:
+            import torch  # noqa: F401  (only to know whether this Python has it)
+        except ImportError:
+            python = args.torch_python
+    cmd = [python, str(Path(__file__).resolve()), "--worker", backend, "--data-file", data_file,
+           "--batch-size", str(args.batch_size), "--latent", str(args.latent),
+           "--channels", *map(str, args.channels)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    return cmd
+
+
+def torch_available(args):
     try:
         import torch  # noqa: F401
     except ImportError:
-        pass
-    else:
-        return time_torch(x, args)
-    if not args.torch_python:
-        return None
-    import numpy as np
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "x.npy")
-        np.save(path, x)
-        cmd = [args.torch_python, __file__, "--data-file", path, "--backends", "torch",
-               "--batch-size", str(args.batch_size), "--latent", str(args.latent),
-               "--channels", *map(str, args.channels)]
-        if args.threads:
-            cmd += ["--threads", str(args.threads)]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        print(f"PyTorch run failed:\n{done.stderr[-2000:]}")
-        return None
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        return bool(args.torch_python)
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,43 +226,49 @@ def torch_row(x, args):
 
 def main(argv=None):
     args = parse_args(argv)
-    unpinned = set_thread_env(args.threads)
-    if args.data_file:  # child process: PyTorch row only, JSON on stdout
-        import numpy as np
-
-        print(json.dumps(time_torch(np.load(args.data_file), args)))
-        return
+    unpinned = set_thread_env(args.threads)  # workers inherit this environment
+    if args.worker:
+        return worker(args)
 
     sys.path.insert(0, str(REPO))
     import numba
     import numpy as np
 
     x, data_name = load_images(args.root, args.n)
+    backends = list(args.backends)
+    if "torch" in backends and not torch_available(args):
+        print("PyTorch: torch does not import here and no --torch-python was given; row skipped")
+        backends.remove("torch")
+    with tempfile.TemporaryDirectory() as tmp:
+        data_file = os.path.join(tmp, "x.npy")
+        np.save(data_file, x)
+        workers = [Worker(b, worker_command(b, args, data_file)) for b in backends]
+        answers = take_turns(workers, args.epochs, args.pause)
+        for w in workers:
+            w.close()
     rows = {}
-    for backend in args.backends:
-        if backend == "torch":
-            result = torch_row(x, args)
-            if result is None:
-                print("PyTorch: torch does not import here and no --torch-python was given; "
-                      "row skipped")
-                continue
-            rows[f"pytorch {result['version']} (cpu)"] = result
-        else:
-            rows[f"scratchvae {backend}"] = time_scratchvae(x, backend, args)
+    for w in workers:
+        seconds = [a[0] for a in answers[w.name]]
+        rows[w.hello["name"]] = dict(seconds=statistics.median(seconds), all_seconds=seconds,
+                                     loss=answers[w.name][-1][1], warmup=w.hello["warmup"],
+                                     n_params=w.hello["n_params"])
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(f"\nConvVAE epoch: {len(x)} {data_name} images 28x28, batch {args.batch_size}, "
-          f"channels {tuple(args.channels)}, latent {args.latent}, float32, Adam")
+          f"channels {tuple(args.channels)}, latent {args.latent}, float32, Adam; median of "
+          f"{args.epochs} epochs, backends taking turns")
     print(f"{machine_line()}; load average {load[0]:.1f}; threads: "
           f"{args.threads or 'library defaults'}; numpy {np.__version__}, numba {numba.__version__}")
     print("BLAS pins removed for this run (the CPU picks its kernel): "
           + (", ".join(f"{k}={v}" for k, v in unpinned.items()) or "none were set"))
-    header = f"{'backend':<28} {'epoch s':>9} {'images/s':>10} {'warm-up s':>10} {'mean loss':>10}"
+    header = (f"{'backend':<28} {'epoch s':>9} {'images/s':>10} {'warm-up s':>10} "
+              f"{'last loss':>10}  every epoch (s)")
     print(header)
     print("-" * len(header))
     for name, r in rows.items():
+        every = " ".join(f"{t:.2f}" for t in r["all_seconds"])
         print(f"{name:<28} {r['seconds']:>9.2f} {len(x) / r['seconds']:>10.0f} "
-              f"{r['warmup']:>10.2f} {r['loss']:>10.2f}")
+              f"{r['warmup']:>10.2f} {r['loss']:>10.2f}  {every}")
     if rows:
         n_params = {r["n_params"] for r in rows.values()}
         print(f"parameters: {', '.join(map(str, sorted(n_params)))} (equal rows: same model)")
@@ -224,6 +280,10 @@ def main(argv=None):
     if "numba" in seconds and "numpy" in seconds:
         print(f"numpy / numba time = {seconds['numpy'] / seconds['numba']:.2f}   "
               "(target >= 1.50: numba 1.5x faster)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "machine": machine_line(),
+                                               "load_average_after": load[0]}, indent=2))
+    return rows
 
 
 if __name__ == "__main__":

@@ -9,17 +9,21 @@ VAE, ReLU, batch 128, Adam 1e-3, float32. PyTorch (optional, not a dependency) r
 pytorch/examples VAE with the same sizes, started from the same initial weights, fed the same
 batches and the same noise eps.
 
-Two more rows, each in its own worker too: "numba, dense x" is the Numba backend with the
-sparse first layer switched off (every product by BLAS), and "GEMM floor" runs the epoch's matrix
-products alone (forward, dW and dx of every layer, same shapes, nothing else): the time an
-implementation that calls BLAS for every product cannot go below.
+Three more rows, each in its own worker too. The Numba backend's first layer skips the zeros of
+x when BLAS runs on one thread (``jit.SPARSE_MAX_BLAS_THREADS``) and multiplies them by BLAS
+otherwise; "numba, sparse x" and "numba, dense x" force one way or the other, so both are
+measured at every thread count. "GEMM floor" runs the epoch's matrix products alone (forward,
+dW and dx of every layer, same shapes, nothing else): the time an implementation that calls BLAS
+for every product cannot go below.
 
 BLAS: the benchmark removes OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE from its own environment, so
 OpenBLAS picks the kernel this CPU supports (as on a user's machine); the table names the kernel
 threadpoolctl reports.
 
-Each backend trains in its own worker process, started by this script; the workers take turns,
-one epoch each (so a busy machine slows them alike), and only the one whose turn it is runs.
+Each backend trains in its own worker process (benchmarks/workers.py); the workers take turns,
+one epoch each (so a busy machine slows them alike), only the one whose turn it is runs, and
+between turns the script waits ``--pause`` seconds (default 0.3) so the last worker's BLAS
+threads stop spinning.
 Separate processes, because thread pools of different runtimes in one process compete for the
 cores: with Numba's OpenMP threads in the same process, we measured PyTorch's epoch 3.5x slower
 (1.8 s instead of 0.5 s) and the NumPy backend's 1.2x slower. Epoch 1 is a warm-up (Numba
@@ -40,15 +44,16 @@ import tracemalloc
 from pathlib import Path
 
 from threads import blas_kernel, machine_line, set_thread_env  # benchmarks/threads.py
+from workers import Worker, take_turns  # benchmarks/workers.py
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SIZES = (784, 400, 20)
 BATCH = 128
 LR = 1e-3
 N_TRAIN = 8000
-BACKENDS = ("numpy", "numba", "numba-dense", "gemm", "torch")
-LABELS = {"numpy": "numpy", "numba": "numba", "numba-dense": "numba, dense x",
-          "gemm": "GEMM floor", "torch": "torch"}
+BACKENDS = ("numpy", "numba", "numba-sparse", "numba-dense", "gemm", "torch")
+LABELS = {"numpy": "numpy", "numba": "numba", "numba-sparse": "numba, sparse x",
+          "numba-dense": "numba, dense x", "gemm": "GEMM floor", "torch": "torch"}
 
 
 def parse_args(argv=None):
@@ -62,6 +67,8 @@ def parse_args(argv=None):
     parser.add_argument("--backends", default=",".join(BACKENDS),
                         help=f"comma-separated subset of {','.join(BACKENDS)}")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--pause", type=float, default=0.3,
+                        help="seconds between two workers' turns (default 0.3)")
     parser.add_argument("--torch-python", default=os.environ.get("SCRATCHVAE_TORCH_PYTHON"),
                         help="a Python with torch (and numpy) for the torch worker, when torch "
                              "is not installed here")
@@ -324,10 +331,13 @@ def worker(args):
         trainer = TorchTrainer(x_train, args.seed, weights, args.threads)
     elif backend == "gemm":
         trainer = GemmFloor(x_train, args.seed)
-    elif backend == "numba-dense":
+    elif backend in ("numba-dense", "numba-sparse"):
         from scratchvae.kernels import jit
 
-        jit.SPARSE_MAX_DENSITY = -1.0  # never the sparse path: every product by BLAS
+        if backend == "numba-dense":
+            jit.SPARSE_MAX_DENSITY = -1.0  # never the sparse path: every product by BLAS
+        else:
+            jit.SPARSE_MAX_BLAS_THREADS = 10**6  # the sparse path at any BLAS thread count
         trainer = ScratchTrainer("numba", x_train, args.seed)
     else:
         trainer = ScratchTrainer(backend, x_train, args.seed)
@@ -357,34 +367,10 @@ def worker(args):
         print(json.dumps(answer), flush=True)
 
 
-class Worker:
-    """The parent's handle on a worker process: ``ask("epoch")`` returns its answer."""
-
-    def __init__(self, backend, args):
-        python = args.torch_python if backend == "torch" and args.torch_python else sys.executable
-        command = [python, str(Path(__file__).resolve()), "--worker", backend,
-                   "--threads", str(args.threads), "--root", str(args.root),
-                   "--seed", str(args.seed)]
-        self.name = backend
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True)
-        self.hello = self._read()
-
-    def _read(self):
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the {self.name} worker stopped (see its error above)")
-        return json.loads(line)
-
-    def ask(self, command):
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        return self._read()
-
-    def close(self):
-        self.process.stdin.write("quit\n")
-        self.process.stdin.close()
-        self.process.wait()
+def worker_command(backend, args):
+    python = args.torch_python if backend == "torch" and args.torch_python else sys.executable
+    return [python, str(Path(__file__).resolve()), "--worker", backend, "--threads",
+            str(args.threads), "--root", str(args.root), "--seed", str(args.seed)]
 
 
 def main(argv=None):
@@ -406,7 +392,7 @@ def main(argv=None):
             import torch  # noqa: F401  (only to know whether it is there; it trains in a worker)
         except ImportError:
             wanted.remove("torch")
-    workers = [Worker(name, args) for name in BACKENDS if name in wanted]
+    workers = [Worker(name, worker_command(name, args)) for name in BACKENDS if name in wanted]
     for w in workers:
         if w.name == "torch":
             torch_version = w.hello["version"]
@@ -414,10 +400,7 @@ def main(argv=None):
     args.machine = workers[0].hello["machine"] if workers else ""
     peak = {w.name: w.ask("peak") for w in workers}
 
-    times = {w.name: [] for w in workers}
-    for _ in range(args.epochs):
-        for w in workers:  # interleaved: load on a shared machine hits all alike
-            times[w.name].append(w.ask("epoch"))
+    times = take_turns(workers, args.epochs, args.pause)
 
     flops = gemm_flops_per_epoch(N_TRAIN)
     results = {}
@@ -444,6 +427,7 @@ def main(argv=None):
                 "machine": args.machine, "unset_for_this_run": args.unpinned,
                 "gemm_flops_per_epoch": flops, "torch": torch_version,
                 "numpy": np.__version__, "load_average_before": args.load_before,
+                "pause_between_turns": args.pause,
                 "results": results}
         args.json.write_text(json.dumps(info, indent=2))
     return results
@@ -491,9 +475,10 @@ def print_table(results, args, torch_version):
     if numba_s and "numpy" in results:
         speedup = results["numpy"]["seconds_per_epoch"] / numba_s
         print(f"numpy / numba time = {speedup:.2f}   (target >= 1.50: numba 1.5x faster)")
-    if numba_s and "numba-dense" in results:
-        speedup = results["numba-dense"]["seconds_per_epoch"] / numba_s
-        print(f"numba with dense x / numba = {speedup:.2f}   (what the sparse first layer saves)")
+    for name in ("numba-sparse", "numba-dense"):
+        if numba_s and name in results:
+            ratio = results[name]["seconds_per_epoch"] / numba_s
+            print(f"{LABELS[name]} / numba = {ratio:.2f}")
     if numba_s and "torch" in results:
         ratio = numba_s / results["torch"]["seconds_per_epoch"]
         print(f"numba / torch time = {ratio:.2f}")

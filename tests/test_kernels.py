@@ -131,6 +131,7 @@ def test_dense_layer_on_sparse_x_takes_the_sparse_path_and_matches_reference(dty
     rng = np.random.default_rng(9)
     x = _sparse(rng.uniform(size=(16, 50)), 0.15, rng).astype(dtype)
     assert jit._is_sparse(x) and not jit._is_sparse(rng.uniform(size=(4, 5)))
+    monkeypatch.setattr(jit, "blas_threads", lambda: 1)  # the sparse path is for one BLAS thread
     W = rng.standard_normal((50, 12)).astype(dtype)
     b = rng.standard_normal(12).astype(dtype)
     calls = []
@@ -155,6 +156,25 @@ def test_dense_layer_on_sparse_x_takes_the_sparse_path_and_matches_reference(dty
         _assert_same(dW, dW_ref, dtype, reduction=True)
         _assert_same(db, db_ref, dtype, reduction=True)
     assert calls.count("sparse_x_matmul") == calls.count("sparse_x_weight_grad") == len(ACTIVATIONS)
+
+
+def test_sparse_path_only_with_one_blas_thread_and_judged_on_the_first_rows():
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(10)
+    x = _sparse(rng.uniform(size=(40, 50)), 0.15, rng)
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert jit.blas_threads() == 1
+        assert jit._use_sparse(x)
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert jit.blas_threads() == 2
+        assert not jit._use_sparse(x)
+    dense_tail = x.copy()
+    dense_tail[jit.SPARSE_CHECK_ROWS:] = 1.0  # only the first rows are counted
+    assert jit._is_sparse(dense_tail)
+    dense_head = x.copy()
+    dense_head[:jit.SPARSE_CHECK_ROWS] = 1.0
+    assert not jit._is_sparse(dense_head)
 
 
 def _latent_cases(dtype):

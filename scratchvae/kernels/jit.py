@@ -137,7 +137,7 @@ def dense_act_forward(x, W, b, activation):
     dtype = _float_dtype(x, W, b)
     x = np.asarray(x, dtype=dtype)
     W = np.asarray(W, dtype=dtype)
-    if _is_sparse(x):  # most of x is 0 (images): work on its nonzeros only
+    if _use_sparse(x):  # most of x is 0 (images): work on its nonzeros only
         pre = sparse_x_matmul(x, W)
     else:
         pre = _c(x @ W, dtype)  # BLAS handles transposed / strided operands itself
@@ -207,7 +207,7 @@ def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
     x = np.asarray(x, dtype=dtype)
     W = np.asarray(W, dtype=dtype)
     # the first layer (no dx: its input is the data) on sparse data skips the zeros of x
-    first_on_sparse = not need_dx and _is_sparse(x)
+    first_on_sparse = not need_dx and _use_sparse(x)
     dW = sparse_x_weight_grad(x, dpre) if first_on_sparse else x.T @ dpre
     dx = dpre @ W.T if need_dx else None
     return dx, dW, db
@@ -220,13 +220,39 @@ def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
 SPARSE_MAX_DENSITY = 0.3
 """``dense_act_forward`` computes x @ W, and ``dense_act_backward`` of a first layer (no dx)
 computes dW = x.T @ dpre, on the nonzeros of x when at most this fraction of x is nonzero
-(MNIST-like images: about 0.19). Above it, BLAS's dense product is faster
-(``benchmarks/bench_matmul.py`` times both at densities 0.05-0.5)."""
+(MNIST-like images: about 0.19) and BLAS runs on at most ``SPARSE_MAX_BLAS_THREADS`` threads.
+Above this density BLAS's dense product is faster (``benchmarks/bench_matmul.py`` times both at
+densities 0.05-0.5)."""
+
+SPARSE_MAX_BLAS_THREADS = 1
+"""The zero-skipping kernels run on one thread. Against one BLAS thread (the notebooks' setting)
+they make a training epoch faster; against two BLAS threads on two cores, BLAS's dense product is
+faster, and a parallel zero-skipping kernel fights BLAS's waiting threads for the cores
+(``benchmarks/bench_vae.py`` has both rows; benchmarks/README.md the figures)."""
 
 SPARSE_CHECK_ROWS = 16
 """How many rows of x :func:`_is_sparse` counts to estimate x's density (a full count of every
 layer's input, every step, cost 4% of an epoch). Either path is exact: the estimate only
 chooses the faster one."""
+
+_blas_controllers = []  # found on first use (threadpoolctl), never at import
+
+
+def blas_threads():
+    """How many threads BLAS uses right now (as set by ``OMP_NUM_THREADS``, threadpoolctl's
+    ``threadpool_limits`` or ``sv.notebook.setup``). About half a microsecond per call."""
+    if not _blas_controllers:
+        from threadpoolctl import ThreadpoolController
+
+        found = ThreadpoolController().select(user_api="blas").lib_controllers
+        _blas_controllers.append(found)
+    return max((c.num_threads for c in _blas_controllers[0]), default=1)
+
+
+def _use_sparse(x):
+    """Whether x @ W (and x.T @ dpre) should skip the zeros of x: x is sparse and BLAS runs on
+    at most SPARSE_MAX_BLAS_THREADS threads."""
+    return blas_threads() <= SPARSE_MAX_BLAS_THREADS and _is_sparse(x)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
