@@ -130,39 +130,50 @@ def _im2col_kernel(x, kh, kw, stride, padding, cols):
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc"})
 def _col2im_kernel(cols, kh, kw, stride, padding, b, code, pre, out):
-    """The adjoint of im2col, plus bias and activation, one channel at a time:
+    """The adjoint of im2col, plus bias and activation, one output pixel at a time:
 
-        pre[c] = b[c] + the columns of channel c added back onto their patches
-        out[c] = act(pre[c])          (not written for code 0: out is pre)
+        pre[c, h, w] = b[c] + the sum over the kernel offsets (i, j) that reach pixel (h, w)
+                       of cols[(c, i, j), (oh, ow)],   h = oh*stride + i - padding (same for w)
+        out[c, h, w] = act(pre[c, h, w])          (not written for code 0: out is pre)
 
-    pre, out: (C, H, W, N); cols: (C * kh * kw, H_out * W_out * N). Within one kernel offset
-    (i, j) every (oh, ow) lands on a different pixel; each is a vectorised add of N values."""
+    pre, out: (C, H, W, N); cols: (C * kh * kw, H_out * W_out * N). Each pixel gathers its
+    N-long runs into ``acc`` (in cache) and is written once, activation included: no pass
+    over the image per kernel offset. The terms are added in the order b, then (i, j)
+    row-major, as a scatter over the offsets would add them."""
     C, H, W, N = pre.shape
     H_out = (H + 2 * padding - kh) // stride + 1
     W_out = (W + 2 * padding - kw) // stride + 1
+    acc = np.empty(N, dtype=pre.dtype)
     for c in range(C):
-        plane = pre[c]
-        plane[:] = b[c]
-        for i in range(kh):
-            oh_lo, oh_hi = _valid_range(H_out, H, stride, i - padding)
-            for j in range(kw):
-                ow_lo, ow_hi = _valid_range(W_out, W, stride, j - padding)
-                row = cols[(c * kh + i) * kw + j]
-                for oh in range(oh_lo, oh_hi):
-                    for ow in range(ow_lo, ow_hi):
-                        start = (oh * W_out + ow) * N
-                        src = row[start: start + N]
-                        dst = plane[oh * stride + i - padding, ow * stride + j - padding]
+        bc = b[c]
+        for h in range(H):
+            for w in range(W):
+                for n in range(N):
+                    acc[n] = bc
+                for i in range(kh):
+                    t = h + padding - i  # = oh * stride for the oh this offset comes from
+                    if t < 0 or t % stride != 0 or t // stride >= H_out:
+                        continue
+                    oh = t // stride
+                    for j in range(kw):
+                        u = w + padding - j
+                        if u < 0 or u % stride != 0 or u // stride >= W_out:
+                            continue
+                        start = (oh * W_out + u // stride) * N
+                        src = cols[(c * kh + i) * kw + j, start: start + N]
                         for n in range(N):
-                            dst[n] += src[n]
-        if code != 0:
-            p_flat, o_flat = plane.reshape(-1), out[c].reshape(-1)
-            if code == 1:
-                for k in range(p_flat.shape[0]):
-                    o_flat[k] = max(p_flat[k], 0)
-            else:
-                for k in range(p_flat.shape[0]):
-                    o_flat[k] = _act(p_flat[k], code)
+                            acc[n] += src[n]
+                p_dst = pre[c, h, w]
+                for n in range(N):
+                    p_dst[n] = acc[n]
+                if code == 1:  # ReLU, the common case: a branch-free loop
+                    o_dst = out[c, h, w]
+                    for n in range(N):
+                        o_dst[n] = max(acc[n], 0)
+                elif code != 0:
+                    o_dst = out[c, h, w]
+                    for n in range(N):
+                        o_dst[n] = _act(acc[n], code)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc"})
@@ -292,7 +303,7 @@ def _act_grad_bias(dout, cache):
     dout = dout.astype(pre_mat.dtype, copy=False)
     dpre_mat = np.empty_like(pre_mat)
     db = np.empty(pre_mat.shape[0], dtype=pre_mat.dtype)
-    _act_grad_bias_kernel(dout.transpose(1, 2, 3, 0), pre_mat, cache.code, dpre_mat, db)
+    _act_grad_bias_kernel(as_chwn(dout), pre_mat, cache.code, dpre_mat, db)
     return dpre_mat, db
 
 
