@@ -281,8 +281,11 @@ def main(argv=None):
         print(f"numpy / numba time = {seconds['numpy'] / seconds['numba']:.2f}   "
               "(target >= 1.50: numba 1.5x faster)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "machine": machine_line(),
-                                               "load_average_after": load[0]}, indent=2))
+        info = {"rows": rows, "machine": machine_line(), "threads": args.threads,
+                "epochs": args.epochs, "pause_between_turns": args.pause,
+                "unset_for_this_run": unpinned, "load_average_after": load[0],
+                "images": len(x), "data": data_name}
+        Path(args.json).write_text(json.dumps(info, indent=2))
     return rows
 
 

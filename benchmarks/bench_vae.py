@@ -463,8 +463,8 @@ def print_table(results, args, torch_version):
         print(f"{label:<16}{r['seconds_per_epoch']:>9.3f}{r['gflops']:>9.1f}"
               f"{speedup:>9}{compile_s:>15}{mem:>10}{elbo:>12}")
     print("GFLOP/s: GEMM flops of forward + backward per epoch "
-          f"({gemm_flops_per_epoch(N_TRAIN) / 1e9:.1f} GFLOP) / s per epoch (the numba row skips "
-          "the zeros of x, so it does fewer).")
+          f"({gemm_flops_per_epoch(N_TRAIN) / 1e9:.1f} GFLOP) / s per epoch (a row that skips "
+          "the zeros of x does fewer).")
     print("/ numba: this row's s/epoch / numba's.  JIT compile: first step minus a steady "
           "step in a fresh process, empty cache (cached).")
     print("peak MiB: tracemalloc peak of one training step above what was allocated before it "

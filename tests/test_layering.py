@@ -53,6 +53,7 @@ MEMBERS = {
 THIRD_PARTY = {"math": {"numpy"}, "kernels": {"numpy", "numba"}, "layers": {"numpy"},
                "models": {"numpy"}, "base": {"numpy"}}
 THIRD_PARTY_EXCEPTIONS = {"scratchvae.kernels": {"numba"},    # probes numba for backend="numba"
+                          "scratchvae.kernels.jit": {"threadpoolctl"},  # BLAS's thread count
                           "scratchvae.progress": {"tqdm"}}    # the progress bar itself
 GETATTR_ALLOWED = {"scratchvae"}  # the package root's lazy top-level API
 
