@@ -377,3 +377,23 @@ def test_disable_jit_runs_the_same_kernels_as_plain_python():
     result = _run_python(code, NUMBA_DISABLE_JIT="1")
     assert result["plain_python"]
     assert max(result["errors"]) < 1e-12
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dense_backward_gives_dx_in_the_memory_order_of_x(dtype):
+    rng = np.random.default_rng(11)
+    x_t = rng.standard_normal((30, 6)).astype(dtype)  # memory (n_in, batch): x is its transpose
+    x = x_t.T
+    W = rng.standard_normal((30, 5)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    out, pre = jit.dense_act_forward(x, W, b, "relu")
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx, dW, db = jit.dense_act_backward(dout, x, W, pre, out, "relu")
+    out_r, pre_r = ref.dense_act_forward(x, W, b, "relu")
+    dx_r, dW_r, db_r = ref.dense_act_backward(dout, x, W, pre_r, out_r, "relu")
+    assert dx.flags.f_contiguous and not dx.flags.c_contiguous
+    for got, want in ((dx, dx_r), (dW, dW_r), (db, db_r)):
+        _assert_same(got, want, dtype, reduction=True)
+    dx_c, _, _ = jit.dense_act_backward(dout, np.ascontiguousarray(x), W, pre, out, "relu")
+    assert dx_c.flags.c_contiguous
+    _assert_same(dx_c, dx_r, dtype, reduction=True)

@@ -193,8 +193,9 @@ def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
     """Backward of :func:`dense_act_forward`: (dx or None, dW, db).
 
     dpre = dout * act'(pre) and db = sum_batch dpre in one fused pass; dW = x.T @ dpre and
-    dx = dpre @ W.T by BLAS. dx is skipped when ``need_dx`` is False (the first layer); there,
-    if x is sparse (images), dW is :func:`sparse_x_weight_grad` on the nonzeros of x.
+    dx = dpre @ W.T by BLAS, in x's memory order. dx is skipped when ``need_dx`` is False (the
+    first layer); there, if x is sparse (images) and BLAS runs on one thread, dW is
+    :func:`sparse_x_weight_grad` on the nonzeros of x.
     """
     code = _activation_code(activation)
     dtype = _float_dtype(dout, x, W, pre, out)
@@ -209,7 +210,13 @@ def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
     # the first layer (no dx: its input is the data) on sparse data skips the zeros of x
     first_on_sparse = not need_dx and _use_sparse(x)
     dW = sparse_x_weight_grad(x, dpre) if first_on_sparse else x.T @ dpre
-    dx = dpre @ W.T if need_dx else None
+    dx = None
+    if need_dx and x.flags.f_contiguous and not x.flags.c_contiguous:
+        # x is a transposed view (a conv layer's batch-innermost output, flattened): give dx
+        # the same memory order, so the conv layer's backward reads it without a copy
+        dx = (W @ dpre.T).T
+    elif need_dx:
+        dx = dpre @ W.T
     return dx, dW, db
 
 
