@@ -35,11 +35,14 @@ class Dense(Layer):
     x: (batch, n_in) -> out: (batch, n_out). W: (n_in, n_out), b: (n_out,), initialised as in
     ``torch.nn.Linear``: W and b ~ U(-1/sqrt(n_in), 1/sqrt(n_in)), drawn from ``rng``.
     ``backend`` chooses the kernels ("numpy" reference or "numba"); both give the same numbers.
+    ``batch_innermost=True`` stores the output with the batch index varying fastest, the memory
+    order of the conv layers: set it when a convolution comes next (same values, no copy there).
     """
 
     def __init__(self, n_in, n_out, activation="identity", rng=0, dtype=np.float64,
-                 backend="numpy"):
+                 backend="numpy", batch_innermost=False):
         super().__init__()
+        self.batch_innermost = bool(batch_innermost)
         self.n_in = check_positive_int("n_in", n_in)
         self.n_out = check_positive_int("n_out", n_out)
         self.activation = check_choice("activation", activation, tuple(F.ACTIVATIONS))
@@ -55,7 +58,8 @@ class Dense(Layer):
 
     def forward(self, x):
         W, b = self.params["W"], self.params["b"]
-        out, pre = self.kernels.dense_act_forward(x, W, b, self.activation)
+        out, pre = self.kernels.dense_act_forward(x, W, b, self.activation,
+                                                  self.batch_innermost)
         self._cache = DenseLayerCache(x, pre, out)
         return out
 

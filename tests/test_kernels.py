@@ -397,3 +397,27 @@ def test_dense_backward_gives_dx_in_the_memory_order_of_x(dtype):
     dx_c, _, _ = jit.dense_act_backward(dout, np.ascontiguousarray(x), W, pre, out, "relu")
     assert dx_c.flags.c_contiguous
     _assert_same(dx_c, dx_r, dtype, reduction=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_dense_layer_batch_innermost_gives_the_same_numbers_in_column_major_memory(dtype,
+                                                                                  activation):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((9, 7)).astype(dtype)
+    W = rng.standard_normal((7, 5)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    for kernels in (jit, ref):
+        out, pre = kernels.dense_act_forward(x, W, b, activation, batch_innermost=True)
+        assert out.flags.f_contiguous and pre.flags.f_contiguous
+        assert not out.flags.c_contiguous
+    out, pre = jit.dense_act_forward(x, W, b, activation, batch_innermost=True)
+    out_r, pre_r = ref.dense_act_forward(x, W, b, activation)
+    _assert_same(out, out_r, dtype, reduction=True)
+    _assert_same(pre, pre_r, dtype, reduction=True)
+    # the gradient a conv layer hands back is batch-innermost too (a transposed view)
+    dout = np.ascontiguousarray(rng.standard_normal((5, 9)).astype(dtype)).T
+    grads = jit.dense_act_backward(dout, x, W, pre, out, activation)
+    grads_r = ref.dense_act_backward(dout, x, W, pre_r, out_r, activation)
+    for got, want in zip(grads, grads_r):
+        _assert_same(got, want, dtype, reduction=True)

@@ -19,8 +19,9 @@ Where the speed comes from (measured in ``benchmarks/bench_convvae.py``):
 - **Bias and activation ride along.** ``col2im`` starts every image plane at its bias and
   applies the activation to the plane while it is still in cache; the backward pass computes
   ``dpre = dout * act'(pre)`` and the bias gradient in the same pass.
-- **No bounds tests in the inner loops.** For a kernel offset (i, j) the output positions that
-  land inside the image form one range (``_valid_range``), computed once per offset.
+- **Each value written once.** ``col2im`` gathers, for every output pixel, the runs of the
+  kernel offsets that reach it into a small buffer and writes the pixel once, activation
+  included, instead of adding each offset's runs into the whole image in turn.
 - **Serial loops; the threads belong to BLAS.** These passes move memory once and take about a
   millisecond. OpenBLAS's threads keep spinning for a while after each product, so Numba
   threads started right after it fight them for the cores: on the busy 2-core benchmark machine
@@ -30,7 +31,6 @@ Where the speed comes from (measured in ``benchmarks/bench_convvae.py``):
 Compiled on first call and cached on disk (``cache=True``); nothing compiles at import.
 """
 
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -41,57 +41,13 @@ from scratchvae.conv import (
     conv2d_output_size,
     conv_transpose2d_output_shape,
 )
-from scratchvae.functional import LEAKY_SLOPE
-from scratchvae.kernels.jit import _activation_code, _float_dtype, _sigmoid, _softplus
-
-# ---------------------------------------------------------------------------------------------
-# scalar helpers (inlined)
-# ---------------------------------------------------------------------------------------------
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _valid_range(n_out, size, stride, offset):
-    """The output positions o in [0, n_out) with 0 <= o * stride + offset < size, as (lo, hi)."""
-    lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
-    last = size - 1 - offset  # o * stride <= last
-    hi = last // stride + 1 if last >= 0 else 0
-    hi = min(hi, n_out)
-    return lo, max(lo, hi)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _act(p, code):
-    """act(p) for the activation with int ``code`` (see ``jit.ACTIVATION_CODES``)."""
-    if code == 1:
-        return p if p > 0 else 0.0 * p
-    if code == 2:
-        return p if p > 0 else p * LEAKY_SLOPE
-    if code == 3:
-        return _sigmoid(p)
-    if code == 4:
-        return math.tanh(p)
-    if code == 5:
-        return _softplus(p)
-    return p
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _act_grad(p, code):
-    """act'(p), from the pre-activation p alone."""
-    if code == 1:
-        return 1.0 if p > 0 else 0.0
-    if code == 2:
-        return 1.0 if p > 0 else LEAKY_SLOPE
-    if code == 3:
-        s = _sigmoid(p)
-        return s * (1.0 - s)
-    if code == 4:
-        t = math.tanh(p)
-        return 1.0 - t * t
-    if code == 5:
-        return _sigmoid(p)
-    return 1.0
-
+from scratchvae.kernels.jit import (
+    _act,
+    _activation_code,
+    _float_dtype,
+    _row_act_grad_bias_kernel,
+    _row_bias_act_kernel,
+)
 
 # ---------------------------------------------------------------------------------------------
 # the loops, on batch-innermost memory: images (C, H, W, N), matrices (C, H * W * N).
@@ -176,61 +132,6 @@ def _col2im_kernel(cols, kh, kw, stride, padding, b, code, pre, out):
                         o_dst[n] = _act(acc[n], code)
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
-def _bias_act_kernel(pre, b, code, out):
-    """In place: pre[c, k] += b[c]; out = act(pre) (not written for code 0: out is pre).
-    pre, out: (C, M) matrices. ReLU, the common case, has its own branch-free loop."""
-    C, M = pre.shape
-    for c in range(C):
-        bc = b[c]
-        p_row, o_row = pre[c], out[c]
-        if code == 0:
-            for k in range(M):
-                p_row[k] += bc
-        elif code == 1:
-            for k in range(M):
-                p = p_row[k] + bc
-                p_row[k] = p
-                o_row[k] = max(p, 0)
-        else:
-            for k in range(M):
-                p = p_row[k] + bc
-                p_row[k] = p
-                o_row[k] = _act(p, code)
-
-
-@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
-def _act_grad_bias_kernel(dout, pre, code, dpre, db):
-    """dpre[c, (h, w, n)] = dout[c, h, w, n] * act'(pre[c, (h, w, n)]); db[c] = the sum of
-    dpre[c] (accumulated in float64). dout: (C, H, W, N) in any memory order (a view of the
-    NCHW gradient); pre, dpre: (C, H * W * N)."""
-    C, H, W, N = dout.shape
-    for c in range(C):
-        acc = 0.0
-        p_row, d_row = pre[c], dpre[c]
-        for h in range(H):
-            for w in range(W):
-                g_src = dout[c, h, w]
-                start = (h * W + w) * N
-                p_seg, d_seg = p_row[start: start + N], d_row[start: start + N]
-                if code == 0:
-                    for n in range(N):
-                        g = g_src[n]
-                        d_seg[n] = g
-                        acc += g
-                elif code == 1:
-                    for n in range(N):
-                        g = g_src[n] if p_seg[n] > 0 else 0
-                        d_seg[n] = g
-                        acc += g
-                else:
-                    for n in range(N):
-                        g = g_src[n] * _act_grad(p_seg[n], code)
-                        d_seg[n] = g
-                        acc += g
-        db[c] = acc
-
-
 # ---------------------------------------------------------------------------------------------
 # batch-innermost memory behind NCHW views
 # ---------------------------------------------------------------------------------------------
@@ -303,7 +204,8 @@ def _act_grad_bias(dout, cache):
     dout = dout.astype(pre_mat.dtype, copy=False)
     dpre_mat = np.empty_like(pre_mat)
     db = np.empty(pre_mat.shape[0], dtype=pre_mat.dtype)
-    _act_grad_bias_kernel(as_chwn(dout), pre_mat, cache.code, dpre_mat, db)
+    _row_act_grad_bias_kernel(as_chwn(dout).reshape(pre_mat.shape), pre_mat, cache.code,
+                              dpre_mat, db)
     return dpre_mat, db
 
 
@@ -327,7 +229,7 @@ def conv2d_act_forward(x, W, b, stride, padding, activation):
     _im2col_kernel(as_chwn(x), kh, kw, stride, padding, cols)
     pre_mat = W.reshape(C_out, -1) @ cols  # (C_out, H_out * W_out * N)
     out_mat = pre_mat if code == 0 else np.empty_like(pre_mat)
-    _bias_act_kernel(pre_mat, b, code, out_mat)
+    _row_bias_act_kernel(pre_mat, b, code, out_mat)
     cache = ConvActCache(cols, pre_mat, out_shape, x.shape, W, stride, padding, code)
     return chwn_as_nchw(out_mat.reshape(_chwn_shape(out_shape))), cache
 

@@ -87,6 +87,40 @@ def _softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _act(p, code):
+    """act(p) for the activation with int ``code`` (see ``jit.ACTIVATION_CODES``)."""
+    if code == 1:
+        return p if p > 0 else 0.0 * p
+    if code == 2:
+        return p if p > 0 else p * LEAKY_SLOPE
+    if code == 3:
+        return _sigmoid(p)
+    if code == 4:
+        return math.tanh(p)
+    if code == 5:
+        return _softplus(p)
+    return p
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _act_grad(p, code):
+    """act'(p), from the pre-activation p alone."""
+    if code == 1:
+        return 1.0 if p > 0 else 0.0
+    if code == 2:
+        return 1.0 if p > 0 else LEAKY_SLOPE
+    if code == 3:
+        s = _sigmoid(p)
+        return s * (1.0 - s)
+    if code == 4:
+        t = math.tanh(p)
+        return 1.0 - t * t
+    if code == 5:
+        return _sigmoid(p)
+    return 1.0
+
+
 # ---------------------------------------------------------------------------------------------
 # dense layer with its activation:  pre = x @ W + b,  out = act(pre)
 # ---------------------------------------------------------------------------------------------
@@ -127,16 +161,75 @@ def _bias_act_kernel(pre, b, out, code):
                 out[i, j] = _softplus(p)
 
 
-def dense_act_forward(x, W, b, activation):
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _row_bias_act_kernel(pre, b, code, out):
+    """In place: pre[c, k] += b[c]; out = act(pre) (not written for code 0: out is pre).
+    pre, out: (C, M) matrices, one bias per ROW: a conv layer's (channels, pixels) matrix, or a
+    dense layer's output stored batch-innermost, (n_out, batch). ReLU, the common case, has its
+    own branch-free loop."""
+    C, M = pre.shape
+    for c in range(C):
+        bc = b[c]
+        p_row, o_row = pre[c], out[c]
+        if code == 0:
+            for k in range(M):
+                p_row[k] += bc
+        elif code == 1:
+            for k in range(M):
+                p = p_row[k] + bc
+                p_row[k] = p
+                o_row[k] = max(p, 0)
+        else:
+            for k in range(M):
+                p = p_row[k] + bc
+                p_row[k] = p
+                o_row[k] = _act(p, code)
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _row_act_grad_bias_kernel(dout, pre, code, dpre, db):
+    """dpre = dout * act'(pre) and db[c] = the sum of row c of dpre (accumulated in float64).
+    dout, pre, dpre: (C, M) matrices, one bias per ROW, as in :func:`_row_bias_act_kernel`.
+    ReLU has its own branch-free loop."""
+    C, M = pre.shape
+    for c in range(C):
+        acc = 0.0
+        g_row, p_row, d_row = dout[c], pre[c], dpre[c]
+        if code == 0:
+            for k in range(M):
+                g = g_row[k]
+                d_row[k] = g
+                acc += g
+        elif code == 1:
+            for k in range(M):
+                g = g_row[k] if p_row[k] > 0 else 0
+                d_row[k] = g
+                acc += g
+        else:
+            for k in range(M):
+                g = g_row[k] * _act_grad(p_row[k], code)
+                d_row[k] = g
+                acc += g
+        db[c] = acc
+
+
+def dense_act_forward(x, W, b, activation, batch_innermost=False):
     """``pre = x @ W + b``; ``out = activation(pre)``. Returns (out, pre), both (batch, n_out).
 
     The product is BLAS; bias and activation are one fused pass over ``pre`` (no temporaries).
-    For "identity", ``out`` is ``pre`` itself (as in the reference).
+    For "identity", ``out`` is ``pre`` itself (as in the reference). ``batch_innermost``: store
+    out and pre as the transposes of (n_out, batch) arrays, the memory order the conv layers
+    use, so a convolution after this layer reads its output without a copy (same values).
     """
     code = _activation_code(activation)
     dtype = _float_dtype(x, W, b)
     x = np.asarray(x, dtype=dtype)
     W = np.asarray(W, dtype=dtype)
+    if batch_innermost:
+        pre_t = _c(W.T @ x.T, dtype)  # (n_out, batch): pre.T
+        out_t = pre_t if code == 0 else np.empty_like(pre_t)
+        _row_bias_act_kernel(pre_t, _c(b, dtype), code, out_t)
+        return out_t.T, pre_t.T
     if _use_sparse(x):  # most of x is 0 (images): work on its nonzeros only
         pre = sparse_x_matmul(x, W)
     else:
@@ -199,19 +292,26 @@ def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
     """
     code = _activation_code(activation)
     dtype = _float_dtype(dout, x, W, pre, out)
-    dout = _c(dout, dtype)
-    pre = _c(pre, dtype)
-    out = _c(out, dtype)
-    db = np.empty(dout.shape[1], dtype=dtype)
-    dpre = dout if code == 0 else np.empty_like(dout)  # identity: dpre is dout (not written)
-    _act_grad_bias_kernel(dout, pre, out, code, dpre, db)
+    if _is_transposed(pre):  # dense_act_forward(..., batch_innermost=True): work on transposes
+        pre_t, dout_t = _c(pre.T, dtype), _c(np.asarray(dout).T, dtype)
+        dpre_t = dout_t if code == 0 else np.empty_like(dout_t)
+        db = np.empty(dout_t.shape[0], dtype=dtype)
+        _row_act_grad_bias_kernel(dout_t, pre_t, code, dpre_t, db)
+        dpre = dpre_t.T
+    else:
+        dout = _c(dout, dtype)
+        pre = _c(pre, dtype)
+        out = _c(out, dtype)
+        db = np.empty(dout.shape[1], dtype=dtype)
+        dpre = dout if code == 0 else np.empty_like(dout)  # identity: dpre is dout (not written)
+        _act_grad_bias_kernel(dout, pre, out, code, dpre, db)
     x = np.asarray(x, dtype=dtype)
     W = np.asarray(W, dtype=dtype)
     # the first layer (no dx: its input is the data) on sparse data skips the zeros of x
     first_on_sparse = not need_dx and _use_sparse(x)
     dW = sparse_x_weight_grad(x, dpre) if first_on_sparse else x.T @ dpre
     dx = None
-    if need_dx and x.flags.f_contiguous and not x.flags.c_contiguous:
+    if need_dx and _is_transposed(x):
         # x is a transposed view (a conv layer's batch-innermost output, flattened): give dx
         # the same memory order, so the conv layer's backward reads it without a copy
         dx = (W @ dpre.T).T
@@ -335,6 +435,11 @@ def sparse_x_weight_grad(x, dpre):
         raise ValueError(f"x (batch, n_in) and dpre (batch, n_out) must share the batch; got "
                          f"x {x.shape} and dpre {dpre.shape}")
     return _sparse_rows_times_dense(_c(x.T, dtype), dpre)
+
+
+def _is_transposed(a):
+    """Whether the 2-D array a is the transpose of a C-contiguous array (and is not one itself)."""
+    return a.flags.f_contiguous and not a.flags.c_contiguous and a.dtype.kind == "f"
 
 
 def _check_matmul_shapes(x, W):

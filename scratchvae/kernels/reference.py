@@ -16,15 +16,19 @@ from scratchvae.reparam import ReparamCache, reparameterize, reparameterize_back
 # ---------------------------------------------------------------------------------------------
 
 
-def dense_act_forward(x, W, b, activation):
+def dense_act_forward(x, W, b, activation, batch_innermost=False):
     """``pre = x @ W + b``; ``out = activation(pre)``.
 
     x: (batch, n_in), W: (n_in, n_out), b: (n_out,), activation: a name in
-    ``functional.ACTIVATIONS``. Returns (out, pre), both (batch, n_out).
+    ``functional.ACTIVATIONS``. Returns (out, pre), both (batch, n_out). ``batch_innermost``
+    changes only the memory order of the results (column-major: the batch index varies
+    fastest), which the Numba twin uses to feed a convolution without a copy.
     """
     pre, _ = F.dense_forward(x, W, b)
     act_forward, _ = F.ACTIVATIONS[activation]
     out, _ = act_forward(pre)  # leaky_relu uses its default slope, LEAKY_SLOPE
+    if batch_innermost:
+        return np.asfortranarray(out), np.asfortranarray(pre)
     return out, pre
 
 

@@ -81,7 +81,9 @@ class ConvVAE(VAE):
         self.feature_shape = (self.channels[-1], h, w)
 
         c_out = 2 * C if self.likelihood == "gaussian" else C
-        decoder = [Dense(self.n_latent, n_features, activation=act, **common),
+        # batch_innermost: the transposed conv after it reads its output without a copy
+        decoder = [Dense(self.n_latent, n_features, activation=act, batch_innermost=True,
+                         **common),
                    Reshape(self.feature_shape)]
         targets = list(reversed(self.channels[:-1])) + [c_out]
         c_prev = self.channels[-1]
