@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from threads import machine_line, set_thread_env  # benchmarks/threads.py, beside this script
-from workers import Worker, take_turns  # benchmarks/workers.py
+from workers import Worker, ratio_line, take_turns  # benchmarks/workers.py
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -272,14 +272,14 @@ def main(argv=None):
     if rows:
         n_params = {r["n_params"] for r in rows.values()}
         print(f"parameters: {', '.join(map(str, sorted(n_params)))} (equal rows: same model)")
-    seconds = {name.split()[0] if name.startswith("pytorch") else name.split()[1]: r["seconds"]
-               for name, r in rows.items()}
-    if "numba" in seconds and "pytorch" in seconds:
-        print(f"numba / pytorch time = {seconds['numba'] / seconds['pytorch']:.2f}   "
-              "(target <= 0.80)")
-    if "numba" in seconds and "numpy" in seconds:
-        print(f"numpy / numba time = {seconds['numpy'] / seconds['numba']:.2f}   "
-              "(target >= 1.50: numba 1.5x faster)")
+    every = {name.split()[0] if name.startswith("pytorch") else name.split()[1]: r["all_seconds"]
+             for name, r in rows.items()}
+    if "numba" in every and "pytorch" in every:
+        print(ratio_line("numba / pytorch time", every["numba"], every["pytorch"],
+                         "target <= 0.80"))
+    if "numba" in every and "numpy" in every:
+        print(ratio_line("numpy / numba time", every["numpy"], every["numba"],
+                         "target >= 1.50: numba 1.5x faster"))
     if args.json:
         info = {"rows": rows, "machine": machine_line(), "threads": args.threads,
                 "epochs": args.epochs, "pause_between_turns": args.pause,

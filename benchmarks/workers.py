@@ -51,3 +51,28 @@ def take_turns(workers, rounds, pause, command="epoch"):
             time.sleep(pause)
             answers[w.name].append(w.ask(command))
     return answers
+
+
+def paired_ratios(numerators, denominators):
+    """Per-round ratios a_i / b_i of two workers' times, and their median.
+
+    The rounds run back to back, so a change in the machine's speed (another tenant starting
+    or stopping) hits both times of a round alike; the median of the per-round ratios is
+    steadier than the ratio of the two medians."""
+    ratios = [a / b for a, b in zip(numerators, denominators)]
+    ratios_sorted = sorted(ratios)
+    mid = len(ratios_sorted) // 2
+    median = (ratios_sorted[mid] if len(ratios_sorted) % 2
+              else (ratios_sorted[mid - 1] + ratios_sorted[mid]) / 2)
+    return ratios, median
+
+
+def ratio_line(label, numerators, denominators, target):
+    """'label = 0.93 (ratio of medians); per round 0.81 0.68 ... -> median 0.85   (target)'."""
+    import statistics
+
+    ratios, median = paired_ratios(numerators, denominators)
+    of_medians = statistics.median(numerators) / statistics.median(denominators)
+    rounds = " ".join(f"{r:.2f}" for r in ratios)
+    return (f"{label} = {of_medians:.2f} (ratio of medians); per round {rounds} -> median "
+            f"{median:.2f}   ({target})")
