@@ -160,7 +160,7 @@ class TorchTrainer:
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
-        return float(loss)
+        return float(loss.detach())
 
     def epoch(self):
         order = self.torch.from_numpy(self.order_rng.permutation(len(self.data)))
