@@ -20,10 +20,12 @@ zero-division checks, which would otherwise stop LLVM from vectorising the loops
 compiles at import: each kernel compiles the first time it is called with new argument types
 and is then cached on disk, so a second process starts fast. The wrappers pass C-contiguous
 arrays and plain floats, so each kernel compiles once per dtype. With ``NUMBA_DISABLE_JIT=1``
-the very same code runs as plain Python (slowly). The elementwise kernels run on one thread
-(they take well under a millisecond per batch, less than a fork/join of threads costs on a
-busy machine); BLAS and the teaching matmul use the thread count chosen with
-``OMP_NUM_THREADS`` / ``numba.set_num_threads(n)``.
+the very same code runs as plain Python (slowly). The kernels around the products run on one
+thread: OpenBLAS's worker threads keep spinning for a while after each product, and a parallel
+loop started between two products fights them for the cores (a parallel Adam made a 2-core
+epoch 4x slower). BLAS and the teaching matmul use the thread count chosen with
+``OMP_NUM_THREADS`` / ``numba.set_num_threads(n)``. On images, with one BLAS thread, the first
+layer's two products skip the zeros of x (:func:`sparse_x_matmul`).
 """
 
 import math
