@@ -198,27 +198,24 @@ def worker(args):
         print(json.dumps(trainer.epoch()), flush=True)
 
 
+def torch_here():
+    """Whether torch imports in this Python (the import is only a probe)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def worker_command(backend, args, data_file):
-    python = sys.executable
-    if backend == "torch" and args.torch_python:
-        try:
-            import torch  # noqa: F401  (only to know whether this Python has it)
-        except ImportError:
-            python = args.torch_python
+    use_torch_python = backend == "torch" and args.torch_python and not torch_here()
+    python = args.torch_python if use_torch_python else sys.executable
     cmd = [python, str(Path(__file__).resolve()), "--worker", backend, "--data-file", data_file,
            "--batch-size", str(args.batch_size), "--latent", str(args.latent),
            "--channels", *map(str, args.channels)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     return cmd
-
-
-def torch_available(args):
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return bool(args.torch_python)
-    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,7 +233,7 @@ def main(argv=None):
 
     x, data_name = load_images(args.root, args.n)
     backends = list(args.backends)
-    if "torch" in backends and not torch_available(args):
+    if "torch" in backends and not (torch_here() or args.torch_python):
         print("PyTorch: torch does not import here and no --torch-python was given; row skipped")
         backends.remove("torch")
     with tempfile.TemporaryDirectory() as tmp:

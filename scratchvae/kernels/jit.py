@@ -28,6 +28,7 @@ epoch 4x slower). BLAS and the teaching matmul use the thread count chosen with
 layer's two products skip the zeros of x (:func:`sparse_x_matmul`).
 """
 
+import functools
 import math
 
 import numpy as np
@@ -130,37 +131,24 @@ def _act_grad(p, code):
 
 @njit(cache=True, error_model="numpy")
 def _bias_act_kernel(pre, b, out, code):
-    """In place: pre += b (row-wise); out = act(pre). pre, out: (batch, n); b: (n,)."""
+    """In place: pre += b (row-wise); out = act(pre). pre, out: (batch, n); b: (n,).
+    ReLU, the common case, has its own branch-free loop."""
     batch, n = pre.shape
     for i in range(batch):
+        p_row, o_row = pre[i], out[i]
         if code == 0:
             for j in range(n):
-                pre[i, j] += b[j]
+                p_row[j] += b[j]
         elif code == 1:
             for j in range(n):
-                p = pre[i, j] + b[j]
-                pre[i, j] = p
-                out[i, j] = p if p > 0 else 0.0
-        elif code == 2:
-            for j in range(n):
-                p = pre[i, j] + b[j]
-                pre[i, j] = p
-                out[i, j] = p if p > 0 else p * LEAKY_SLOPE
-        elif code == 3:
-            for j in range(n):
-                p = pre[i, j] + b[j]
-                pre[i, j] = p
-                out[i, j] = _sigmoid(p)
-        elif code == 4:
-            for j in range(n):
-                p = pre[i, j] + b[j]
-                pre[i, j] = p
-                out[i, j] = math.tanh(p)
+                p = p_row[j] + b[j]
+                p_row[j] = p
+                o_row[j] = p if p > 0 else 0.0
         else:
             for j in range(n):
-                p = pre[i, j] + b[j]
-                pre[i, j] = p
-                out[i, j] = _softplus(p)
+                p = p_row[j] + b[j]
+                p_row[j] = p
+                o_row[j] = _act(p, code)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc"})
@@ -344,18 +332,18 @@ SPARSE_CHECK_ROWS = 16
 layer's input, every step, cost 4% of an epoch). Either path is exact: the estimate only
 chooses the faster one."""
 
-_blas_controllers = []  # found on first use (threadpoolctl), never at import
+@functools.cache
+def _blas_libraries():
+    """threadpoolctl's handles on the loaded BLAS libraries, found on first use (not at import)."""
+    from threadpoolctl import ThreadpoolController
+
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
 
 
 def blas_threads():
     """How many threads BLAS uses right now (as set by ``OMP_NUM_THREADS``, threadpoolctl's
     ``threadpool_limits`` or ``sv.notebook.setup``). About half a microsecond per call."""
-    if not _blas_controllers:
-        from threadpoolctl import ThreadpoolController
-
-        found = ThreadpoolController().select(user_api="blas").lib_controllers
-        _blas_controllers.append(found)
-    return max((c.num_threads for c in _blas_controllers[0]), default=1)
+    return max((library.num_threads for library in _blas_libraries()), default=1)
 
 
 def _use_sparse(x):
