@@ -18,7 +18,8 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "functional", "reparam", "losses", "layers", "optim", "gradcheck", "kernels", "data",
     "checkpoint", "plotting", "evaluate", "train", "export", "homework", "models", "cli",
-    "conv", "conv_layers", "corruption", "mathutils", "notebook", "pretrained", "registry", "validation",
+    "conv", "conv_layers", "corruption", "mathutils", "notebook", "parallel", "pretrained", "registry",
+    "validation",
 }
 
 # public name -> module that defines it (the models: their registry, scratchvae.models)

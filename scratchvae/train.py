@@ -26,6 +26,7 @@ validation noise is the same every epoch, so the validation curve shows the mode
 the noise.
 """
 
+import contextlib
 import math
 import time
 import warnings
@@ -33,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scratchvae.parallel import for_training
 from scratchvae.progress import epoch_line, epoch_stream, progress_bar, show_progress
 from scratchvae.validation import check_array, check_nonnegative_int, check_positive_int
 
@@ -226,7 +228,7 @@ def _nonfinite_message(what, kind, epoch, step, checkpoint, last_saved, applied=
 def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, rng=0,
         progress=True, checkpoint=None, *, y_train=None, y_val=None, lr=1e-3,
         kl_warmup_epochs=0, val_batch_size=1000, callbacks=(), initial_epoch=0, resume=False,
-        history=None, metadata=None, shuffle=True, drop_last=False):
+        history=None, metadata=None, shuffle=True, drop_last=False, threads=None):
     """Train ``model`` on ``x_train`` by minibatch gradient descent; return the history.
 
     model: a scratchvae model (``params``, ``loss_and_grads``), or any object with ``params``
@@ -260,6 +262,10 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
         the result then differs from an uninterrupted run). If the file does not exist,
         training starts from epoch 0.
     metadata: JSON-friendly dict stored in each checkpoint (e.g. the dataset name).
+    threads: data parallelism (:mod:`scratchvae.parallel`): each of ``threads`` threads computes
+        the loss and gradients of a slice of every batch (same results up to rounding). None:
+        automatic, :func:`scratchvae.parallel.for_training` (on for a ConvVAE with the numba
+        backend when BLAS runs on two or more threads, where it measured faster); 1: off.
 
     Returns history: dict of per-epoch lists: "epoch" (1-based count of epochs done),
     "train_loss" (size-weighted mean of the minibatch losses of that epoch, with the beta in
@@ -324,75 +330,78 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
                                    and initial_epoch) else None
     extra_metadata = dict(metadata or {})
 
-    for epoch in range(initial_epoch, epochs):
-        start_time = time.perf_counter()
-        epoch_rng = epoch_generator(seed, epoch)
-        batches = minibatch_indices(n, batch_size, epoch_rng, shuffle, drop_last)
-        bar = progress_bar(len(batches), f"epoch {epoch + 1}/{epochs}", show_bar)
-        total, count, terms = 0.0, 0, {}
-        try:
-            for step, idx in enumerate(batches):
-                xb = x_train[idx]
-                yb = None if y_train is None else y_train[idx]
-                beta_t = (kl_warmup_beta(base_beta, epoch, step, steps_per_epoch,
-                                         kl_warmup_epochs) if kl_warmup_epochs else None)
-                if uses_train_step:
-                    values = model.train_step(xb, yb, optimizer, epoch_rng)
-                    loss, step_terms = _split_step_values(values)
-                    found = _first_nonfinite_value(values)
-                else:
-                    loss, grads = _call_loss(model, xb, yb, epoch_rng, beta_t)
-                    loss = float(loss)
-                    step_terms = getattr(model, "last_loss_terms", {})
-                    found = _first_nonfinite(loss, grads)
-                if found is not None:
-                    raise NonFiniteError(_nonfinite_message(
-                        *found, epoch + 1, step + 1, checkpoint, last_saved, uses_train_step))
-                if not uses_train_step:
-                    optimizer.step(grads)
-                found = _first_nonfinite_array(params, "params")
-                if found is not None:
-                    raise NonFiniteError(_nonfinite_message(
-                        *found, epoch + 1, step + 1, checkpoint, last_saved, applied=True))
-                total += loss * len(idx)
-                count += len(idx)
-                for key, value in step_terms.items():
-                    terms[key] = terms.get(key, 0.0) + float(value) * len(idx)
-                bar.update(1)
-                bar.set_postfix(loss=f"{total / count:.4g}", refresh=False)
-        finally:
-            bar.close()
+    # the step's loss and gradients: the model itself, or data-parallel copies of it
+    stepper = model if uses_train_step else for_training(model, threads)
+    with contextlib.closing(stepper) if stepper is not model else contextlib.nullcontext():
+        for epoch in range(initial_epoch, epochs):
+            start_time = time.perf_counter()
+            epoch_rng = epoch_generator(seed, epoch)
+            batches = minibatch_indices(n, batch_size, epoch_rng, shuffle, drop_last)
+            bar = progress_bar(len(batches), f"epoch {epoch + 1}/{epochs}", show_bar)
+            total, count, terms = 0.0, 0, {}
+            try:
+                for step, idx in enumerate(batches):
+                    xb = x_train[idx]
+                    yb = None if y_train is None else y_train[idx]
+                    beta_t = (kl_warmup_beta(base_beta, epoch, step, steps_per_epoch,
+                                             kl_warmup_epochs) if kl_warmup_epochs else None)
+                    if uses_train_step:
+                        values = model.train_step(xb, yb, optimizer, epoch_rng)
+                        loss, step_terms = _split_step_values(values)
+                        found = _first_nonfinite_value(values)
+                    else:
+                        loss, grads = _call_loss(stepper, xb, yb, epoch_rng, beta_t)
+                        loss = float(loss)
+                        step_terms = getattr(model, "last_loss_terms", {})
+                        found = _first_nonfinite(loss, grads)
+                    if found is not None:
+                        raise NonFiniteError(_nonfinite_message(
+                            *found, epoch + 1, step + 1, checkpoint, last_saved, uses_train_step))
+                    if not uses_train_step:
+                        optimizer.step(grads)
+                    found = _first_nonfinite_array(params, "params")
+                    if found is not None:
+                        raise NonFiniteError(_nonfinite_message(
+                            *found, epoch + 1, step + 1, checkpoint, last_saved, applied=True))
+                    total += loss * len(idx)
+                    count += len(idx)
+                    for key, value in step_terms.items():
+                        terms[key] = terms.get(key, 0.0) + float(value) * len(idx)
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{total / count:.4g}", refresh=False)
+            finally:
+                bar.close()
 
-        history["epoch"].append(epoch + 1)
-        history["train_loss"].append(total / count)
-        for key, value in terms.items():
-            history.setdefault(f"train_{key}", []).append(value / count)
-        if base_beta is not None:
-            history.setdefault("beta", []).append(base_beta if beta_t is None else beta_t)
-        if x_val is not None:
-            val, val_terms = validation_loss(model, x_val, y_val, validation_generator(seed),
-                                             val_batch_size)
-            if not math.isfinite(val):
-                raise NonFiniteError(_nonfinite_message(
-                    "the validation loss", "NaN or inf", epoch + 1, "(validation)",
-                    checkpoint, last_saved))
-            history["val_loss"].append(val)
-            for key, value in val_terms.items():
-                history.setdefault(f"val_{key}", []).append(value)
-        history["seconds"].append(time.perf_counter() - start_time)
+            history["epoch"].append(epoch + 1)
+            history["train_loss"].append(total / count)
+            for key, value in terms.items():
+                history.setdefault(f"train_{key}", []).append(value / count)
+            if base_beta is not None:
+                history.setdefault("beta", []).append(base_beta if beta_t is None else beta_t)
+            if x_val is not None:
+                val, val_terms = validation_loss(model, x_val, y_val, validation_generator(seed),
+                                                 val_batch_size)
+                if not math.isfinite(val):
+                    raise NonFiniteError(_nonfinite_message(
+                        "the validation loss", "NaN or inf", epoch + 1, "(validation)",
+                        checkpoint, last_saved))
+                history["val_loss"].append(val)
+                for key, value in val_terms.items():
+                    history.setdefault(f"val_{key}", []).append(value)
+            history["seconds"].append(time.perf_counter() - start_time)
 
-        if checkpoint is not None:
-            found = _first_nonfinite_state(model, optimizer)
-            if found is not None:  # never write a checkpoint that holds NaN or inf
-                raise NonFiniteError(_nonfinite_message(
-                    *found, epoch + 1, "(end of epoch)", checkpoint, last_saved, applied=True))
-            _save(model, optimizer, checkpoint, history, epoch + 1, seed, batch_size,
-                  kl_warmup_epochs, base_beta, extra_metadata)
-            last_saved = epoch + 1
-        if show_bar:  # the bar (leave=False) is gone: one line per finished epoch remains
-            print(epoch_line(history, epochs), file=epoch_stream(), flush=True)
-        if any(callback(epoch + 1, history, model) for callback in callbacks):
-            break
+            if checkpoint is not None:
+                found = _first_nonfinite_state(model, optimizer)
+                if found is not None:  # never write a checkpoint that holds NaN or inf
+                    raise NonFiniteError(_nonfinite_message(
+                        *found, epoch + 1, "(end of epoch)", checkpoint, last_saved, applied=True))
+                _save(model, optimizer, checkpoint, history, epoch + 1, seed, batch_size,
+                      kl_warmup_epochs, base_beta, extra_metadata)
+                last_saved = epoch + 1
+            if show_bar:  # the bar (leave=False) is gone: one line per finished epoch remains
+                print(epoch_line(history, epochs), file=epoch_stream(), flush=True)
+            if any(callback(epoch + 1, history, model) for callback in callbacks):
+                break
     return history
 
 

@@ -55,7 +55,7 @@ from scratchvae.kernels.jit import (
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
 def _im2col_kernel(x, kh, kw, stride, padding, cols):
     """cols[(c, i, j), (oh, ow, n)] = x[c, oh*stride + i - padding, ow*stride + j - padding, n]
     (0 outside the image). x: (C, H, W, N); cols: (C * kh * kw, H_out * W_out * N).
@@ -84,7 +84,7 @@ def _im2col_kernel(x, kh, kw, stride, padding, cols):
                         dst[n] = 0.0
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
 def _col2im_kernel(cols, kh, kw, stride, padding, b, code, pre, out):
     """The adjoint of im2col, plus bias and activation, one output pixel at a time:
 

@@ -15,7 +15,7 @@ How the speed is found (each idea is one kernel below):
   local tile (i-k-j order, the inner j loop contiguous so LLVM vectorises it). The benchmark
   compares it with BLAS; the models use BLAS.
 
-Every kernel is ``@njit(cache=True, error_model="numpy")``. The NumPy error model drops Python's
+Every kernel is ``@njit(cache=True, nogil=True, error_model="numpy")``. The NumPy error model drops Python's
 zero-division checks, which would otherwise stop LLVM from vectorising the loops. Nothing
 compiles at import: each kernel compiles the first time it is called with new argument types
 and is then cached on disk, so a second process starts fast. The wrappers pass C-contiguous
@@ -75,7 +75,7 @@ def _c(array, dtype):
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _sigmoid(x):
     """Stable logistic: exp(-|x|) <= 1 never overflows."""
     e = math.exp(-abs(x))
@@ -84,13 +84,13 @@ def _sigmoid(x):
     return e / (1.0 + e)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _softplus(x):
     """Stable log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))."""
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _act(p, code):
     """act(p) for the activation with int ``code`` (see ``jit.ACTIVATION_CODES``)."""
     if code == 1:
@@ -106,7 +106,7 @@ def _act(p, code):
     return p
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _act_grad(p, code):
     """act'(p), from the pre-activation p alone."""
     if code == 1:
@@ -129,7 +129,7 @@ def _act_grad(p, code):
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _bias_act_kernel(pre, b, out, code):
     """In place: pre += b (row-wise); out = act(pre). pre, out: (batch, n); b: (n,).
     ReLU, the common case, has its own branch-free loop."""
@@ -151,7 +151,7 @@ def _bias_act_kernel(pre, b, out, code):
                 o_row[j] = _act(p, code)
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
 def _row_bias_act_kernel(pre, b, code, out):
     """In place: pre[c, k] += b[c]; out = act(pre) (not written for code 0: out is pre).
     pre, out: (C, M) matrices, one bias per ROW: a conv layer's (channels, pixels) matrix, or a
@@ -176,7 +176,7 @@ def _row_bias_act_kernel(pre, b, code, out):
                 o_row[k] = _act(p, code)
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
 def _row_act_grad_bias_kernel(dout, pre, code, dpre, db):
     """dpre = dout * act'(pre) and db[c] = the sum of row c of dpre (accumulated in float64).
     dout, pre, dpre: (C, M) matrices, one bias per ROW, as in :func:`_row_bias_act_kernel`.
@@ -229,7 +229,7 @@ def dense_act_forward(x, W, b, activation, batch_innermost=False):
     return out, pre
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _act_grad_bias_kernel(dout, pre, out, code, dpre, db):
     """dpre = dout * act'(pre) and db = sum over the batch of dpre, in one pass.
 
@@ -352,7 +352,7 @@ def _use_sparse(x):
     return blas_threads() <= SPARSE_MAX_BLAS_THREADS and _is_sparse(x)
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def _sparse_rows_times_dense_kernel(a, B, out):
     """out = a @ B, skipping the zeros of a: out[i] = sum over k with a[i, k] != 0 of
     a[i, k] * B[k].
@@ -450,7 +450,7 @@ def _is_sparse(x):
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _reparam_kl_forward_kernel(mu, logvar, eps, z, std, kl):
     """std = exp(logvar/2); z = mu + std*eps; kl = 1/2 sum_j (exp(logvar) + mu^2 - 1 - logvar)."""
     batch, n = mu.shape
@@ -481,7 +481,7 @@ def reparam_kl_forward(mu, logvar, eps):
     return z, std, kl
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _reparam_kl_backward_kernel(dz, mu, logvar, eps, std, kl_weight, dmu, dlogvar):
     """dmu = dz + w mu;  dlogvar = dz eps std / 2 + w (exp(logvar) - 1) / 2."""
     batch, n = mu.shape
@@ -512,7 +512,7 @@ def reparam_kl_backward(dz, mu, logvar, eps, std, kl_weight):
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def _bernoulli_kernel(logits, x, e_neg_abs, scale, nll, dlogits):
     """nll_i = sum_j softplus(l) - x l;  dlogits = scale (sigmoid(l) - x).
 
@@ -568,7 +568,7 @@ def bernoulli_nll_and_grad(logits, x, scale):
     return nll.reshape(logits.shape[:-1]), dlogits.reshape(logits.shape)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _gaussian_kernel(x, mean, logvar, scale, nll, dmean, dlogvar):
     """Per pixel: inv = exp(-logvar); diff = x - mean;
     nll += (log 2pi + logvar + diff^2 inv)/2;  dmean = -scale diff inv;
@@ -613,7 +613,7 @@ def gaussian_nll_and_grad(x, mean, logvar, scale):
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _adam_kernel(param, grad, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size,
                  inv_sqrt_c2, eps):
     """One pass over flat param, grad, m, v. The scalars arrive in the arrays' dtype, so a
@@ -666,7 +666,7 @@ COL_BLOCK = 512
 K_BLOCK = 128
 
 
-@njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, fastmath={"contract"}, error_model="numpy")
 def _matmul_kernel(a, b, c):
     """Blocked c = a @ b, parallel over blocks of ROW_BLOCK rows.
 

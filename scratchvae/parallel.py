@@ -1,0 +1,184 @@
+"""Data parallelism on the CPU's cores: each thread runs the model on its own slice of the batch.
+
+The batch is cut into one slice per thread, x = [x_1; x_2; ...] with n_i examples each
+(n = sum_i n_i). Every thread runs ``loss_and_grads`` on its slice with its own copy of the
+model (the copies share the parameter arrays, so an optimizer step updates all of them), and
+the results are combined with the slices' sizes as weights:
+
+    loss  = sum_i (n_i / n) loss_i          loss_i: the mean over slice i
+    grads = sum_i (n_i / n) grads_i
+
+This is exact (up to the order in which floats are added): a VAE's loss is a mean over
+examples, so the batch mean is the size-weighted mean of the slice means, and the gradient of
+a weighted sum is the weighted sum of the gradients. The noise eps is drawn for the whole
+batch before it is cut, so the result does not depend on the number of threads. It is how
+several GPUs train one model (PyTorch's DistributedDataParallel), here with threads on one CPU.
+
+Why threads help (measured in ``benchmarks/bench_convvae.py``): BLAS already runs each matrix
+product on every core, but the passes around the products (im2col, col2im, bias, activations,
+the loss) run on one core, and a parallel loop started between two products fights BLAS's
+spinning threads for the cores (see :mod:`scratchvae.kernels.jit`). Here BLAS runs on one
+thread per slice, and everything, the products and the passes around them, runs on every core.
+The Numba kernels release Python's lock (``nogil=True``), as NumPy's products do, so the
+threads run at the same time. For the convolutional VAE this makes an epoch faster; for the
+small dense VAE it makes it slower (its steps are short, and the Python between the kernels of
+the two threads takes turns on the lock), so :func:`for_training` uses it for the
+convolutional VAE only.
+
+Supported: :class:`scratchvae.VAE` and :class:`scratchvae.ConvVAE` (exactly these classes: the
+extensions draw their noise differently or weight examples unequally).
+"""
+
+import copy
+import functools
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import numpy as np
+
+from scratchvae.models.convvae import ConvVAE
+from scratchvae.models.vae import VAE
+from scratchvae.validation import as_generator, check_array, check_positive_int
+
+SUPPORTED_MODELS = (VAE, ConvVAE)
+KERNEL_MODULES = ("scratchvae.kernels.reference", "scratchvae.kernels.jit",
+                  "scratchvae.kernels.conv_reference", "scratchvae.kernels.conv_jit")
+
+
+class DataParallel:
+    """``model``'s ``loss_and_grads`` computed by ``threads`` threads, each on a slice of the
+    batch (see the module docstring for the equations). Same signature and results as
+    ``model.loss_and_grads``; ``params`` and ``last_loss_terms`` are the model's.
+
+    model: a VAE or ConvVAE (exactly these classes); threads: how many (1 runs the model
+    alone). While a step runs, BLAS is set to one thread (each thread has its own core) and
+    set back afterwards. ``close()`` (or a ``with`` block) stops the worker threads.
+    """
+
+    def __init__(self, model, threads=2):
+        if type(model) not in SUPPORTED_MODELS:
+            names = " or ".join(cls.__name__ for cls in SUPPORTED_MODELS)
+            raise ValueError(f"DataParallel supports {names} models (their loss is a plain mean "
+                             f"over examples), got {type(model).__name__}")
+        self.model = model
+        self.threads = check_positive_int("threads", threads)
+        self.replicas = [model] + [_replica(model) for _ in range(self.threads - 1)]
+        self._pool = None
+
+    @property
+    def params(self):
+        return self.model.params
+
+    @property
+    def last_loss_terms(self):
+        return self.model.last_loss_terms
+
+    def loss_and_grads(self, x, eps=None, rng=None, beta=None):
+        """Like ``model.loss_and_grads(x, eps, rng, beta)``, computed slice by slice in
+        parallel. x: (batch, n_in); eps: (batch, n_latent) or None to draw it from ``rng``."""
+        model = self.model
+        x = check_array("x", x, ndim=2, shape=(None, model.n_in), finite=False)  # values: below
+        n = x.shape[0]
+        if eps is None:  # the whole batch's noise, as the model itself would draw it
+            eps = as_generator(rng).standard_normal((n, model.n_latent)).astype(model.dtype)
+        else:
+            eps = check_array("eps", eps, ndim=2, shape=(n, model.n_latent))
+        # each replica checks its slice's values (finite, in range) as the model does
+        bounds = np.linspace(0, n, min(self.threads, n) + 1).round().astype(int)
+        slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        with blas_threads_limited(1 if len(slices) > 1 else None):
+            futures = [self._worker_pool().submit(replica.loss_and_grads, x[s], eps[s], None,
+                                                  beta)
+                       for replica, s in zip(self.replicas[1:], slices[1:])]
+            results = [model.loss_and_grads(x[slices[0]], eps[slices[0]], None, beta)]
+            results += [future.result() for future in futures]
+        weights = [(s.stop - s.start) / n for s in slices]
+        loss = sum(w * loss_i for w, (loss_i, _) in zip(weights, results))
+        grads = results[0][1]  # the model's own gradient arrays, overwritten with the mean
+        for key, grad in grads.items():
+            grad *= weights[0]
+            for w, (_, grads_i) in zip(weights[1:], results[1:]):
+                grad += w * grads_i[key]
+        terms = [self.replicas[i].last_loss_terms for i in range(len(slices))]
+        model.last_loss_terms = {key: sum(w * t[key] for w, t in zip(weights, terms))
+                                 for key in terms[0]}
+        return loss, grads
+
+    def _worker_pool(self):
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max(1, self.threads - 1),
+                                            thread_name_prefix="scratchvae-data-parallel")
+        return self._pool
+
+    def close(self):
+        """Stop the worker threads (they start again if loss_and_grads is called later)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"DataParallel({type(self.model).__name__}, threads={self.threads})"
+
+
+def for_training(model, threads=None):
+    """What ``sv.fit`` calls ``loss_and_grads`` on: ``DataParallel(model, threads)`` or the
+    model itself.
+
+    threads=None (automatic): data parallel with one thread per BLAS thread for a ConvVAE on
+    the "numba" backend when BLAS runs on two or more threads; the model itself otherwise (the
+    dense VAE measured slower in parallel, see the module docstring). threads=1: the model
+    itself. threads >= 2: DataParallel (ValueError for a model it does not support).
+    """
+    if threads is None:
+        n = blas_threads()
+        if type(model) is ConvVAE and model.backend == "numba" and n >= 2:
+            return DataParallel(model, n)
+        return model
+    threads = check_positive_int("threads", threads)
+    return model if threads == 1 else DataParallel(model, threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers: the model's copies, BLAS's thread count
+# ---------------------------------------------------------------------------------------------
+
+
+def _replica(model):
+    """A deep copy of ``model`` that shares its parameter arrays (and the kernel modules): the
+    layers' caches and gradients are its own, the weights are the model's."""
+    memo = {id(array): array for array in model.params.values()}
+    for name in KERNEL_MODULES:
+        module = sys.modules.get(name)
+        if module is not None:
+            memo[id(module)] = module
+    return copy.deepcopy(model, memo)
+
+
+@functools.cache
+def _blas_controller():
+    """threadpoolctl's handle on the loaded BLAS libraries (found on first use)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
+
+
+def blas_threads():
+    """How many threads BLAS uses right now (1 if threadpoolctl finds no BLAS)."""
+    return max((lib.num_threads for lib in _blas_controller().lib_controllers), default=1)
+
+
+@contextmanager
+def blas_threads_limited(n):
+    """Inside the block BLAS uses at most ``n`` threads (None: unchanged); restored after."""
+    if n is None:
+        yield
+        return
+    with _blas_controller().limit(limits=n):
+        yield
