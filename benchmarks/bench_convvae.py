@@ -7,9 +7,13 @@
 The model is ``sv.ConvVAE(image_shape=(1, 28, 28), n_latent=20, channels=(32, 64))``:
 two stride-2 4x4 convs (28 -> 14 -> 7), dense heads for mu and logvar, a dense layer and two
 stride-2 transposed convs back to 28 x 28, Bernoulli likelihood, float32, Adam (lr 1e-3),
-batch size 128. PyTorch runs the same architecture and loss; if ``torch`` does not import in
-this interpreter, ``--torch-python`` (or $SCRATCHVAE_TORCH_PYTHON) names a Python that has it,
-and this script runs itself there for the PyTorch row.
+batch size 128. scratchvae trains as ``sv.fit`` does: ``sv.parallel.for_training(model)``
+computes each step, which for the Numba backend with two or more BLAS threads is data parallel
+(each thread runs a copy of the model on a slice of the batch, :mod:`scratchvae.parallel`).
+The row "numba, whole batch" runs the model itself on the whole batch (BLAS on every thread),
+to show what data parallelism adds. PyTorch runs the same architecture and loss; if ``torch``
+does not import in this interpreter, ``--torch-python`` (or $SCRATCHVAE_TORCH_PYTHON) names a
+Python that has it, and this script runs itself there for the PyTorch row.
 
 Each backend trains in its own worker process (benchmarks/workers.py). The workers take turns,
 one epoch each, for ``--epochs`` rounds (default 3), with a pause between turns so the last
@@ -35,6 +39,9 @@ from threads import machine_line, set_thread_env  # benchmarks/threads.py, besid
 from workers import Worker, ratio_line, take_turns  # benchmarks/workers.py
 
 REPO = Path(__file__).resolve().parents[1]
+BACKENDS = ("numpy", "numba", "numba-whole-batch", "torch")
+LABELS = {"numpy": "scratchvae numpy", "numba": "scratchvae numba",
+          "numba-whole-batch": "scratchvae numba, whole batch", "torch": "pytorch"}
 
 
 def parse_args(argv=None):
@@ -43,8 +50,7 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--latent", type=int, default=20)
     p.add_argument("--channels", type=int, nargs="+", default=[32, 64])
-    p.add_argument("--backends", nargs="+", default=["numpy", "numba", "torch"],
-                   choices=["numpy", "numba", "torch"])
+    p.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
     p.add_argument("--root", default=str(REPO.parent / "shared" / "data"),
                    help="data folder with mnist/ (default ../shared/data)")
     p.add_argument("--threads", type=int, default=None,
@@ -83,9 +89,11 @@ def load_images(root, n):
 
 
 class ScratchTrainer:
-    """scratchvae's ConvVAE with Adam; ``epoch()`` trains one epoch, returns (seconds, loss)."""
+    """scratchvae's ConvVAE with Adam; ``epoch()`` trains one epoch, returns (seconds, loss).
+    Each step is computed as ``sv.fit`` computes it (``sv.parallel.for_training``), or by the
+    model itself on the whole batch when ``whole_batch``."""
 
-    def __init__(self, x, backend, args):
+    def __init__(self, x, backend, args, whole_batch=False):
         import numpy as np
 
         import scratchvae as sv
@@ -94,6 +102,7 @@ class ScratchTrainer:
         self.model = sv.ConvVAE(image_shape=(1, 28, 28), n_latent=args.latent,
                                 channels=tuple(args.channels), dtype=np.float32,
                                 backend=backend, rng=0)
+        self.stepper = self.model if whole_batch else sv.parallel.for_training(self.model)
         self.opt = sv.optim.Adam(self.model.params, lr=1e-3, backend=backend)
         self.rng = np.random.default_rng(0)
         self.n_params = self.model.n_params
@@ -102,7 +111,7 @@ class ScratchTrainer:
         self.warmup = time.perf_counter() - start
 
     def _step(self, xb):
-        loss, grads = self.model.loss_and_grads(xb, rng=self.rng)
+        loss, grads = self.stepper.loss_and_grads(xb, rng=self.rng)
         self.opt.step(grads)
         return loss
 
@@ -183,13 +192,16 @@ def worker(args):
         version = f"pytorch {torch.__version__} (cpu)"
     else:
         sys.path.insert(0, str(REPO))
-        if args.worker == "numba":
+        backend = args.worker.split("-")[0]
+        if backend == "numba":
             import numba
 
             if args.threads:
                 numba.set_num_threads(args.threads)
-        trainer = ScratchTrainer(x, args.worker, args)
-        version = f"scratchvae {args.worker}"
+        trainer = ScratchTrainer(x, backend, args, whole_batch=args.worker.endswith("batch"))
+        version = LABELS[args.worker]
+        if trainer.stepper is not trainer.model:
+            version += f" ({trainer.stepper.threads} threads)"
     print(json.dumps({"name": version, "warmup": trainer.warmup, "n_params": trainer.n_params,
                       "machine": machine_line()}), flush=True)
     for line in sys.stdin:
@@ -269,14 +281,17 @@ def main(argv=None):
     if rows:
         n_params = {r["n_params"] for r in rows.values()}
         print(f"parameters: {', '.join(map(str, sorted(n_params)))} (equal rows: same model)")
-    every = {name.split()[0] if name.startswith("pytorch") else name.split()[1]: r["all_seconds"]
-             for name, r in rows.items()}
-    if "numba" in every and "pytorch" in every:
-        print(ratio_line("numba / pytorch time", every["numba"], every["pytorch"],
+    every = {w.name: answers[w.name] for w in workers}
+    every = {name: [a[0] for a in values] for name, values in every.items()}
+    if "numba" in every and "torch" in every:
+        print(ratio_line("numba / pytorch time", every["numba"], every["torch"],
                          "target <= 0.80"))
     if "numba" in every and "numpy" in every:
         print(ratio_line("numpy / numba time", every["numpy"], every["numba"],
                          "target >= 1.50: numba 1.5x faster"))
+    if "numba" in every and "numba-whole-batch" in every:
+        print(ratio_line("numba / numba whole batch time", every["numba"],
+                         every["numba-whole-batch"], "data parallelism's gain"))
     if args.json:
         info = {"rows": rows, "machine": machine_line(), "threads": args.threads,
                 "epochs": args.epochs, "pause_between_turns": args.pause,

@@ -9,10 +9,14 @@ VAE, ReLU, batch 128, Adam 1e-3, float32. PyTorch (optional, not a dependency) r
 pytorch/examples VAE with the same sizes, started from the same initial weights, fed the same
 batches and the same noise eps.
 
-Three more rows, each in its own worker too. The Numba backend's first layer skips the zeros of
-x when BLAS runs on one thread (``jit.SPARSE_MAX_BLAS_THREADS``) and multiplies them by BLAS
-otherwise; "numba, sparse x" and "numba, dense x" force one way or the other, so both are
-measured at every thread count. "GEMM floor" runs the epoch's matrix products alone (forward,
+The scratchvae rows compute each step as ``sv.fit`` does (``sv.parallel.for_training``: for
+this dense VAE, the model itself on the whole batch). Four more rows, each in its own worker
+too. The Numba backend's first layer skips the zeros of x when BLAS runs on one thread
+(``jit.SPARSE_MAX_BLAS_THREADS``) and multiplies them by BLAS otherwise; "numba, sparse x" and
+"numba, dense x" force one way or the other, so both are measured at every thread count.
+"numba, parallel" is ``sv.parallel.DataParallel(vae, threads)``: each thread a slice of the
+batch, BLAS on one thread per slice (``sv.fit`` does not choose it for this model: measured
+slower). "GEMM floor" runs the epoch's matrix products alone (forward,
 dW and dx of every layer, same shapes, nothing else): the time an implementation that calls BLAS
 for every product cannot go below.
 
@@ -51,9 +55,10 @@ SIZES = (784, 400, 20)
 BATCH = 128
 LR = 1e-3
 N_TRAIN = 8000
-BACKENDS = ("numpy", "numba", "numba-sparse", "numba-dense", "gemm", "torch")
+BACKENDS = ("numpy", "numba", "numba-sparse", "numba-dense", "numba-parallel", "gemm", "torch")
 LABELS = {"numpy": "numpy", "numba": "numba", "numba-sparse": "numba, sparse x",
-          "numba-dense": "numba, dense x", "gemm": "GEMM floor", "torch": "torch"}
+          "numba-dense": "numba, dense x", "numba-parallel": "numba, parallel",
+          "gemm": "GEMM floor", "torch": "torch"}
 
 
 def parse_args(argv=None):
@@ -120,7 +125,10 @@ def load_mnist10k(root):
 
 
 class ScratchTrainer:
-    def __init__(self, backend, x_train, seed):
+    """The scratchvae VAE with Adam. Steps as ``sv.fit`` computes them
+    (``sv.parallel.for_training``), or data parallel on ``threads`` threads when given."""
+
+    def __init__(self, backend, x_train, seed, threads=None):
         import numpy as np
 
         import scratchvae as sv
@@ -131,6 +139,7 @@ class ScratchTrainer:
         self.vae = sv.VAE(n_in=SIZES[0], hidden=(SIZES[1],), n_latent=SIZES[2],
                           likelihood="bernoulli", dtype=np.float32, backend=backend, rng=seed)
         self.opt = sv.optim.Adam(self.vae.params, lr=LR, backend=backend)
+        self.stepper = sv.parallel.for_training(self.vae, threads)
         self.noise = np.random.default_rng(seed + 1)  # eps for every step
 
     def initial_weights(self):
@@ -139,7 +148,7 @@ class ScratchTrainer:
     def epoch(self, perm):
         for start in range(0, len(perm), BATCH):
             batch = self.x[perm[start:start + BATCH]]
-            _, grads = self.vae.loss_and_grads(batch, rng=self.noise)
+            _, grads = self.stepper.loss_and_grads(batch, rng=self.noise)
             self.opt.step(grads)
 
     def test_neg_elbo(self, x, eps):
@@ -339,6 +348,8 @@ def worker(args):
         else:
             jit.SPARSE_MAX_BLAS_THREADS = 10**6  # the sparse path at any BLAS thread count
         trainer = ScratchTrainer("numba", x_train, args.seed)
+    elif backend == "numba-parallel":
+        trainer = ScratchTrainer("numba", x_train, args.seed, threads=args.threads)
     else:
         trainer = ScratchTrainer(backend, x_train, args.seed)
     shuffle = np.random.default_rng(args.seed)  # the same batches in every worker
@@ -476,7 +487,7 @@ def print_table(results, args, torch_version):
     if numba_s and "numpy" in results:
         print(ratio_line("numpy / numba time", every["numpy"], every["numba"],
                          "target >= 1.50: numba 1.5x faster"))
-    for name in ("numba-sparse", "numba-dense"):
+    for name in ("numba-sparse", "numba-dense", "numba-parallel"):
         if numba_s and name in results:
             ratio = results[name]["seconds_per_epoch"] / numba_s
             print(f"{LABELS[name]} / numba = {ratio:.2f}")

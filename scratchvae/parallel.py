@@ -32,7 +32,7 @@ extensions draw their noise differently or weight examples unequally).
 import copy
 import functools
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
 import numpy as np
@@ -91,8 +91,11 @@ class DataParallel:
             futures = [self._worker_pool().submit(replica.loss_and_grads, x[s], eps[s], None,
                                                   beta)
                        for replica, s in zip(self.replicas[1:], slices[1:])]
-            results = [model.loss_and_grads(x[slices[0]], eps[slices[0]], None, beta)]
-            results += [future.result() for future in futures]
+            try:  # the first slice runs here, in the calling thread
+                results = [model.loss_and_grads(x[slices[0]], eps[slices[0]], None, beta)]
+            finally:  # (even after an error, no thread is left working on the copies)
+                wait(futures)
+            results += [future.result() for future in futures]  # re-raises a thread's error
         weights = [(s.stop - s.start) / n for s in slices]
         loss = sum(w * loss_i for w, (loss_i, _) in zip(weights, results))
         grads = results[0][1]  # the model's own gradient arrays, overwritten with the mean
