@@ -99,14 +99,33 @@ class DataParallel:
         weights = [(s.stop - s.start) / n for s in slices]
         loss = sum(w * loss_i for w, (loss_i, _) in zip(weights, results))
         grads = results[0][1]  # the model's own gradient arrays, overwritten with the mean
-        for key, grad in grads.items():
-            grad *= weights[0]
-            for w, (_, grads_i) in zip(weights[1:], results[1:]):
-                grad += w * grads_i[key]
+        self._average(grads, [grads_i for _, grads_i in results[1:]], weights)
         terms = [self.replicas[i].last_loss_terms for i in range(len(slices))]
         model.last_loss_terms = {key: sum(w * t[key] for w, t in zip(weights, terms))
                                  for key in terms[0]}
         return loss, grads
+
+    def _average(self, grads, others, weights):
+        """In place: grads[key] = w_0 grads[key] + sum_i w_i others[i][key], for every key; the
+        keys are shared out among the threads (one pass over memory each, no temporaries)."""
+        scaled_sum_into = self.model.kernels.scaled_sum_into
+
+        def average(keys):
+            for key in keys:
+                total, scale = grads[key], weights[0]
+                for w, other in zip(weights[1:], others):
+                    scaled_sum_into(total, other[key], scale, w)
+                    scale = 1.0
+
+        keys = sorted(grads, key=lambda k: grads[k].size, reverse=True)
+        shares = [keys[i::len(weights)] for i in range(len(weights))]  # biggest arrays first
+        futures = [self._worker_pool().submit(average, share) for share in shares[1:]]
+        try:
+            average(shares[0])
+        finally:
+            wait(futures)
+        for future in futures:
+            future.result()
 
     def _worker_pool(self):
         if self._pool is None:

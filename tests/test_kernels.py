@@ -239,6 +239,24 @@ def test_gaussian_nll_and_grad_match_reference_for_full_and_scalar_logvar(dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_scaled_sum_into_matches_reference_in_place(dtype):
+    rng = np.random.default_rng(11)
+    for shape in [(1,), (7, 13), (3, 4, 5)]:
+        target = rng.standard_normal(shape).astype(dtype)
+        source = rng.standard_normal(shape).astype(dtype)
+        got, want = target.copy(), target.copy()
+        jit.scaled_sum_into(got, source, 0.25, 0.75)
+        ref.scaled_sum_into(want, source, 0.25, 0.75)
+        _assert_same(got, want, dtype)
+        np.testing.assert_allclose(want, 0.25 * target + 0.75 * source, rtol=1e-6)
+        assert got.dtype == dtype
+    with pytest.raises(ValueError, match="C-contiguous"):
+        jit.scaled_sum_into(np.zeros((4, 4), dtype)[:, ::2], np.zeros((4, 2), dtype), 1, 1)
+    with pytest.raises(ValueError, match="same shape"):
+        jit.scaled_sum_into(np.zeros(3, dtype), np.zeros(4, dtype), 1, 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_adam_update_matches_reference_in_place_including_strided_params(dtype):
     rng = np.random.default_rng(6)
     for shape in [(1,), (7, 13), (40_000,)]:

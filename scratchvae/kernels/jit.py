@@ -657,6 +657,24 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step):
         arrays[name][...] = flat[name].reshape(arrays[name].shape)
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _scaled_sum_kernel(target, source, target_scale, source_scale):
+    for i in range(target.size):
+        target[i] = target_scale * target[i] + source_scale * source[i]
+
+
+def scaled_sum_into(target, source, target_scale, source_scale):
+    """In place: ``target = target_scale * target + source_scale * source``, one pass (no
+    temporary). target: a C-contiguous float array; source: the same shape."""
+    if not (isinstance(target, np.ndarray) and target.flags.c_contiguous
+            and target.dtype in (np.float32, np.float64)):
+        raise ValueError("target must be a C-contiguous float32 or float64 array updated in place")
+    check_same_shape(target=target, source=source)
+    t = target.dtype.type
+    _scaled_sum_kernel(target.reshape(-1), _c(source, target.dtype).reshape(-1),
+                       t(target_scale), t(source_scale))
+
+
 # ---------------------------------------------------------------------------------------------
 # the teaching matmul
 # ---------------------------------------------------------------------------------------------

@@ -133,6 +133,13 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step):
     param -= lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
+def scaled_sum_into(target, source, target_scale, source_scale):
+    """In place: ``target = target_scale * target + source_scale * source`` (same shapes): how
+    data parallelism averages the slices' gradients (:mod:`scratchvae.parallel`)."""
+    target *= target_scale
+    target += source_scale * source
+
+
 def matmul(a, b):
     """``c[i, j] = sum_k a[i, k] * b[k, j]``; a: (n, k), b: (k, m) -> (n, m)."""
     return a @ b
