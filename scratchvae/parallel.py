@@ -52,8 +52,10 @@ class DataParallel:
     ``model.loss_and_grads``; ``params`` and ``last_loss_terms`` are the model's.
 
     model: a VAE or ConvVAE (exactly these classes); threads: how many (1 runs the model
-    alone). While a step runs, BLAS is set to one thread (each thread has its own core) and
-    set back afterwards. ``close()`` (or a ``with`` block) stops the worker threads.
+    alone). The copies are made here: settle the model's options (likelihood, sigma, ...)
+    before, not after (``beta`` is the exception: every step uses the model's current one).
+    While a step runs, BLAS is set to one thread (each thread has its own core) and set back
+    afterwards. ``close()`` (or a ``with`` block) stops the worker threads.
     """
 
     def __init__(self, model, threads=2):
@@ -79,6 +81,7 @@ class DataParallel:
         parallel. x: (batch, n_in); eps: (batch, n_latent) or None to draw it from ``rng``."""
         model = self.model
         x = check_array("x", x, ndim=2, shape=(None, model.n_in), finite=False)  # values: below
+        beta = model.beta if beta is None else beta  # the model's current beta, for every copy
         n = x.shape[0]
         if eps is None:  # the whole batch's noise, as the model itself would draw it
             eps = as_generator(rng).standard_normal((n, model.n_latent)).astype(model.dtype)

@@ -53,6 +53,16 @@ def test_noise_is_drawn_for_the_whole_batch_so_the_thread_count_does_not_change_
             assert loss_dp == pytest.approx(loss, rel=1e-12)
 
 
+def test_every_copy_uses_the_models_current_beta():
+    model = _models("numba")[0]
+    data_parallel = parallel.DataParallel(model, 2)
+    model.beta = 3.0  # changed after the copies were made
+    x, eps = _batch(model, 6)
+    loss, _ = model.loss_and_grads(x, eps)
+    loss_dp, _ = data_parallel.loss_and_grads(x, eps)
+    assert loss_dp == pytest.approx(loss, rel=1e-12)
+
+
 def test_float32_results_match_the_model_to_float32_rounding():
     model = _models("numba", np.float32)[1]
     x, eps = _batch(model, 16)
