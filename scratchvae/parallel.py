@@ -20,10 +20,12 @@ the loss) run on one core, and a parallel loop started between two products figh
 spinning threads for the cores (see :mod:`scratchvae.kernels.jit`). Here BLAS runs on one
 thread per slice, and everything, the products and the passes around them, runs on every core.
 The Numba kernels release Python's lock (``nogil=True``), as NumPy's products do, so the
-threads run at the same time. For the convolutional VAE this makes an epoch faster; for the
-small dense VAE it makes it slower (its steps are short, and the Python between the kernels of
-the two threads takes turns on the lock), so :func:`for_training` uses it for the
-convolutional VAE only.
+threads run at the same time. Measured on two cores (benchmarks/README.md): an epoch of the
+convolutional VAE takes 5-13% less time than on the whole batch; one of the small dense VAE
+takes about 1.3x more (its steps are about 3 ms, its half-batch products are less efficient,
+and the Python between the kernels of the two threads takes turns on the lock). So
+:func:`for_training` uses it for the convolutional VAE only. Machines with more cores were not
+measured.
 
 Supported: :class:`scratchvae.VAE` and :class:`scratchvae.ConvVAE` (exactly these classes: the
 extensions draw their noise differently or weight examples unequally).
@@ -42,8 +44,8 @@ from scratchvae.models.vae import VAE
 from scratchvae.validation import as_generator, check_array, check_positive_int
 
 SUPPORTED_MODELS = (VAE, ConvVAE)
-KERNEL_MODULES = ("scratchvae.kernels.reference", "scratchvae.kernels.jit",
-                  "scratchvae.kernels.conv_reference", "scratchvae.kernels.conv_jit")
+_KERNEL_MODULES = ("scratchvae.kernels.reference", "scratchvae.kernels.jit",
+                  "scratchvae.kernels.conv_reference", "scratchvae.kernels.conv_jit")  # shared
 
 
 class DataParallel:
@@ -162,9 +164,8 @@ def for_training(model, threads=None):
     itself. threads >= 2: DataParallel (ValueError for a model it does not support).
     """
     if threads is None:
-        n = blas_threads()
-        if type(model) is ConvVAE and model.backend == "numba" and n >= 2:
-            return DataParallel(model, n)
+        if type(model) is ConvVAE and model.backend == "numba" and blas_threads() >= 2:
+            return DataParallel(model, blas_threads())
         return model
     threads = check_positive_int("threads", threads)
     return model if threads == 1 else DataParallel(model, threads)
@@ -179,7 +180,7 @@ def _replica(model):
     """A deep copy of ``model`` that shares its parameter arrays (and the kernel modules): the
     layers' caches and gradients are its own, the weights are the model's."""
     memo = {id(array): array for array in model.params.values()}
-    for name in KERNEL_MODULES:
+    for name in _KERNEL_MODULES:
         module = sys.modules.get(name)
         if module is not None:
             memo[id(module)] = module
