@@ -331,6 +331,9 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
     extra_metadata = dict(metadata or {})
 
     # the step's loss and gradients: the model itself, or data-parallel copies of it
+    if uses_train_step and threads not in (None, 1):
+        raise ValueError(f"threads={threads!r} needs a model trained by loss_and_grads; "
+                         f"{type(model).__name__} trains with its own train_step")
     stepper = model if uses_train_step else for_training(model, threads)
     with contextlib.closing(stepper) if stepper is not model else contextlib.nullcontext():
         for epoch in range(initial_epoch, epochs):

@@ -169,3 +169,13 @@ def test_every_numba_kernel_releases_the_python_lock():
     assert len(kernels) > 15
     for kernel in kernels:
         assert kernel.targetoptions.get("nogil") is True, kernel.__name__
+
+
+def test_fit_refuses_threads_for_models_that_train_with_their_own_step_or_are_not_supported():
+    x = np.random.default_rng(0).uniform(size=(16, 12))
+    aae = sv.AdversarialAutoencoder(n_in=12, hidden=(5,), n_code=2, disc_hidden=(4,))
+    with pytest.raises(ValueError, match="threads=2 needs a model trained by loss_and_grads"):
+        sv.fit(aae, x, epochs=1, progress=False, threads=2)
+    with pytest.raises(ValueError, match="DataParallel supports VAE or ConvVAE"):
+        sv.fit(sv.Autoencoder(n_in=12, hidden=(5,), n_code=2), x, epochs=1, progress=False,
+               threads=2)
