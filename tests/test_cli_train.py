@@ -87,6 +87,20 @@ def test_train_rejects_bad_flags_with_a_message(tmp_path, capsys):
     assert "argument --epochs: must be a positive integer" in capsys.readouterr().err
 
 
+def test_train_threads_flag_trains_data_parallel_or_says_which_models_support_it(tmp_path,
+                                                                                 capsys):
+    args = ["train", "--epochs", "1", "--n-train", "64", "--n-test", "32", "--latent", "2",
+            "--backend", "numpy", "--no-figures", "--progress", "never", "--out", str(tmp_path)]
+    assert main([*args, "--model", "convvae", "--threads", "2", "--name", "parallel"]) == 0
+    history = json.loads((tmp_path / "parallel" / "history.json").read_text())
+    assert history["epoch"] == [1] and np.isfinite(history["train_loss"][0])
+    capsys.readouterr()
+    assert main([*args, "--model", "ae", "--threads", "2", "--name", "ae"]) != 0
+    assert "DataParallel supports VAE or ConvVAE models" in capsys.readouterr().err
+    assert main([*args, "--threads", "0"]) == 2
+    assert "argument --threads: must be a positive integer" in capsys.readouterr().err
+
+
 def test_build_model_maps_names_to_models_and_lists_the_valid_ones():
     assert {"vae", "ae", "dae"} <= set(BUILDERS)
     vae = build_model("vae", 64, (8, 8), {"hidden": (16,), "latent": 3, "backend": "numpy"})

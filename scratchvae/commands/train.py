@@ -82,6 +82,10 @@ def add_arguments(parser):
                         help="test examples (default: 1000 sprites, else the whole split)")
     parser.add_argument("--kl-warmup", type=nonnegative_int, default=0,
                         help="epochs of linear KL warm-up (beta from 0 to --beta)")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="data parallelism: threads, each on a slice of every batch "
+                             "(default: automatic, on for convvae with numba and 2+ BLAS "
+                             "threads; 1: off)")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     add_progress_argument(parser)
 
@@ -182,7 +186,8 @@ def run(args):
     history = fit(model, x_train, epochs=args.epochs, batch_size=args.batch_size,
                   x_val=x_test, y_train=y_train, y_val=y_test, rng=args.seed, lr=lr,
                   checkpoint=run_dir / "model.npz", progress=progress,
-                  kl_warmup_epochs=args.kl_warmup, metadata=info, callbacks=[report])
+                  kl_warmup_epochs=args.kl_warmup, metadata=info, callbacks=[report],
+                  threads=args.threads)
     (run_dir / "history.json").write_text(json.dumps(history, indent=1) + "\n")
     written = [run_dir / "model.npz", run_dir / "history.json", run_dir / "run.json"]
     if not args.no_figures:
