@@ -21,9 +21,10 @@ spinning threads for the cores (see :mod:`scratchvae.kernels.jit`). Here BLAS ru
 thread per slice, and everything, the products and the passes around them, runs on every core.
 The Numba kernels release Python's lock (``nogil=True``), as NumPy's products do, so the
 threads run at the same time. Measured on two cores (benchmarks/README.md): an epoch of the
-convolutional VAE takes 5-13% less time than on the whole batch; one of the small dense VAE
-takes about 1.3x more (its steps are about 3 ms, its half-batch products are less efficient,
-and the Python between the kernels of the two threads takes turns on the lock). So
+convolutional VAE takes 0.68-1.00 of the time it takes on the whole batch (median of six runs
+0.90); one of the small dense VAE takes about 1.3x more (its steps are about 3 ms, its
+half-batch products are less efficient, and the Python between the kernels of the two threads
+takes turns on the lock). So
 :func:`for_training` uses it for the convolutional VAE only. Machines with more cores were not
 measured.
 
