@@ -24,9 +24,8 @@ threads run at the same time. Measured on two cores (benchmarks/README.md): an e
 convolutional VAE takes 0.68-1.00 of the time it takes on the whole batch (median of six runs
 0.90); one of the small dense VAE takes about 1.3x more (its steps are about 3 ms, its
 half-batch products are less efficient, and the Python between the kernels of the two threads
-takes turns on the lock). So
-:func:`for_training` uses it for the convolutional VAE only. Machines with more cores were not
-measured.
+takes turns on the lock). So :func:`for_training` uses it for the convolutional VAE only.
+Machines with more cores were not measured.
 
 Supported: :class:`scratchvae.VAE` and :class:`scratchvae.ConvVAE` (exactly these classes: the
 extensions draw their noise differently or weight examples unequally).
