@@ -281,8 +281,7 @@ def main(argv=None):
     if rows:
         n_params = {r["n_params"] for r in rows.values()}
         print(f"parameters: {', '.join(map(str, sorted(n_params)))} (equal rows: same model)")
-    every = {w.name: answers[w.name] for w in workers}
-    every = {name: [a[0] for a in values] for name, values in every.items()}
+    every = {w.name: [seconds for seconds, _ in answers[w.name]] for w in workers}
     if "numba" in every and "torch" in every:
         print(ratio_line("numba / pytorch time", every["numba"], every["torch"],
                          "target <= 0.80"))

@@ -35,10 +35,10 @@ import copy
 import functools
 import sys
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
 
 import numpy as np
 
+from scratchvae.kernels import blas_threads, blas_threads_limited
 from scratchvae.models.convvae import ConvVAE
 from scratchvae.models.vae import VAE
 from scratchvae.validation import as_generator, check_array, check_positive_int
@@ -93,14 +93,9 @@ class DataParallel:
         bounds = np.linspace(0, n, min(self.threads, n) + 1).round().astype(int)
         slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
         with blas_threads_limited(1 if len(slices) > 1 else None):
-            futures = [self._worker_pool().submit(replica.loss_and_grads, x[s], eps[s], None,
-                                                  beta)
-                       for replica, s in zip(self.replicas[1:], slices[1:])]
-            try:  # the first slice runs here, in the calling thread
-                results = [model.loss_and_grads(x[slices[0]], eps[slices[0]], None, beta)]
-            finally:  # (even after an error, no thread is left working on the copies)
-                wait(futures)
-            results += [future.result() for future in futures]  # re-raises a thread's error
+            results = self._run_in_threads(
+                [functools.partial(replica.loss_and_grads, x[s], eps[s], None, beta)
+                 for replica, s in zip(self.replicas, slices)])
         weights = [(s.stop - s.start) / n for s in slices]
         loss = sum(w * loss_i for w, (loss_i, _) in zip(weights, results))
         grads = results[0][1]  # the model's own gradient arrays, overwritten with the mean
@@ -124,13 +119,18 @@ class DataParallel:
 
         keys = sorted(grads, key=lambda k: grads[k].size, reverse=True)
         shares = [keys[i::len(weights)] for i in range(len(weights))]  # biggest arrays first
-        futures = [self._worker_pool().submit(average, share) for share in shares[1:]]
+        self._run_in_threads([functools.partial(average, share) for share in shares])
+
+    def _run_in_threads(self, tasks):
+        """Call every task (no arguments) at the same time: the first in the calling thread,
+        the others in the worker threads; return their results in order. After an error no
+        thread is left working; a worker's error is raised here."""
+        futures = [self._worker_pool().submit(task) for task in tasks[1:]]
         try:
-            average(shares[0])
+            first = tasks[0]()
         finally:
             wait(futures)
-        for future in futures:
-            future.result()
+        return [first] + [future.result() for future in futures]
 
     def _worker_pool(self):
         if self._pool is None:
@@ -172,7 +172,7 @@ def for_training(model, threads=None):
 
 
 # ---------------------------------------------------------------------------------------------
-# helpers: the model's copies, BLAS's thread count
+# helper: the model's copies
 # ---------------------------------------------------------------------------------------------
 
 
@@ -187,24 +187,3 @@ def _replica(model):
     return copy.deepcopy(model, memo)
 
 
-@functools.cache
-def _blas_controller():
-    """threadpoolctl's handle on the loaded BLAS libraries (found on first use)."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController().select(user_api="blas")
-
-
-def blas_threads():
-    """How many threads BLAS uses right now (1 if threadpoolctl finds no BLAS)."""
-    return max((lib.num_threads for lib in _blas_controller().lib_controllers), default=1)
-
-
-@contextmanager
-def blas_threads_limited(n):
-    """Inside the block BLAS uses at most ``n`` threads (None: unchanged); restored after."""
-    if n is None:
-        yield
-        return
-    with _blas_controller().limit(limits=n):
-        yield

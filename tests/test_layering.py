@@ -52,8 +52,8 @@ MEMBERS = {
 # third-party packages a level may import (the standard library is always allowed)
 THIRD_PARTY = {"math": {"numpy"}, "kernels": {"numpy", "numba"}, "layers": {"numpy"},
                "models": {"numpy"}, "base": {"numpy"}}
-THIRD_PARTY_EXCEPTIONS = {"scratchvae.kernels": {"numba"},    # probes numba for backend="numba"
-                          "scratchvae.kernels.jit": {"threadpoolctl"},  # BLAS's thread count
+THIRD_PARTY_EXCEPTIONS = {"scratchvae.kernels": {"numba",     # probes numba for backend="numba"
+                                                 "threadpoolctl"},  # BLAS's thread count
                           "scratchvae.progress": {"tqdm"}}    # the progress bar itself
 GETATTR_ALLOWED = {"scratchvae"}  # the package root's lazy top-level API
 

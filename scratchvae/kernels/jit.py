@@ -28,13 +28,13 @@ epoch 4x slower). BLAS and the teaching matmul use the thread count chosen with
 layer's two products skip the zeros of x (:func:`sparse_x_matmul`).
 """
 
-import functools
 import math
 
 import numpy as np
 from numba import njit, prange
 
 from scratchvae.functional import LEAKY_SLOPE, sum_to_shape
+from scratchvae.kernels import blas_threads
 from scratchvae.losses import LOG_2PI
 from scratchvae.validation import check_same_shape
 
@@ -331,20 +331,6 @@ SPARSE_CHECK_ROWS = 16
 """How many rows of x :func:`_is_sparse` counts to estimate x's density (a full count of every
 layer's input, every step, cost 4% of an epoch). Either path is exact: the estimate only
 chooses the faster one."""
-
-@functools.cache
-def _blas_libraries():
-    """threadpoolctl's handles on the loaded BLAS libraries, found on first use (not at import)."""
-    from threadpoolctl import ThreadpoolController
-
-    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
-
-
-def blas_threads():
-    """How many threads BLAS uses right now (as set by ``OMP_NUM_THREADS``, threadpoolctl's
-    ``threadpool_limits`` or ``sv.notebook.setup``). About half a microsecond per call."""
-    return max((library.num_threads for library in _blas_libraries()), default=1)
-
 
 def _use_sparse(x):
     """Whether x @ W (and x.T @ dpre) should skip the zeros of x: x is sparse and BLAS runs on
