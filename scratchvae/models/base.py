@@ -57,7 +57,8 @@ class Model:
 
     def _check_x(self, x, name="x", binary_range=False):
         """x as a (batch, n_in) array of the model's dtype; finite; in [0, 1] if required."""
-        x = check_array(name, x, ndim=2, shape=(None, self.n_in))
+        # shape and dtype first; values once, after any conversion (one min and one max)
+        x = check_array(name, x, ndim=2, shape=(None, self.n_in), finite=False)
         if x.shape[0] == 0:
             raise ValueError(f"{name} must hold at least one example, got shape {x.shape}")
         if not np.issubdtype(x.dtype, np.floating) or x.dtype != self.dtype:
