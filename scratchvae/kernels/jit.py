@@ -407,7 +407,8 @@ def sparse_x_weight_grad(x, dpre):
 
     x: (batch, n_in), dpre: (batch, n_out) -> dW: (n_in, n_out). Row k of dW adds
     x[i, k] * dpre[i] over the examples i where pixel k is nonzero: the same kernel as
-    :func:`sparse_x_matmul`, fed the rows of x.T (one contiguous copy, 3% of the kernel's time).
+    :func:`sparse_x_matmul`, fed the rows of x.T (one contiguous copy: on an MNIST batch about
+    0.04 ms, a tenth of the kernel's time).
     """
     dtype = _float_dtype(x, dpre)
     x, dpre = np.asarray(x, dtype=dtype), _c(dpre, dtype)

@@ -5,7 +5,6 @@ A model is a set of named sub-networks (``self.networks``: name -> Sequential or
 optimizers update the model in place; ``loss_and_grads`` returns grads with the same keys.
 """
 
-import numpy as np
 
 from scratchvae.kernels import BACKENDS, get_backend
 from scratchvae.validation import check_array, check_choice, check_dtype
@@ -61,7 +60,7 @@ class Model:
         x = check_array(name, x, ndim=2, shape=(None, self.n_in), finite=False)
         if x.shape[0] == 0:
             raise ValueError(f"{name} must hold at least one example, got shape {x.shape}")
-        if not np.issubdtype(x.dtype, np.floating) or x.dtype != self.dtype:
+        if x.dtype != self.dtype:  # float32 <-> float64 (check_array refused other dtypes)
             x = x.astype(self.dtype)
         check_array(name, x, low=0.0 if binary_range else None,
                     high=1.0 if binary_range else None)
