@@ -392,7 +392,7 @@ def _sparse_row_pairs_times_dense_kernel(a, B, out):
     result rows: each B[k][j] loaded feeds two multiply-adds. It pays when neighbouring rows
     are nonzero in mostly the same places: the rows of x.T (one pixel over the batch; two
     adjacent pixels are nonzero in about 30 images of an MNIST batch of 128 where one alone is
-    in 25), where it makes the weight gradient about 15% faster. Two images' pixels overlap
+    in 25), where it makes the weight gradient 17-21% faster. Two images' pixels overlap
     less (a union of 238 where one has 155), so x @ W keeps the one-row kernel. An odd last
     row goes to the one-row kernel.
     """
