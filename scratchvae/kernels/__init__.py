@@ -65,7 +65,7 @@ def _blas_controller():
 def blas_threads():
     """How many threads BLAS uses right now (as set by ``OMP_NUM_THREADS``, threadpoolctl's
     ``threadpool_limits`` or ``sv.notebook.setup``; 1 if threadpoolctl finds no BLAS). About
-    half a microsecond per call."""
+    a microsecond per call."""
     return max((lib.num_threads for lib in _blas_controller().lib_controllers), default=1)
 
 

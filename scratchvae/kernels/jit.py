@@ -401,9 +401,7 @@ def _sparse_row_pairs_times_dense_kernel(a, B, out):
     cols = np.empty(n_inner, dtype=np.int32)
     vals_first = np.empty(n_inner, dtype=a.dtype)
     vals_second = np.empty(n_inner, dtype=a.dtype)
-    n_pairs = n_rows // 2
-    for pair in range(n_pairs):
-        i = 2 * pair
+    for i in range(0, n_rows - 1, 2):  # rows i and i + 1
         first, second = a[i], a[i + 1]
         count = 0
         for k in range(n_inner):  # 1. compress the union of the two rows' nonzeros
@@ -437,10 +435,11 @@ def _sparse_row_pairs_times_dense_kernel(a, B, out):
         _sparse_rows_times_dense_kernel(a[n_rows - 1:], B, out[n_rows - 1:])
 
 
-def _sparse_rows_times_dense(a, B):
-    """``a @ B`` over the nonzeros of a (both 2-D, same float dtype)."""
+def _sparse_rows_times_dense(a, B, kernel=_sparse_rows_times_dense_kernel):
+    """``a @ B`` over the nonzeros of a (both 2-D, same float dtype), by ``kernel`` (one of
+    the two above)."""
     out = np.empty((a.shape[0], B.shape[1]), dtype=B.dtype)
-    _sparse_rows_times_dense_kernel(a, B, out)
+    kernel(a, B, out)
     return out
 
 
@@ -470,10 +469,7 @@ def sparse_x_weight_grad(x, dpre):
     if x.ndim != 2 or dpre.ndim != 2 or x.shape[0] != dpre.shape[0]:
         raise ValueError(f"x (batch, n_in) and dpre (batch, n_out) must share the batch; got "
                          f"x {x.shape} and dpre {dpre.shape}")
-    x_t = _c(x.T, dtype)
-    dW = np.empty((x_t.shape[0], dpre.shape[1]), dtype=dpre.dtype)
-    _sparse_row_pairs_times_dense_kernel(x_t, dpre, dW)
-    return dW
+    return _sparse_rows_times_dense(_c(x.T, dtype), dpre, _sparse_row_pairs_times_dense_kernel)
 
 
 def _is_transposed(a):
