@@ -38,6 +38,7 @@ extensions = [
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "_templates"]
 templates_path = ["_templates"]
 html_static_path = ["_static"]
+html_css_files = ["scratchvae.css"]  # wrapped code, the explorer's panels
 html_title = "scratchvae: autoencoders and VAEs from scratch"
 html_theme = "alabaster"
 html_theme_options = {
