@@ -264,3 +264,169 @@ def _resolve(dotted):
             obj = getattr(obj, attr, None)
         return obj
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The latent space explorer (docs/explorer.md): the shipped decoders in the browser
+# ---------------------------------------------------------------------------------------------
+
+EXPLORER_MODELS = ("vae-mnist-2d", "ae-mnist-2d", "vae-mnist-5d")
+SCREENSHOTS_ENV = "SCRATCHVAE_SCREENSHOTS"  # a folder for the explorer's screenshots (else tmp)
+
+
+def _export_script():
+    spec = importlib.util.spec_from_file_location("export_explorer",
+                                                  ROOT / "scripts" / "export_explorer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _without_scatter(header):
+    header = json.loads(json.dumps(header))
+    for entry in header["models"].values():
+        entry.pop("scatter", None)
+    return header
+
+
+def test_explorer_export_equals_a_fresh_export_of_the_shipped_checkpoints():
+    # needs no browser: runs everywhere. The weights part must be identical, bit for bit; the
+    # scatter (encoded held-out MNIST digits) is compared when the MNIST test file is at hand.
+    import numpy as np
+
+    export = _export_script()
+    committed_header, committed_weights, committed_scatter = export.parse(
+        export.OUT.read_text(encoding="utf-8"))
+    root = export.default_root()
+    have_data = (root / "mnist" / "t10k-images-idx3-ubyte.gz").is_file()
+    header, weights, scatter = export.export(root, with_scatter=have_data)
+    assert committed_weights == weights, "explorer-data.js is stale: run scripts/export_explorer.py"
+    assert _without_scatter(committed_header) == _without_scatter(header)
+    assert set(committed_header["models"]) == set(EXPLORER_MODELS)
+    for name in ("vae-mnist-2d", "ae-mnist-2d"):
+        assert "scatter" in committed_header["models"][name], name
+    if not have_data:
+        return
+    assert len(committed_scatter) == len(scatter)
+    for name in ("vae-mnist-2d", "ae-mnist-2d"):
+        fresh, stored = header["models"][name]["scatter"], committed_header["models"][name]["scatter"]
+        assert fresh["extent"] == stored["extent"], name
+        for key, dtype in (("z", np.float32), ("labels", np.uint8)):
+            assert fresh[key] == stored[key], (name, key)
+            start = fresh[key]["offset"] - header["weights_bytes"]
+            count = int(np.prod(fresh[key]["shape"]))
+            new = np.frombuffer(scatter, dtype=dtype, count=count, offset=start)
+            old = np.frombuffer(committed_scatter, dtype=dtype, count=count, offset=start)
+            if dtype is np.uint8:
+                np.testing.assert_array_equal(old, new)
+            else:  # encoding is float32 arithmetic: allow BLAS rounding differences
+                np.testing.assert_allclose(old, new, rtol=1e-5, atol=1e-5)
+
+
+def _explorer_page(browser, site_dir, outside, errors):
+    """explorer.html opened from disk (file://), every request outside the site recorded and
+    refused, page errors collected."""
+    site_url = Path(site_dir).resolve().as_uri() + "/"
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+
+    def only_the_site(route):
+        url = route.request.url
+        if url.startswith(site_url) or urlsplit(url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    page.route("**/*", only_the_site)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(site_url + "explorer.html", wait_until="load")
+    page.wait_for_function("() => window.scratchvaeExplorer && window.scratchvaeExplorer.ready",
+                           timeout=30_000)
+    return page
+
+
+def _image_of(page, index):
+    """The pixels of the index-th decoded image (a data: URL of the canvas)."""
+    return page.evaluate("(i) => document.querySelectorAll('[data-explorer=\"image\"]')[i]"
+                         ".toDataURL()", index)
+
+
+def test_explorer_decodes_like_the_package_and_follows_the_pointer(site_dir, browser, tmp_path):
+    import numpy as np
+
+    import scratchvae as sv
+
+    shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    outside, errors = [], []
+    page = _explorer_page(browser, site_dir, outside, errors)
+    try:
+        assert page.evaluate("() => window.scratchvaeExplorer.models") == list(EXPLORER_MODELS)
+        # decode(name, z) is the package's model.mean_image(model.decode(z)), 20 random z each
+        rng = np.random.default_rng(31)
+        for name in EXPLORER_MODELS:
+            model = sv.pretrained.load(name)
+            z = rng.normal(scale=1.5, size=(20, 5 if name.endswith("-5d") else 2))
+            if name == "ae-mnist-2d":  # its codes spread over tens of units
+                z *= 8
+            expected = model.mean_image(model.decode(z))
+            got = np.array(page.evaluate(
+                "([name, zs]) => zs.map(z => window.scratchvaeExplorer.decode(name, z))",
+                [name, z.tolist()]))
+            assert got.shape == (20, 784), (name, got.shape)
+            error = np.abs(got - expected).max()
+            assert error < 1e-4, f"{name}: max |browser - package| = {error:.2e}"
+        # one decode takes under 10 ms (the median of 50, after one warm-up call)
+        for name in EXPLORER_MODELS:
+            ms = page.evaluate(
+                """(name) => {
+                    const api = window.scratchvaeExplorer, n = name.endsWith('5d') ? 5 : 2;
+                    const z = Array.from({length: n}, (_, i) => 0.3 * i - 0.5);
+                    api.decode(name, z);
+                    const times = [];
+                    for (let k = 0; k < 50; k++) {
+                        const start = performance.now();
+                        api.decode(name, z.map(v => v + 0.01 * k));
+                        times.push(performance.now() - start);
+                    }
+                    times.sort((a, b) => a - b);
+                    return times[25];
+                }""", name)
+            assert ms < 10, f"{name}: a decode took {ms:.2f} ms (median of 50)"
+        # moving the pointer over a plane changes its image (and only that panel's readout)
+        planes = page.locator('[data-explorer="plane"]')
+        assert planes.count() == 2
+        for index in range(2):
+            plane = planes.nth(index)
+            plane.scroll_into_view_if_needed()
+            box = plane.bounding_box()
+            page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.45 * box["height"])
+            before = _image_of(page, index)
+            page.mouse.move(box["x"] + 0.8 * box["width"], box["y"] + 0.2 * box["height"], steps=5)
+            after = _image_of(page, index)
+            assert after != before, f"the image of plane {index} did not change"
+            z = json.loads(plane.get_attribute("data-z"))
+            assert z[0] > 0 and z[1] > 0, z  # right and up of the middle: positive coordinates
+            page.locator(".explorer-panel").nth(index).screenshot(
+                path=str(shots / f"explorer-plane-{index}.png"))
+        page.screenshot(path=str(shots / "explorer-planes.png"), full_page=True)
+        # every slider changes the 5-D image
+        sliders = page.locator('[data-explorer="slider"]')
+        assert sliders.count() == 5
+        for index in range(5):
+            before = _image_of(page, 2)
+            sliders.nth(index).focus()
+            page.keyboard.press("End")  # the slider to +3
+            after = _image_of(page, 2)
+            assert after != before, f"slider z{index} did not change the image"
+        page.locator(".explorer-panel[data-model='vae-mnist-5d']").screenshot(
+            path=str(shots / "explorer-sliders.png"))
+    finally:
+        page.close()
+    assert outside == [], f"requests that left the site: {outside}"
+    assert errors == [], f"errors in the page: {errors}"
+
+
+def test_index_links_the_explorer(site_dir):
+    index = (site_dir / "index.html").read_text(encoding="utf-8")
+    assert 'href="explorer.html' in index
