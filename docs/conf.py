@@ -9,7 +9,9 @@ Build (README): ``pip install -e ".[docs]" && python -m sphinx docs site``
 - Math is typeset by MathJax 3 from ``_static/mathjax/tex-svg-full.js`` (the npm package
   ``mathjax@3.2.2``, ``es5/tex-svg-full.js``, Apache-2.0, licence beside it). The file holds
   every TeX extension and draws with SVG paths, so the site needs no font files and no network.
-- The API reference is generated from the docstrings (autodoc + autosummary).
+- The API reference is generated from the docstrings: docs/apiref.py writes its pages (tables of
+  one-line summaries, one page per module and per top-level name such as ``sv.VAE``) and autodoc
+  fills in the full docstrings.
 
 The notebooks are copied into ``docs/notebooks/`` (generated, ignored by git) when the build
 starts, because Sphinx reads pages only from inside its source folder.
@@ -31,7 +33,6 @@ release = "0.1.0"
 extensions = [
     "myst_nb",
     "sphinx.ext.autodoc",
-    "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
 ]
 
@@ -48,7 +49,8 @@ html_theme_options = {
     "page_width": "1180px",
     "body_max_width": "none",
 }
-html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
+html_sidebars = {"**": ["about.html", "page-contents.html", "navigation.html", "relations.html",
+                        "searchbox.html"]}  # page-contents: in-page contents (_templates/)
 
 # MathJax 3 from this repository (offline); SVG output needs no web fonts.
 mathjax_path = "mathjax/tex-svg-full.js"
@@ -60,7 +62,6 @@ myst_heading_anchors = 3
 nb_execution_mode = "off"
 nb_merge_streams = True
 
-autosummary_generate = True
 autodoc_default_options = {"members": True, "show-inheritance": True, "ignore-module-all": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"
@@ -111,6 +112,14 @@ def write_contract_additions(app):
     _write_if_changed(DOCS / "api" / "contract-additions.md", contract.page())
 
 
+def write_api_reference(app):
+    """docs/api/generated/: the API reference's pages, generated from the code (docs/apiref.py)."""
+    sys.path.insert(0, str(DOCS))
+    import apiref
+
+    apiref.write(_write_if_changed)
+
+
 def keep_notebook_outputs_in_build_folder(app):
     """MyST-NB writes notebook images to ``<parent of the output folder>/jupyter_execute``: with
     ``python -m sphinx docs site`` that is the repository root. Put them in the build's doctree
@@ -121,8 +130,39 @@ def keep_notebook_outputs_in_build_folder(app):
         app.env.mystnb_config = config.copy(output_folder=str(folder))
 
 
+def add_notebook_download(app, pagename, templatename, context, doctree):
+    """A notebook page gets a link to its .ipynb (the student version for homework), which
+    :func:`copy_notebook_downloads` puts beside the page."""
+    if not pagename.startswith("notebooks/") or doctree is None:
+        return
+    if not str(app.env.doc2path(pagename)).endswith(".ipynb"):
+        return
+    name = pagename.rsplit("/", 1)[-1] + ".ipynb"
+    context["notebook_download"] = name
+    context["notebook_download_name"] = name
+    context["notebook_is_homework"] = pagename.startswith("notebooks/homework/")
+
+
+def copy_notebook_downloads(app, exception):
+    """docs/notebooks/**.ipynb (the lectures as stored, homework as released) -> the site,
+    next to their pages, so each page's download link works offline and from disk."""
+    if exception is not None or app.builder.format != "html":
+        return
+    import shutil
+
+    for notebook in (DOCS / "notebooks").rglob("*.ipynb"):
+        if ".ipynb_checkpoints" in notebook.parts:
+            continue
+        target = Path(app.outdir) / notebook.relative_to(DOCS)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(notebook, target)
+
+
 def setup(app):
     app.connect("builder-inited", keep_notebook_outputs_in_build_folder, priority=900)
     app.connect("builder-inited", copy_notebooks)
     app.connect("builder-inited", write_contract_additions)
+    app.connect("builder-inited", write_api_reference)
     app.connect("autodoc-process-docstring", docstring_as_written)
+    app.connect("html-page-context", add_notebook_download)
+    app.connect("build-finished", copy_notebook_downloads)

@@ -92,6 +92,21 @@ def _summary(obj):
     return first.replace("|", "\\|").replace("$", "\\$")
 
 
+def _constant_summary(module, name):
+    """The constant's docstring (the string below its assignment), else its value."""
+    from sphinx.pycode import ModuleAnalyzer
+
+    try:
+        doc = ModuleAnalyzer.for_module(module.__name__).find_attr_docs().get(("", name))
+    except Exception:  # noqa: BLE001  (no source to read: show the value)
+        doc = None
+    if doc:
+        return _summary(type("Doc", (), {"__doc__": "\n".join(doc)}))
+    value = repr(getattr(module, name))
+    value = value if len(value) <= 60 else value[:57] + "..."
+    return "value " + _summary(type("Doc", (), {"__doc__": f"`{value}`"}))
+
+
 def module_additions(module):
     """[(dotted name, kind, one-line summary)] of the module's public names beyond the contract."""
     rows = []
@@ -110,7 +125,8 @@ def module_additions(module):
                     rows.append((f"{dotted}.{method}", "method", _summary(member)))
     for name in _constants(module):
         if hasattr(module, name):
-            rows.append((f"{module.__name__}.{name}", "constant", ""))
+            rows.append((f"{module.__name__}.{name}", "constant",
+                         _constant_summary(module, name)))
     return rows
 
 

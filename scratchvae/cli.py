@@ -49,6 +49,7 @@ def _version():
 
 
 def build_parser():
+    """The ``scratchvae`` argument parser: one sub-parser per module of scratchvae.commands."""
     parser = _Parser(
         prog="scratchvae",
         description="Autoencoders and VAEs from scratch: train, evaluate, sample, check gradients.",

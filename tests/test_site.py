@@ -171,6 +171,15 @@ def test_notebook_page_typesets_math_loads_figures_and_links_resolve(notebook, s
                                                             && i.naturalWidth > 0})),
                     links: [...document.querySelectorAll('a[href]')].map(a => a.href),
                     ids: [...document.querySelectorAll('[id]')].map(e => e.id),
+                    downloads: [...document.querySelectorAll('p.notebook-download a[download]')]
+                                   .map(a => a.href),
+                    overflowing: [...document.querySelectorAll('pre')]
+                                     .filter(e => e.scrollWidth > e.clientWidth + 1)
+                                     .map(e => e.textContent.slice(0, 80)),
+                    contents: [...document.querySelectorAll('.page-contents a[href]')]
+                                  .map(a => a.href),
+                    sections: [...document.querySelectorAll('div.body section > h2')]
+                                  .map(h => h.parentElement.id),
                 };
             }"""
         )
@@ -204,6 +213,17 @@ def test_notebook_page_typesets_math_loads_figures_and_links_resolve(notebook, s
         elif not _local_target_exists(site_dir, link, base_url):
             missing.append(link)
     assert missing == [], f"links to pages that do not exist: {missing}"
+    # a download link to the notebook (the student version for homework), served by the site
+    assert [urlsplit(link).path.rsplit("/", 1)[-1] for link in report["downloads"]] == [
+        notebook.name], report["downloads"]
+    assert _local_target_exists(site_dir, report["downloads"][0], base_url)
+    # code cells and outputs wrap: no horizontal scrollbar
+    assert report["overflowing"] == [], f"code that scrolls sideways: {report['overflowing'][:3]}"
+    # in-page contents: the sidebar links to each section of the page
+    if report["sections"]:
+        linked = {unquote(urlsplit(link).fragment) for link in report["contents"]}
+        unlisted = [section for section in report["sections"] if section not in linked]
+        assert unlisted == [], f"sections missing from the page's contents: {unlisted}"
 
 
 def test_every_notebook_has_a_page_and_the_index_links_the_course(site_dir):
@@ -430,3 +450,100 @@ def test_explorer_decodes_like_the_package_and_follows_the_pointer(site_dir, bro
 def test_index_links_the_explorer(site_dir):
     index = (site_dir / "index.html").read_text(encoding="utf-8")
     assert 'href="explorer.html' in index
+
+
+# ---------------------------------------------------------------------------------------------
+# The pages students look for: the API reference, the ten-minutes page
+# ---------------------------------------------------------------------------------------------
+
+TEN_MINUTES = ROOT / "docs" / "guide" / "ten-minutes.md"
+
+
+def _apiref_module():
+    spec = importlib.util.spec_from_file_location("apiref", ROOT / "docs" / "apiref.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_api_reference_gives_every_module_class_and_function_a_summary():
+    # needs no Sphinx build: the generator's own tables, from the docstrings
+    apiref = _apiref_module()
+    assert apiref.missing_summaries() == [], "public names without a docstring"
+    pages = apiref.pages()
+    for name in ("VAE", "Autoencoder", "DenoisingAutoencoder", "fit", "save", "load"):
+        assert f"sv.{name}.md" in pages, name
+        assert f"[`sv.{name}`](generated/sv.{name}.md)" in pages["top-level.md.inc"], name
+    assert "`sample`" in pages["sv.VAE.md"] and "`reconstruct`" in pages["sv.VAE.md"]
+    import scratchvae.losses
+
+    row = next(line for line in pages["scratchvae.losses.md"].splitlines()
+               if "<scratchvae.losses.kl_standard_normal>" in line)
+    words = apiref.first_paragraph(scratchvae.losses.kl_standard_normal.__doc__).split()
+    assert row.rstrip(" |").endswith(words[-1]) and f"function | {words[0]}" in row, row
+
+
+def test_contract_additions_give_every_row_a_summary():
+    rows = [line for line in _contract_module().page().splitlines() if line.startswith("| {py:obj}")]
+    assert rows and all(line.rstrip(" |").rsplit(" | ", 1)[-1].strip() for line in rows)
+
+
+def test_ten_minutes_page_runs_and_does_the_tasks(tmp_path, monkeypatch):
+    # the page's ```python blocks, run in order in one namespace, in an empty folder
+    import matplotlib
+
+    matplotlib.use("Agg")
+    text = TEN_MINUTES.read_text(encoding="utf-8")
+    for task in ("## Train", "## Sample", "## Reconstruct", "## Save and load", "## Plot in a notebook"):
+        assert task in text, task
+    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    assert len(blocks) >= 5
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    for number, block in enumerate(blocks):
+        exec(compile(block, f"{TEN_MINUTES.name}, block {number + 1}", "exec"), namespace)  # noqa: S102
+    assert (tmp_path / "vae.npz").is_file() and (tmp_path / "manifold.png").is_file()
+    assert namespace["x_new"].shape == (16, 1024)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_api_pages_have_a_summary_in_every_row(site_dir, base_url, browser):
+    pages = sorted((site_dir / "api").rglob("*.html"))
+    assert len(pages) > 20, len(pages)
+    page = browser.new_page()
+    outside, empty, untitled = [], [], []
+
+    def only_localhost(route):
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_localhost)
+    counts = {}
+    try:
+        for path in pages:
+            relative = path.relative_to(site_dir).as_posix()
+            page.goto(urljoin(base_url, relative), wait_until="domcontentloaded")
+            report = page.evaluate(
+                """() => ({
+                    rows: [...document.querySelectorAll('div.body table tbody tr')].map(tr =>
+                        [tr.cells[0].textContent.trim(),
+                         tr.cells[tr.cells.length - 1].textContent.trim()]),
+                    summary: (document.querySelector('div.body h1 ~ p') || {textContent: ''})
+                                 .textContent.trim(),
+                })""")
+            counts[relative] = len(report["rows"])
+            empty += [f"{relative}: {name}" for name, summary in report["rows"] if not summary]
+            if relative.startswith("api/generated/") and not report["summary"]:
+                untitled.append(relative)
+    finally:
+        page.close()
+    assert outside == [], outside
+    assert empty == [], f"API rows without a summary: {empty[:10]}"
+    assert untitled == [], f"API pages without a summary below the title: {untitled[:10]}"
+    assert counts["api/index.html"] >= 13 + 30  # the top-level names and the modules
+    assert counts["api/generated/sv.VAE.html"] >= 10  # its methods

@@ -11,6 +11,7 @@ _STATE_TEXT = {
 
 
 def add_arguments(parser):
+    """``scratchvae data``'s options (--root, --download) on its argparse sub-parser."""
     parser.add_argument(
         "--root", default=None, metavar="DIR",
         help="data directory; None means $SCRATCHVAE_DATA, else the platform cache directory")
@@ -20,6 +21,7 @@ def add_arguments(parser):
 
 
 def run(args):
+    """Run ``scratchvae data`` with the parsed ``args``: list the dataset files and their state."""
     from scratchvae.data import DATASETS, DataError, fetch, file_status
     from scratchvae.data.download import data_dir_and_source
 

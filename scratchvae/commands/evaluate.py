@@ -16,6 +16,7 @@ HELP = "evaluate a trained run on its test set: -ELBO, importance-sampled NLL, a
 
 
 def add_arguments(parser):
+    """``scratchvae evaluate``'s arguments (RUN and its options) on its argparse sub-parser."""
     from scratchvae.commands.common import DATASETS
 
     parser.add_argument("run_path", metavar="RUN", help="run folder (or its model.npz)")
@@ -35,6 +36,7 @@ def add_arguments(parser):
 
 
 def run(args):
+    """Run ``scratchvae evaluate`` with the parsed ``args``: print the run's test figures."""
     import json
     import sys
     import time

@@ -6,6 +6,7 @@ HELP = "gradient-check every op, loss and a tiny VAE (float64, central differenc
 
 
 def add_arguments(parser):
+    """``scratchvae gradcheck``'s options (--seed, --tol, ...) on its argparse sub-parser."""
     parser.add_argument("--seed", type=nonnegative_int, default=0,
                         help="seed for inputs and upstream gradients")
     parser.add_argument("--tol", type=positive_float, default=1e-7,
@@ -56,6 +57,7 @@ def _op_cases(rng):
 
 
 def run(args):
+    """Run ``scratchvae gradcheck`` with the parsed ``args``: check every op, then a tiny VAE."""
     import numpy as np
 
     import scratchvae as sv

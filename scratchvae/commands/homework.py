@@ -10,6 +10,7 @@ HELP = "release student notebooks from solution notebooks; check (grade) a submi
 
 
 def add_arguments(parser):
+    """``scratchvae homework``'s actions (release, check) on its argparse sub-parser."""
     sub = parser.add_subparsers(dest="homework_command", metavar="ACTION")
     rel = sub.add_parser(
         "release", help="write student versions: solutions stubbed, answer keys removed, "
@@ -33,6 +34,7 @@ def add_arguments(parser):
 
 
 def run(args):
+    """Run the ``scratchvae homework`` action chosen in the parsed ``args``."""
     import sys
 
     action = getattr(args, "homework_command", None)

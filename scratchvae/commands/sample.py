@@ -9,6 +9,7 @@ HELP = "draw samples from a trained model (decoder means for z ~ N(0, I)) into a
 
 
 def add_arguments(parser):
+    """``scratchvae sample``'s arguments (RUN, -n and its options) on its argparse sub-parser."""
     parser.add_argument("run_path", metavar="RUN", help="run folder (or its model.npz)")
     parser.add_argument("-n", type=at_most(MAX_SAMPLES), default=64,
                         help=f"number of samples (1 to {MAX_SAMPLES})")
@@ -37,6 +38,7 @@ def _image_shape(shape, meta, n_in):
 
 
 def run(args):
+    """Run ``scratchvae sample`` with the parsed ``args``: write a grid of decoded samples."""
     import sys
     from pathlib import Path
 

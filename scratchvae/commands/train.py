@@ -43,6 +43,7 @@ VAL_LOSS_MEANING = {
 }
 
 def add_arguments(parser):
+    """``scratchvae train``'s options (dataset, model, sizes, epochs, ...) on its argparse sub-parser."""
     from scratchvae.kernels import BACKENDS, DEFAULT_BACKEND
     from scratchvae.registry import model_names
 
@@ -135,6 +136,7 @@ def write_figures(model, run_dir, x, image_shape, history=None, rng=0):
 
 
 def run(args):
+    """Run ``scratchvae train`` with the parsed ``args``: train, then write the run folder."""
     import json
     import time
     from pathlib import Path
