@@ -10,7 +10,35 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_readme_is_short():
-    assert len(README) <= 10_500, f"README has {len(README)} characters; move detail to docs/"
+    # characters, not bytes (the README has a few non-ASCII letters: σ, ‖)
+    assert len(README) < 10_500, f"README has {len(README)} characters; move detail to docs/"
+
+
+def _section(title):
+    """The text of the README section whose heading starts with ``title``, up to the next one."""
+    match = re.search(rf"^## {re.escape(title)}.*?$(.*?)(?=^## |\Z)", README, flags=re.M | re.S)
+    assert match, f"README has no section '## {title}'"
+    return match.group(1)
+
+
+def test_readme_tells_students_how_to_do_and_check_their_homework():
+    students = _section("For students")
+    for step in ("# YOUR CODE HERE", "check cell", "[PASS]", "hint",
+                 "scratchvae homework check", 'pip install -e ".[test]"'):
+        assert step in students, step
+
+
+def test_readme_tells_instructors_about_release_grading_and_nbgrader():
+    instructors = _section("For instructors")
+    for step in ("scratchvae homework release", "scratchvae homework check", "nbgrader",
+                 'pip install -e ".[instructor]"', "(docs/guide/homework-tools.md)"):
+        assert step in instructors, step
+    assert (ROOT / "docs" / "guide" / "homework-tools.md").is_file()
+
+
+def test_readme_links_to_files_that_exist():
+    for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", README):
+        assert (ROOT / target).exists(), target
 
 
 def test_readme_gives_the_commands_a_newcomer_needs():
