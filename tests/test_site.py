@@ -429,6 +429,9 @@ def test_explorer_decodes_like_the_package_and_follows_the_pointer(site_dir, bro
             assert z[0] > 0 and z[1] > 0, z  # right and up of the middle: positive coordinates
             page.locator(".explorer-panel").nth(index).screenshot(
                 path=str(shots / f"explorer-plane-{index}.png"))
+        box = planes.nth(1).bounding_box()  # the autoencoder's plane, upper left: a hole
+        page.mouse.move(box["x"] + 0.12 * box["width"], box["y"] + 0.12 * box["height"])
+        page.locator(".explorer-panel").nth(1).screenshot(path=str(shots / "explorer-ae-hole.png"))
         page.screenshot(path=str(shots / "explorer-planes.png"), full_page=True)
         # every slider changes the 5-D image
         sliders = page.locator('[data-explorer="slider"]')

@@ -132,8 +132,9 @@
       bg.beginPath(); bg.moveTo(p, 0); bg.lineTo(p, size); bg.stroke();
       bg.beginPath(); bg.moveTo(0, size - p); bg.lineTo(size, size - p); bg.stroke();
       var label = String(Math.round(t * 100) / 100);
-      bg.fillText(label, p + 2, size - 3);
-      if (Math.abs(t) > 1e-9) { bg.fillText(label, 2, size - p - 2); }
+      var room = bg.measureText(label).width + 4;  // labels that fit inside the plane only
+      if (p + room <= size) { bg.fillText(label, p + 2, size - 3); }
+      if (Math.abs(t) > 1e-9 && size - p - 12 >= 0) { bg.fillText(label, 2, size - p - 2); }
     }
     var z = model.scatter.z, labels = model.scatter.labels;
     bg.globalAlpha = 0.75;
