@@ -550,3 +550,18 @@ def test_api_pages_have_a_summary_in_every_row(site_dir, base_url, browser):
     assert untitled == [], f"API pages without a summary below the title: {untitled[:10]}"
     assert counts["api/index.html"] >= 13 + 30  # the top-level names and the modules
     assert counts["api/generated/sv.VAE.html"] >= 10  # its methods
+
+
+def test_guide_api_and_explorer_pages_link_only_to_files_that_exist(site_dir):
+    # the notebook pages are checked in the browser above; here every other page, statically
+    broken = []
+    for page in sorted(site_dir.rglob("*.html")):
+        relative = page.relative_to(site_dir)
+        if relative.parts[0] in ("notebooks", "_static", "_sources", ".doctrees"):
+            continue
+        for href in re.findall(r'href="([^"#]+)(?:#[^"]*)?"', page.read_text(encoding="utf-8")):
+            if urlsplit(href).scheme or href.startswith("//"):
+                continue
+            if not (page.parent / unquote(href.split("?")[0])).exists():
+                broken.append(f"{relative.as_posix()} -> {href}")
+    assert broken == [], f"links to files that do not exist: {broken[:10]}"
