@@ -21,7 +21,9 @@ bytes, same dtype, same backend. No object arrays are ever written, and files ar
 with ``np.load(..., allow_pickle=False)``: a checkpoint cannot run code when it is loaded.
 Writes are atomic (a temporary file in the same folder, fsync, ``os.replace``), so a crash in
 the middle of a save leaves the previous checkpoint intact; the temporary files a killed save
-leaves behind (``.<name>.<random>.tmp``) are removed by the next save to the same path.
+leaves behind (``.<name>.<pid>.<random>.tmp``) are removed by the next save to the same path once
+their process is gone (a concurrent writer's file is left alone). A target that exists and is
+not a regular file (a folder, a symlink, a FIFO, a device node) is refused, never replaced.
 A corrupt, truncated, foreign or pickle-bearing file raises ``ValueError`` naming the file and
 what is wrong with it, and so does one whose parameters or optimizer state hold NaN or inf.
 Loading never allocates more than the file declares: every member's .npy header must match its
@@ -35,6 +37,7 @@ import json
 import math
 import os
 import secrets
+import stat
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
@@ -84,6 +87,7 @@ def save(model, path, optimizer=None, metadata=None):
     of JSON values (str keys; numbers, strings, bools, None, lists, dicts; NumPy scalars and
     arrays are converted to numbers and lists). The path is used as given (no suffix is added)
     and missing parent folders are created. The write is atomic. Returns the path as a Path.
+    Raises ValueError, naming it, when ``path`` exists and is not a regular file.
     """
     path = Path(os.fspath(path))
     model_class = _public_model_class_name(model)
@@ -133,15 +137,21 @@ def save(model, path, optimizer=None, metadata=None):
 
 def _atomic_savez(path, arrays):
     """``np.savez`` to a temporary file beside ``path``, fsync it, then ``os.replace`` it over
-    ``path``: readers see either the old file or the complete new one, never a partial file."""
+    ``path``: readers see either the old file or the complete new one, never a partial file.
+
+    The temporary file is ``.<name>.<pid>.<12 hex digits>.tmp``: the writer's process id tells
+    a live writer's file (left alone) from a killed one's (removed). When several processes
+    save to one path, each replaces the file with a complete one; the last to finish wins."""
+    check_save_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
     try:
         with open(tmp, "xb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        check_save_target(path)  # again: something may have appeared there meanwhile
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -150,15 +160,69 @@ def _atomic_savez(path, arrays):
     _fsync_directory(path.parent)
 
 
+def check_save_target(path):
+    """Raise ValueError unless ``path`` is missing or a regular file (not a symlink).
+
+    Saving replaces the target: a FIFO, a device node, a symlink (and what it points to) or a
+    folder at that path is never something a checkpoint should replace."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise ValueError(f"cannot save to {path}: {err.strerror or err}") from None
+    if stat.S_ISREG(mode):
+        return
+    raise ValueError(f"cannot save to {path}: it exists and is {_file_kind(mode)}, not a regular "
+                     "file; a checkpoint replaces only a regular file (remove it or choose "
+                     "another path)")
+
+
+def _file_kind(mode):
+    """'a directory', 'a symlink', 'a FIFO (named pipe)', ... for an ``st_mode``."""
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symlink"),
+             (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((text for test, text in kinds if test(mode)), "not a regular file")
+
+
 def _remove_stale_temporaries(path):
-    """Delete ``.<name>.<12 hex digits>.tmp`` files beside ``path``: what saves that were killed
-    before ``os.replace`` left behind (each as big as a checkpoint)."""
+    """Delete the temporary files that killed saves to ``path`` left behind (each as big as a
+    checkpoint): ``.<name>.<pid>.<12 hex>.tmp`` whose process is no longer running, and
+    ``.<name>.<12 hex>.tmp`` written by scratchvae versions before the pid was in the name.
+    A temporary file of a writer that is still running is never touched."""
     prefix, suffix = f".{path.name}.", ".tmp"
     for stale in path.parent.glob(f".{_glob_escape(path.name)}.*.tmp"):
-        token = stale.name[len(prefix):-len(suffix)]
-        if len(token) == 12 and all(c in "0123456789abcdef" for c in token):
+        if _is_stale_temporary(stale.name[len(prefix):-len(suffix)]):
             with contextlib.suppress(OSError):
                 stale.unlink()
+
+
+def _is_hex_token(text):
+    return len(text) == 12 and all(c in "0123456789abcdef" for c in text)
+
+
+def _is_stale_temporary(middle):
+    """``middle`` is '<pid>.<hex>' (stale if that process is gone) or a legacy '<hex>'."""
+    if _is_hex_token(middle):
+        return True
+    pid, _, token = middle.partition(".")
+    if not (pid.isdigit() and _is_hex_token(token)):
+        return False  # not one of ours
+    return not _process_is_running(int(pid))
+
+
+def _process_is_running(pid):
+    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    if pid == os.getpid() or os.name == "nt":  # on Windows os.kill would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # it exists (another user's), or we cannot tell: keep its file
+    return True
 
 
 def _glob_escape(name):
@@ -256,6 +320,8 @@ def _bad(path, problem):
 def _read_arrays(path):
     """All arrays of the .npz at ``path``, CRC-checked, without ever unpickling anything."""
     if not path.is_file():
+        if path.exists():
+            raise _bad(path, "it is not a regular file (a folder, FIFO or device?)")
         raise FileNotFoundError(f"checkpoint file {path} does not exist")
     with open(path, "rb") as f:
         magic = f.read(6)
