@@ -29,7 +29,8 @@ what is wrong with it, and so does one whose parameters or optimizer state hold 
 Loading never allocates more than the file declares: every member's .npy header must match its
 size in the zip directory, a compressed member may not expand more than
 ``MAX_DEFLATE_RATIO`` times, and the model is rebuilt within the number of parameter values
-the file holds (:func:`scratchvae.layer_base.parameter_budget`).
+the file holds (:func:`scratchvae.layer_base.parameter_budget`), and a model whose one-image
+forward pass would need more than ``MAX_FORWARD_BYTES`` (1 GiB) is refused, naming the file.
 """
 
 import contextlib
@@ -57,6 +58,12 @@ MODEL_OPTIM_PREFIX = "model_optim/"
 MAX_DEFLATE_RATIO = 100
 """A compressed member may declare at most this many bytes per compressed byte (+ 1 MiB);
 float weights compress by far less, a zip bomb by ~1000. (scratchvae writes no compression.)"""
+MAX_FORWARD_BYTES = 2**30
+"""1 GiB: the most memory a loaded model's one-image forward pass may need (activations,
+pre-activations and im2col buffers, estimated from the layer shapes by
+:func:`forward_bytes_per_image`). A small file can declare a huge image (a ConvVAE whose
+image_shape is 65536 x 65536 has few parameters but needs 16 GiB to sample one image); such a
+checkpoint is refused at load, naming the file. Every model of the course needs under 10 MB."""
 MAX_HEADER_BYTES = 64 * 1024 * 1024
 """The largest config.json read (metadata included)."""
 HEADER_KEYS = ("format", "version", "scratchvae_version", "model_class", "model_config",
@@ -476,12 +483,53 @@ def _rebuild_model(path, header, arrays, backend):
     except (TypeError, ValueError, OverflowError) as err:
         raise _bad(path, f"cannot rebuild {name} from its saved config "
                          f"{_shorten(config)}: {err}") from None
+    needed = forward_bytes_per_image(model)
+    if needed > MAX_FORWARD_BYTES:
+        raise _bad(path, f"its {name} (config {_shorten(config)}) would need about "
+                         f"{needed:,} bytes for a one-image forward pass, more than the "
+                         f"{MAX_FORWARD_BYTES:,}-byte budget (scratchvae.checkpoint."
+                         "MAX_FORWARD_BYTES)")
     params = model.params
     _check_same_arrays(path, "parameter", saved, params)
     _check_finite(path, "parameter", saved)
     for key, value in saved.items():
         params[key][...] = value  # in place: the layers hold these very arrays
     return model
+
+
+def forward_bytes_per_image(model):
+    """Estimated bytes a one-image forward pass of ``model`` holds: for every layer of every
+    sub-network its output and pre-activation, and for a conv layer its im2col buffer
+    (in_channels * k * k values per output position), times the model's itemsize.
+
+    Shapes are followed through each network (``Reshape`` sets (C, H, W), convs call
+    ``output_shape``, ``Dense`` gives (n_out,), ``Flatten`` keeps the count)."""
+    itemsize = np.dtype(getattr(model, "dtype", np.float64)).itemsize
+    values = int(getattr(model, "n_in", 0) or 0)
+    for network in getattr(model, "networks", {}).values():
+        values += _network_values(getattr(network, "layers", [network]))
+    return values * itemsize
+
+
+def _network_values(layers):
+    """Values held by one image passing through ``layers`` (see forward_bytes_per_image)."""
+    from scratchvae.conv_layers import Reshape, _ConvBase
+    from scratchvae.layers import Dense
+
+    shape, total = None, 0
+    for layer in layers:
+        if isinstance(layer, Reshape):
+            shape = tuple(layer.shape)
+        elif isinstance(layer, Dense):
+            shape = (layer.n_out,)
+            total += 2 * layer.n_out
+        elif isinstance(layer, _ConvBase) and shape is not None and len(shape) == 3:
+            out = tuple(layer.output_shape(*shape[1:]))  # (C_out, H_out, W_out)
+            positions = max(math.prod(out[1:]), math.prod(shape[1:]))
+            total += 2 * math.prod(out) + max(layer.in_channels, layer.out_channels) * (
+                layer.kernel_size ** 2) * positions
+            shape = out
+    return total
 
 
 def _rebuild_optimizer(path, header, arrays, model, backend):

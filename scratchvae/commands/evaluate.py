@@ -7,6 +7,7 @@ RUN is a run folder written by ``scratchvae train`` (or its model.npz, or any ch
 from scratchvae.commands.common import (
     PROGRESS,
     add_progress_argument,
+    at_most,
     check_root,
     nonnegative_int,
     positive_int,
@@ -24,8 +25,9 @@ def add_arguments(parser):
     parser.add_argument("--root", default=None, help="data directory (default: the run's)")
     parser.add_argument("--n-test", type=positive_int, default=None,
                         help="test examples (default: as many as the run used)")
-    parser.add_argument("-k", "--k", type=nonnegative_int, default=100,
-                        help="importance samples per example for -log p(x) (0: skip)")
+    parser.add_argument("-k", "--k", type=at_most(100_000, nonnegative_int), default=100,
+                        help="importance samples per example for -log p(x) (0: skip; at most "
+                             "100000)")
     parser.add_argument("--is-examples", type=positive_int, default=1000,
                         help="test examples used for the importance-sampled estimate (it costs "
                              "k decoder passes per example)")
