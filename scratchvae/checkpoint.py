@@ -326,6 +326,18 @@ def _bad(path, problem):
 
 def _read_arrays(path):
     """All arrays of the .npz at ``path``, CRC-checked, without ever unpickling anything."""
+    _check_magic(path)
+    _check_archive(path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except Exception as err:
+        raise _bad(path, f"numpy cannot read it ({type(err).__name__}: {err})") from None
+    with npz:
+        return {name: _read_member(path, npz, name) for name in npz.files}
+
+
+def _check_magic(path):
+    """Refuse a missing, non-regular, empty, pickle, .npy or non-zip file by its first bytes."""
     if not path.is_file():
         if path.exists():
             raise _bad(path, "it is not a regular file (a folder, FIFO or device?)")
@@ -342,6 +354,10 @@ def _read_arrays(path):
                          "scratchvae.save")
     if not magic.startswith(b"PK"):
         raise _bad(path, f"it is not a .npz (zip) archive (it starts with {magic!r})")
+
+
+def _check_archive(path):
+    """Member sizes (before decompressing), CRCs, and every member's .npy header."""
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():  # before anything is decompressed
@@ -357,27 +373,24 @@ def _read_arrays(path):
                          f"{err})") from None
     if damaged is not None:
         raise _bad(path, f"entry {damaged!r} of the .npz archive is corrupt (CRC mismatch)")
-    arrays = {}
+
+
+def _read_member(path, npz, name):
+    """One array of the archive; a pickled object array is refused, naming the entry."""
     try:
-        npz = np.load(path, allow_pickle=False)
+        value = npz[name]
+    except ValueError as err:
+        if "pickle" in str(err).lower():
+            raise _bad(path, f"entry {name!r} holds a pickled object array; scratchvae "
+                             "checkpoints never contain pickles (they can run code "
+                             "when loaded), so it is refused") from None
+        raise _bad(path, f"entry {name!r} cannot be read ({err})") from None
     except Exception as err:
-        raise _bad(path, f"numpy cannot read it ({type(err).__name__}: {err})") from None
-    with npz:
-        for name in npz.files:
-            try:
-                arrays[name] = npz[name]
-                if not isinstance(arrays[name], np.ndarray):
-                    raise _bad(path, f"entry {name!r} is not a .npy array")
-            except ValueError as err:
-                if "allow_pickle" in str(err) or "pickle" in str(err).lower():
-                    raise _bad(path, f"entry {name!r} holds a pickled object array; scratchvae "
-                                     "checkpoints never contain pickles (they can run code "
-                                     "when loaded), so it is refused") from None
-                raise _bad(path, f"entry {name!r} cannot be read ({err})") from None
-            except Exception as err:
-                raise _bad(path, f"entry {name!r} cannot be read ({type(err).__name__}: "
-                                 f"{err})") from None
-    return arrays
+        raise _bad(path, f"entry {name!r} cannot be read ({type(err).__name__}: "
+                         f"{err})") from None
+    if not isinstance(value, np.ndarray):
+        raise _bad(path, f"entry {name!r} is not a .npy array")
+    return value
 
 
 def _check_member_sizes(path, info):

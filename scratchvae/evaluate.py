@@ -27,7 +27,12 @@ from scratchvae.mathutils import (  # noqa: F401  (log_normal_diag: deprecated, 
 )
 from scratchvae.progress import progress_bar, show_progress
 from scratchvae.reparam import std_from_logvar
-from scratchvae.validation import as_generator, check_array, check_positive_int
+from scratchvae.validation import (
+    as_generator,
+    check_array,
+    check_nonnegative_number,
+    check_positive_int,
+)
 
 MAX_IMPORTANCE_SAMPLES = 100_000
 """The largest ``k`` :func:`importance_sampled_nll` takes: k decoder passes per example (the
@@ -197,8 +202,7 @@ def active_units(model, x, threshold=0.01, batch_size=1000, y=None):
     """
     x, y = _check_inputs(model, x, y)
     batch_size = check_positive_int("batch_size", batch_size)
-    if not (isinstance(threshold, (int, float)) and threshold >= 0):
-        raise ValueError(f"threshold must be a number >= 0, got {threshold!r}")
+    threshold = check_nonnegative_number("threshold", threshold)
     means = []
     for start in range(0, len(x), batch_size):
         idx = slice(start, start + batch_size)
