@@ -13,16 +13,19 @@ _STATE_TEXT = {
 def add_arguments(parser):
     parser.add_argument(
         "--root", default=None, metavar="DIR",
-        help="data directory; None means $SCRATCHVAE_DATA, else the platform cache directory")
+        help="data directory (an existing folder); without it $SCRATCHVAE_DATA, else the user "
+             "cache")
     parser.add_argument(
         "--download", action="append", default=[], metavar="NAME",
         help="download the missing files of dataset NAME (repeatable; 'all' for every dataset)")
 
 
 def run(args):
+    from scratchvae.commands.common import check_root
     from scratchvae.data import DATASETS, DataError, fetch, file_status
     from scratchvae.data.download import data_dir_and_source
 
+    check_root(args.root)
     root, source = data_dir_and_source(args.root)
     names = list(DATASETS)
     wanted = names if "all" in args.download else args.download
