@@ -28,11 +28,12 @@ def run(args):
     check_root(args.root)
     root, source = data_dir_and_source(args.root)
     names = list(DATASETS)
-    wanted = names if "all" in args.download else args.download
+    requested = [name.strip().lower() for name in args.download]  # MNIST is mnist
+    wanted = names if "all" in requested else requested
     unknown = [n for n in wanted if n not in DATASETS]
     if unknown:
-        print(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(names)}")
-        return 2
+        raise SystemExit(f"error: argument --download: unknown dataset(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(names)}, all (see scratchvae data --help)")
     failed = False
     for name in wanted:
         if DATASETS[name].directory is None:

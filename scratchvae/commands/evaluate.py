@@ -9,6 +9,7 @@ from scratchvae.commands.common import (
     add_progress_argument,
     at_most,
     check_root,
+    dataset_name,
     nonnegative_int,
     positive_int,
 )
@@ -20,7 +21,7 @@ def add_arguments(parser):
     from scratchvae.commands.common import DATASETS
 
     parser.add_argument("run_path", metavar="RUN", help="run folder (or its model.npz)")
-    parser.add_argument("--dataset", default=None, choices=DATASETS,
+    parser.add_argument("--dataset", default=None, choices=DATASETS, type=dataset_name,
                         help="evaluate on this dataset (default: the one the run trained on)")
     parser.add_argument("--root", default=None, help="data directory (default: the run's)")
     parser.add_argument("--n-test", type=positive_int, default=None,
@@ -38,7 +39,6 @@ def add_arguments(parser):
 
 def run(args):
     import json
-    import sys
     import time
 
     from scratchvae import evaluate
@@ -51,9 +51,8 @@ def run(args):
     model, meta = saved.model, saved.metadata or {}
     dataset = args.dataset or meta.get("dataset")
     if dataset is None:
-        print(f"error: {path} does not say which dataset it was trained on; pass --dataset",
-              file=sys.stderr)
-        return 2
+        raise SystemExit(f"error: {path} does not say which dataset it was trained on; pass "
+                         "--dataset")
     root = args.root if args.root is not None else meta.get("root")
     n_test = args.n_test or (meta.get("n_test") if dataset == meta.get("dataset") else None)
     x, y, _ = load_dataset(dataset, "test", root, n_test)

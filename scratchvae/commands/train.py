@@ -18,6 +18,7 @@ from scratchvae.commands.common import (  # noqa: F401  (DATASETS & co. lived he
     SPRITES_SEEDS,
     add_progress_argument,
     check_root,
+    dataset_name,
     int_list,
     load_dataset,
     nonnegative_float,
@@ -46,7 +47,7 @@ def add_arguments(parser):
     from scratchvae.kernels import BACKENDS, DEFAULT_BACKEND
     from scratchvae.registry import model_names
 
-    parser.add_argument("--dataset", default="sprites", choices=DATASETS,
+    parser.add_argument("--dataset", default="sprites", choices=DATASETS, type=dataset_name,
                         help="training data (sprites are generated, upright; the others are "
                              "read from --root and downloaded if missing)")
     parser.add_argument("--root", default=None,
