@@ -93,3 +93,9 @@ def test_cli_train_never_downloads_into_a_read_only_data_folder(read_only, serve
     assert captured.err.count("\n") == 1 and "read-only" in captured.err
     assert str(read_only / "fashion-mnist") in captured.err
     assert stat.S_IMODE(read_only.stat().st_mode) == 0o555 and list(read_only.iterdir()) == []
+
+
+def test_load_with_root_none_reads_the_env_folder(shared_data, monkeypatch):
+    monkeypatch.setenv("SCRATCHVAE_DATA", str(shared_data))
+    x, y = sv.data.load("mnist", split="test", root=None)
+    assert x.shape == (10000, 784) and y.shape == (10000,)
