@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scratchvae.validation import as_generator
+from scratchvae.validation import as_generator, check_array
 
 DEFAULT_H = 1e-5
 DEFAULT_TOL = 1e-7
@@ -78,8 +78,8 @@ def rel_error(a, b):
     Two all-zero arrays have error 0. A NaN or inf in either array gives inf: an error no
     tolerance accepts (NumPy's max would carry the NaN, Python's ``max`` could skip it).
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    a = check_array("a", a, kind="real", finite=False).astype(np.float64, copy=False)
+    b = check_array("b", b, kind="real", finite=False).astype(np.float64, copy=False)
     if a.shape != b.shape:
         raise ValueError(f"rel_error needs arrays of the same shape, got {a.shape} and {b.shape}")
     if a.size == 0:
@@ -140,7 +140,8 @@ class GradReport:
 
 
 def _entry(name, analytic, numeric):
-    analytic = np.asarray(analytic, dtype=np.float64)
+    analytic = check_array(f"gradient {name!r}", analytic, kind="real",
+                           finite=False).astype(np.float64, copy=False)
     if analytic.shape != numeric.shape:
         raise GradientCheckError(
             f"gradient {name!r} has shape {analytic.shape}, but the quantity it belongs to has "

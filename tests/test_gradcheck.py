@@ -172,3 +172,17 @@ def test_rel_error_and_the_report_treat_nan_as_the_worst_error():
                                  GradEntry("b", float("nan"), (0,), 1.0, 1.0, (1,))])
     assert report.max_rel_error == np.inf
     assert not report.passed
+
+
+@pytest.mark.parametrize("bad", [np.zeros(2, complex), np.array(["a", "b"]), np.zeros(2, object)])
+def test_rel_error_refuses_arrays_that_are_not_real_numbers(bad):
+    with pytest.raises(ValueError, match="^a must be an array of real numbers"):
+        rel_error(bad, np.zeros(2))
+
+
+def test_check_op_refuses_a_complex_gradient_instead_of_dropping_its_imaginary_part():
+    def forward(x):
+        return 2 * x, None
+
+    with pytest.raises(ValueError, match="gradient 'input 0' must be an array of real numbers"):
+        check_op(forward, lambda dout, _c: (2 * dout).astype(complex), [np.ones(3)])
