@@ -220,7 +220,11 @@ def _is_stale_temporary(middle):
 
 
 def _process_is_running(pid):
-    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    """Whether a process with this id exists (signal 0 checks without sending anything).
+
+    Errs on the side of keeping files: a pid reused by another process counts as running
+    (its leftover goes at a later save), and on Windows, where ``os.kill`` would end the
+    process, every pid counts as running."""
     if pid == os.getpid() or os.name == "nt":  # on Windows os.kill would end the process
         return True
     try:
