@@ -21,13 +21,16 @@ bytes, same dtype, same backend. No object arrays are ever written, and files ar
 with ``np.load(..., allow_pickle=False)``: a checkpoint cannot run code when it is loaded.
 Writes are atomic (a temporary file in the same folder, fsync, ``os.replace``), so a crash in
 the middle of a save leaves the previous checkpoint intact; the temporary files a killed save
-leaves behind (``.<name>.<random>.tmp``) are removed by the next save to the same path.
+leaves behind (``.<name>.<pid>.<random>.tmp``) are removed by the next save to the same path once
+their process is gone (a concurrent writer's file is left alone). A target that exists and is
+not a regular file (a folder, a symlink, a FIFO, a device node) is refused, never replaced.
 A corrupt, truncated, foreign or pickle-bearing file raises ``ValueError`` naming the file and
 what is wrong with it, and so does one whose parameters or optimizer state hold NaN or inf.
 Loading never allocates more than the file declares: every member's .npy header must match its
 size in the zip directory, a compressed member may not expand more than
 ``MAX_DEFLATE_RATIO`` times, and the model is rebuilt within the number of parameter values
-the file holds (:func:`scratchvae.layer_base.parameter_budget`).
+the file holds (:func:`scratchvae.layer_base.parameter_budget`), and a model whose one-image
+forward pass would need more than ``MAX_FORWARD_BYTES`` (1 GiB) is refused, naming the file.
 """
 
 import contextlib
@@ -35,6 +38,7 @@ import json
 import math
 import os
 import secrets
+import stat
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
@@ -54,6 +58,12 @@ MODEL_OPTIM_PREFIX = "model_optim/"
 MAX_DEFLATE_RATIO = 100
 """A compressed member may declare at most this many bytes per compressed byte (+ 1 MiB);
 float weights compress by far less, a zip bomb by ~1000. (scratchvae writes no compression.)"""
+MAX_FORWARD_BYTES = 2**30
+"""1 GiB: the most memory a loaded model's one-image forward pass may need (activations,
+pre-activations and im2col buffers, estimated from the layer shapes by
+:func:`forward_bytes_per_image`). A small file can declare a huge image (a ConvVAE whose
+image_shape is 65536 x 65536 has few parameters but needs 16 GiB to sample one image); such a
+checkpoint is refused at load, naming the file. Every model of the course needs under 10 MB."""
 MAX_HEADER_BYTES = 64 * 1024 * 1024
 """The largest config.json read (metadata included)."""
 HEADER_KEYS = ("format", "version", "scratchvae_version", "model_class", "model_config",
@@ -84,6 +94,7 @@ def save(model, path, optimizer=None, metadata=None):
     of JSON values (str keys; numbers, strings, bools, None, lists, dicts; NumPy scalars and
     arrays are converted to numbers and lists). The path is used as given (no suffix is added)
     and missing parent folders are created. The write is atomic. Returns the path as a Path.
+    Raises ValueError, naming it, when ``path`` exists and is not a regular file.
     """
     path = Path(os.fspath(path))
     model_class = _public_model_class_name(model)
@@ -133,15 +144,21 @@ def save(model, path, optimizer=None, metadata=None):
 
 def _atomic_savez(path, arrays):
     """``np.savez`` to a temporary file beside ``path``, fsync it, then ``os.replace`` it over
-    ``path``: readers see either the old file or the complete new one, never a partial file."""
+    ``path``: readers see either the old file or the complete new one, never a partial file.
+
+    The temporary file is ``.<name>.<pid>.<12 hex digits>.tmp``: the writer's process id tells
+    a live writer's file (left alone) from a killed one's (removed). When several processes
+    save to one path, each replaces the file with a complete one; the last to finish wins."""
+    check_save_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
     try:
         with open(tmp, "xb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        check_save_target(path)  # again: something may have appeared there meanwhile
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -150,15 +167,73 @@ def _atomic_savez(path, arrays):
     _fsync_directory(path.parent)
 
 
+def check_save_target(path):
+    """Raise ValueError unless ``path`` is missing or a regular file (not a symlink).
+
+    Saving replaces the target: a FIFO, a device node, a symlink (and what it points to) or a
+    folder at that path is never something a checkpoint should replace."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise ValueError(f"cannot save to {path}: {err.strerror or err}") from None
+    if stat.S_ISREG(mode):
+        return
+    raise ValueError(f"cannot save to {path}: it exists and is {_file_kind(mode)}, not a regular "
+                     "file; a checkpoint replaces only a regular file (remove it or choose "
+                     "another path)")
+
+
+def _file_kind(mode):
+    """'a directory', 'a symlink', 'a FIFO (named pipe)', ... for an ``st_mode``."""
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symlink"),
+             (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((text for test, text in kinds if test(mode)), "not a regular file")
+
+
 def _remove_stale_temporaries(path):
-    """Delete ``.<name>.<12 hex digits>.tmp`` files beside ``path``: what saves that were killed
-    before ``os.replace`` left behind (each as big as a checkpoint)."""
+    """Delete the temporary files that killed saves to ``path`` left behind (each as big as a
+    checkpoint): ``.<name>.<pid>.<12 hex>.tmp`` whose process is no longer running, and
+    ``.<name>.<12 hex>.tmp`` written by scratchvae versions before the pid was in the name.
+    A temporary file of a writer that is still running is never touched."""
     prefix, suffix = f".{path.name}.", ".tmp"
     for stale in path.parent.glob(f".{_glob_escape(path.name)}.*.tmp"):
-        token = stale.name[len(prefix):-len(suffix)]
-        if len(token) == 12 and all(c in "0123456789abcdef" for c in token):
+        if _is_stale_temporary(stale.name[len(prefix):-len(suffix)]):
             with contextlib.suppress(OSError):
                 stale.unlink()
+
+
+def _is_hex_token(text):
+    return len(text) == 12 and all(c in "0123456789abcdef" for c in text)
+
+
+def _is_stale_temporary(middle):
+    """``middle`` is '<pid>.<hex>' (stale if that process is gone) or a legacy '<hex>'."""
+    if _is_hex_token(middle):
+        return True
+    pid, _, token = middle.partition(".")
+    if not (pid.isdigit() and _is_hex_token(token)):
+        return False  # not one of ours
+    return not _process_is_running(int(pid))
+
+
+def _process_is_running(pid):
+    """Whether a process with this id exists (signal 0 checks without sending anything).
+
+    Errs on the side of keeping files: a pid reused by another process counts as running
+    (its leftover goes at a later save), and on Windows, where ``os.kill`` would end the
+    process, every pid counts as running."""
+    if pid == os.getpid() or os.name == "nt":  # on Windows os.kill would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # it exists (another user's), or we cannot tell: keep its file
+    return True
 
 
 def _glob_escape(name):
@@ -255,7 +330,21 @@ def _bad(path, problem):
 
 def _read_arrays(path):
     """All arrays of the .npz at ``path``, CRC-checked, without ever unpickling anything."""
+    _check_magic(path)
+    _check_archive(path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except Exception as err:
+        raise _bad(path, f"numpy cannot read it ({type(err).__name__}: {err})") from None
+    with npz:
+        return {name: _read_member(path, npz, name) for name in npz.files}
+
+
+def _check_magic(path):
+    """Refuse a missing, non-regular, empty, pickle, .npy or non-zip file by its first bytes."""
     if not path.is_file():
+        if path.exists():
+            raise _bad(path, "it is not a regular file (a folder, FIFO or device?)")
         raise FileNotFoundError(f"checkpoint file {path} does not exist")
     with open(path, "rb") as f:
         magic = f.read(6)
@@ -269,6 +358,10 @@ def _read_arrays(path):
                          "scratchvae.save")
     if not magic.startswith(b"PK"):
         raise _bad(path, f"it is not a .npz (zip) archive (it starts with {magic!r})")
+
+
+def _check_archive(path):
+    """Member sizes (before decompressing), CRCs, and every member's .npy header."""
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():  # before anything is decompressed
@@ -284,27 +377,24 @@ def _read_arrays(path):
                          f"{err})") from None
     if damaged is not None:
         raise _bad(path, f"entry {damaged!r} of the .npz archive is corrupt (CRC mismatch)")
-    arrays = {}
+
+
+def _read_member(path, npz, name):
+    """One array of the archive; a pickled object array is refused, naming the entry."""
     try:
-        npz = np.load(path, allow_pickle=False)
+        value = npz[name]
+    except ValueError as err:
+        if "pickle" in str(err).lower():
+            raise _bad(path, f"entry {name!r} holds a pickled object array; scratchvae "
+                             "checkpoints never contain pickles (they can run code "
+                             "when loaded), so it is refused") from None
+        raise _bad(path, f"entry {name!r} cannot be read ({err})") from None
     except Exception as err:
-        raise _bad(path, f"numpy cannot read it ({type(err).__name__}: {err})") from None
-    with npz:
-        for name in npz.files:
-            try:
-                arrays[name] = npz[name]
-                if not isinstance(arrays[name], np.ndarray):
-                    raise _bad(path, f"entry {name!r} is not a .npy array")
-            except ValueError as err:
-                if "allow_pickle" in str(err) or "pickle" in str(err).lower():
-                    raise _bad(path, f"entry {name!r} holds a pickled object array; scratchvae "
-                                     "checkpoints never contain pickles (they can run code "
-                                     "when loaded), so it is refused") from None
-                raise _bad(path, f"entry {name!r} cannot be read ({err})") from None
-            except Exception as err:
-                raise _bad(path, f"entry {name!r} cannot be read ({type(err).__name__}: "
-                                 f"{err})") from None
-    return arrays
+        raise _bad(path, f"entry {name!r} cannot be read ({type(err).__name__}: "
+                         f"{err})") from None
+    if not isinstance(value, np.ndarray):
+        raise _bad(path, f"entry {name!r} is not a .npy array")
+    return value
 
 
 def _check_member_sizes(path, info):
@@ -410,12 +500,53 @@ def _rebuild_model(path, header, arrays, backend):
     except (TypeError, ValueError, OverflowError) as err:
         raise _bad(path, f"cannot rebuild {name} from its saved config "
                          f"{_shorten(config)}: {err}") from None
+    needed = forward_bytes_per_image(model)
+    if needed > MAX_FORWARD_BYTES:
+        raise _bad(path, f"its {name} (config {_shorten(config)}) would need about "
+                         f"{needed:,} bytes for a one-image forward pass, more than the "
+                         f"{MAX_FORWARD_BYTES:,}-byte budget (scratchvae.checkpoint."
+                         "MAX_FORWARD_BYTES)")
     params = model.params
     _check_same_arrays(path, "parameter", saved, params)
     _check_finite(path, "parameter", saved)
     for key, value in saved.items():
         params[key][...] = value  # in place: the layers hold these very arrays
     return model
+
+
+def forward_bytes_per_image(model):
+    """Estimated bytes a one-image forward pass of ``model`` holds: for every layer of every
+    sub-network its output and pre-activation, and for a conv layer its im2col buffer
+    (in_channels * k * k values per output position), times the model's itemsize.
+
+    Shapes are followed through each network (``Reshape`` sets (C, H, W), convs call
+    ``output_shape``, ``Dense`` gives (n_out,), ``Flatten`` keeps the count)."""
+    itemsize = np.dtype(getattr(model, "dtype", np.float64)).itemsize
+    values = int(getattr(model, "n_in", 0) or 0)
+    for network in getattr(model, "networks", {}).values():
+        values += _network_values(getattr(network, "layers", [network]))
+    return values * itemsize
+
+
+def _network_values(layers):
+    """Values held by one image passing through ``layers`` (see forward_bytes_per_image)."""
+    from scratchvae.conv_layers import Reshape, _ConvBase
+    from scratchvae.layers import Dense
+
+    shape, total = None, 0
+    for layer in layers:
+        if isinstance(layer, Reshape):
+            shape = tuple(layer.shape)
+        elif isinstance(layer, Dense):
+            shape = (layer.n_out,)
+            total += 2 * layer.n_out
+        elif isinstance(layer, _ConvBase) and shape is not None and len(shape) == 3:
+            out = tuple(layer.output_shape(*shape[1:]))  # (C_out, H_out, W_out)
+            positions = max(math.prod(out[1:]), math.prod(shape[1:]))
+            total += 2 * math.prod(out) + max(layer.in_channels, layer.out_channels) * (
+                layer.kernel_size ** 2) * positions
+            shape = out
+    return total
 
 
 def _rebuild_optimizer(path, header, arrays, model, backend):

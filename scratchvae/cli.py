@@ -21,10 +21,36 @@ COMMANDS = {
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error: "scratchvae train: error: argument --lr: must be ..."."""
+    """argparse with a one-line error that points at the help of the command at fault:
+    "scratchvae train: error: argument --lr: must be ... (see scratchvae train --help)".
+    Options are never abbreviated (``--epoch`` is not taken for ``--epochs``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, error_line(self.prog, f"{message} (see {self.prog} --help)") + "\n")
+
+
+class _CommandParser(_Parser):
+    """A subcommand's parser: an option it does not know is its error (pointing at its own
+    help), not the top-level parser's."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
+def error_line(prog, message):
+    """The one error format of every command: ``<prog>: error: <message>`` on one line (a
+    message that already starts with "error: " is not prefixed twice)."""
+    text = " ".join(str(message).split())
+    if text.startswith("error: "):
+        text = text[len("error: "):]
+    return f"{prog}: error: {text}"
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -57,7 +83,7 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"scratchvae {_version()}")
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of an error instead of one line")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     for name, module_name in COMMANDS.items():
         module = import_module(f"scratchvae.commands.{module_name}")
         command = sub.add_parser(
@@ -90,6 +116,7 @@ def main(argv=None):
         return 2
     import numpy as np
 
+    prog = f"{parser.prog} {args.command}"
     try:
         if args.debug:
             return int(args.run(args) or 0)
@@ -107,12 +134,12 @@ def main(argv=None):
     except SystemExit as stop:  # a command gave up with a message
         if isinstance(stop.code, int) or stop.code is None:
             return stop.code or 0
-        print(_one_line(stop.code), file=sys.stderr)
+        print(error_line(prog, stop.code), file=sys.stderr)
         return 2
     except Exception as err:
         if args.debug:
             raise
-        print(_describe(err), file=sys.stderr)
+        print(error_line(prog, _describe(err)), file=sys.stderr)
         return 1
 
 
@@ -122,11 +149,11 @@ def _describe(err):
     from scratchvae.train import NonFiniteError
 
     if isinstance(err, (ValueError, NonFiniteError)):  # data.DataError is a ValueError
-        return f"error: {_one_line(err)}"
+        return _one_line(err)
     if isinstance(err, OSError):
         where = f" {err.filename}" if getattr(err, "filename", None) else ""
-        return f"error: cannot use{where}: {err.strerror or _one_line(err)}"
-    return (f"internal error: {type(err).__name__}: {_one_line(err)} (run scratchvae --debug "
+        return f"cannot use{where}: {err.strerror or _one_line(err)}"
+    return (f"internal error, {type(err).__name__}: {_one_line(err)} (run scratchvae --debug "
             "... for the traceback and please report it)")
 
 

@@ -27,9 +27,18 @@ from scratchvae.mathutils import (  # noqa: F401  (log_normal_diag: deprecated, 
 )
 from scratchvae.progress import progress_bar, show_progress
 from scratchvae.reparam import std_from_logvar
-from scratchvae.validation import as_generator, check_array, check_positive_int
+from scratchvae.validation import (
+    as_generator,
+    check_array,
+    check_nonnegative_number,
+    check_positive_int,
+)
 
-__all__ = ["log_standard_normal", "logsumexp", "evaluate_elbo",
+MAX_IMPORTANCE_SAMPLES = 100_000
+"""The largest ``k`` :func:`importance_sampled_nll` takes: k decoder passes per example (the
+literature reports k = 5,000 at most; k = 10**12 would run for years)."""
+
+__all__ = ["MAX_IMPORTANCE_SAMPLES", "log_standard_normal", "logsumexp", "evaluate_elbo",
            "importance_sampled_nll", "active_units", "reconstruction_error"]
 
 
@@ -131,10 +140,15 @@ def importance_sampled_nll(vae, x, k=1000, rng=0, batch_size=10000, progress=Tru
     chunk as ``rng.standard_normal((samples, examples, n_latent))``, so with k = 1 and one
     group the draws equal ``rng.standard_normal((n, n_latent))``. progress: a tqdm bar over the
     examples: True when someone is watching (terminal or notebook, not CI), "always", or False
-    (see :func:`scratchvae.progress.show_progress`).
+    (see :func:`scratchvae.progress.show_progress`). k: 1 to :data:`MAX_IMPORTANCE_SAMPLES`
+    (100,000); a larger k is refused at once.
     """
-    x, y = _check_inputs(vae, x, y, vae=True)
     k = check_positive_int("k", k)
+    if k > MAX_IMPORTANCE_SAMPLES:
+        raise ValueError(f"k must be at most {MAX_IMPORTANCE_SAMPLES:,} "
+                         f"(scratchvae.evaluate.MAX_IMPORTANCE_SAMPLES), got {k:,}: k decoder "
+                         "passes per example")
+    x, y = _check_inputs(vae, x, y, vae=True)
     batch_size = check_positive_int("batch_size", batch_size)
     rng = as_generator(rng)
     n = len(x)
@@ -188,8 +202,7 @@ def active_units(model, x, threshold=0.01, batch_size=1000, y=None):
     """
     x, y = _check_inputs(model, x, y)
     batch_size = check_positive_int("batch_size", batch_size)
-    if not (isinstance(threshold, (int, float)) and threshold >= 0):
-        raise ValueError(f"threshold must be a number >= 0, got {threshold!r}")
+    threshold = check_nonnegative_number("threshold", threshold)
     means = []
     for start in range(0, len(x), batch_size):
         idx = slice(start, start + batch_size)

@@ -2,7 +2,8 @@
 
 One checker for everything (ops, layers, whole models), in float64, with a random upstream
 gradient (an all-ones upstream gradient hides transposes), one relative-error formula, and it
-raises :class:`GradientCheckError` when the error is over tolerance.
+raises :class:`GradientCheckError` when the error is over tolerance. A NaN or inf anywhere (in
+the analytic gradient, in the finite differences, in the loss) is a failure, never a pass.
 
     df/dx_i  ~  ( f(x + h e_i) - f(x - h e_i) ) / (2 h)        error O(h^2)
 """
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scratchvae.validation import as_generator
+from scratchvae.validation import as_generator, check_array
 
 DEFAULT_H = 1e-5
 DEFAULT_TOL = 1e-7
@@ -38,14 +39,34 @@ def _partial_derivatives(f, x, flat_indices, h):
     return derivatives
 
 
+CHECKABLE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+"""Dtypes :func:`numerical_grad` perturbs. float16 is refused: h = 1e-5 is below its resolution
+(x + h == x for |x| >= 0.03), so every derivative would come out 0. Integers cannot be perturbed."""
+
+
+def _check_checkable(name, x):
+    """Raise ValueError unless ``x`` is a float32 or float64 ndarray and can be perturbed."""
+    if not isinstance(x, np.ndarray) or isinstance(x, np.ma.MaskedArray):
+        raise ValueError(f"{name} must be a float32 or float64 numpy array, got "
+                         f"{type(x).__name__}")
+    if x.dtype not in CHECKABLE_DTYPES:
+        raise ValueError(
+            f"{name} must be a float32 or float64 array (float64 for a gradient check), got "
+            f"dtype {x.dtype}: finite differences cannot be taken in "
+            f"{'float16 (h is below its resolution)' if x.dtype == np.float16 else x.dtype}")
+
+
 def numerical_grad(f, x, h=DEFAULT_H):
     """Central-difference gradient of the scalar function ``f(x)`` with respect to the array x.
 
     ``x`` is perturbed in place, one entry at a time, and restored exactly afterwards, so ``f``
-    may read x through a closure (e.g. a model parameter). Returns a float64 array shaped like x.
+    may read x through a closure (e.g. a model parameter). x: float32 or float64 (ValueError
+    for float16, integers and anything else, see :data:`CHECKABLE_DTYPES`). Returns a float64
+    array shaped like x; an entry is NaN or inf where f was not finite.
     """
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"x must be a floating-point ndarray, got {type(x).__name__}")
+    _check_checkable("x", x)
+    if not (isinstance(h, (int, float, np.floating)) and np.isfinite(h) and h > 0):
+        raise ValueError(f"h must be a finite number > 0, got {h!r}")
     return _partial_derivatives(f, x, range(x.size), h).reshape(x.shape)
 
 
@@ -54,14 +75,17 @@ def rel_error(a, b):
 
     The norm-wise form does not blow up on entries whose true value is (almost) zero, where an
     element-wise ratio |a_i - b_i| / (|a_i| + |b_i|) measures only finite-difference noise.
-    Two all-zero arrays have error 0.
+    Two all-zero arrays have error 0. A NaN or inf in either array gives inf: an error no
+    tolerance accepts (NumPy's max would carry the NaN, Python's ``max`` could skip it).
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    a = check_array("a", a, kind="real", finite=False).astype(np.float64, copy=False)
+    b = check_array("b", b, kind="real", finite=False).astype(np.float64, copy=False)
     if a.shape != b.shape:
         raise ValueError(f"rel_error needs arrays of the same shape, got {a.shape} and {b.shape}")
     if a.size == 0:
         return 0.0
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("inf")
     scale = max(np.max(np.abs(a)), np.max(np.abs(b)))
     if scale == 0:
         return 0.0
@@ -95,11 +119,18 @@ class GradReport:
 
     @property
     def max_rel_error(self):
-        return max((e.rel_error for e in self.entries), default=0.0)
+        """The worst error; inf when any entry's error is NaN or inf (never skipped)."""
+        errors = np.array([e.rel_error for e in self.entries], dtype=np.float64)
+        if errors.size == 0:
+            return 0.0
+        if not np.all(np.isfinite(errors)):
+            return float("inf")
+        return float(np.max(errors))
 
     @property
     def passed(self):
-        return self.max_rel_error < self.tol
+        worst = self.max_rel_error
+        return bool(np.isfinite(worst) and worst < self.tol)
 
     def __str__(self):
         lines = [str(e) for e in self.entries]
@@ -109,13 +140,15 @@ class GradReport:
 
 
 def _entry(name, analytic, numeric):
-    analytic = np.asarray(analytic, dtype=np.float64)
+    analytic = check_array(f"gradient {name!r}", analytic, kind="real",
+                           finite=False).astype(np.float64, copy=False)
     if analytic.shape != numeric.shape:
         raise GradientCheckError(
             f"gradient {name!r} has shape {analytic.shape}, but the quantity it belongs to has "
             f"shape {numeric.shape}"
         )
     diff = np.abs(analytic - numeric)
+    diff[~(np.isfinite(analytic) & np.isfinite(numeric))] = np.inf  # a NaN is the worst entry
     worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.size else ()
     worst = tuple(int(i) for i in worst)
     return GradEntry(
@@ -196,6 +229,9 @@ def check_model(model, x, h=DEFAULT_H, tol=DEFAULT_TOL, max_entries=None, rng=0,
     compute = getattr(model, method)
     loss, grads = compute(x, **loss_kwargs)
     loss_again, _ = compute(x, **loss_kwargs)
+    if not np.isfinite(float(loss)):
+        raise GradientCheckError(f"{type(model).__name__}.{method} returned the loss {loss}; a "
+                                 "gradient check needs a finite loss")
     if float(loss) != float(loss_again):
         raise ValueError(
             f"{method} is not deterministic ({loss} then {loss_again}): pass the noise explicitly "

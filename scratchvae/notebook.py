@@ -12,8 +12,8 @@ the environment variable ``SCRATCHVAE_FULL=1`` before starting Jupyter asks for 
 text talks about (minutes per notebook).
 
 Data: the same rule as the command line (:func:`scratchvae.data.data_dir`): ``$SCRATCHVAE_DATA``,
-else a ``shared/data`` folder in the working directory or a parent, else the user cache, where a
-missing file is downloaded and checked against its published checksum. When a file can be
+else the user cache, where a missing file is downloaded and checked against its published
+checksum (never into a read-only folder). When a file can be
 neither found nor downloaded, :func:`load` stops the notebook with one sentence that says where
 to put it, or falls back to another dataset when the notebook offers one.
 

@@ -58,7 +58,8 @@ class Optimizer:
         """Restore what :meth:`state_dict` returned (copies values into the existing buffers).
 
         Raises ValueError when "step" is not an integer >= 0 or a buffer is missing, has the
-        wrong shape, is not a float array or holds NaN/inf (nothing is changed then).
+        wrong shape, is not a float array, holds NaN/inf or values a buffer cannot hold (Adam's
+        second moment ``v`` is a running mean of g^2, never negative); nothing is changed then.
         """
         if "step" not in state:
             raise ValueError("optimizer state is missing 'step'")
@@ -74,7 +75,8 @@ class Optimizer:
                 name = f"{buffer_name}.{key}"
                 if name not in state:
                     raise ValueError(f"optimizer state is missing {name!r}")
-                value = check_array(f"optimizer state {name!r}", state[name])
+                value = check_array(f"optimizer state {name!r}", state[name],
+                                    low=self._state_low.get(buffer_name))
                 if value.shape != buffer.shape:
                     raise ValueError(f"optimizer state {name!r} has shape {value.shape}, "
                                      f"expected {buffer.shape}")
@@ -83,6 +85,9 @@ class Optimizer:
         for (buffer_name, key), value in values.items():
             buffers[buffer_name][key][...] = value
         self.step_count = int(step)
+
+    _state_low = {}
+    """buffer name -> the smallest value its entries may hold (checked at load)"""
 
     def _buffers(self):
         return {}
@@ -142,6 +147,8 @@ class Adam(Optimizer):
         self.kernels = get_backend(backend)
         self.m = {key: np.zeros_like(p) for key, p in params.items()}
         self.v = {key: np.zeros_like(p) for key, p in params.items()}
+
+    _state_low = {"v": 0.0}  # a mean of squares: a negative v would make sqrt(v_hat) NaN
 
     def step(self, grads):
         grads = self._check_grads(grads)

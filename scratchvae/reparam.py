@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scratchvae.validation import check_same_shape
+from scratchvae.validation import check_array, check_same_shape
 
 
 def std_from_logvar(logvar):
@@ -29,9 +29,13 @@ def reparameterize(mu, logvar, eps):
 
     mu, logvar, eps: (batch, n_latent) -> z: (batch, n_latent), cache.
     eps is an argument (draw it with ``rng.standard_normal(mu.shape)``) so the result is
-    repeatable and gradient checks can hold the noise fixed.
+    repeatable and gradient checks can hold the noise fixed. Each must be a float32 or float64
+    array (the package's dtype rule, :func:`scratchvae.validation.check_array`; ValueError
+    naming the argument otherwise); values are not checked here (inside a training step ops
+    check dtype and shape only).
     """
-    mu, logvar, eps = np.asarray(mu), np.asarray(logvar), np.asarray(eps)
+    mu, logvar, eps = (check_array(name, value, finite=False)
+                       for name, value in (("mu", mu), ("logvar", logvar), ("eps", eps)))
     check_same_shape(mu=mu, logvar=logvar, eps=eps)
     std = std_from_logvar(logvar)
     z = mu + std * eps

@@ -146,51 +146,70 @@ def check_array(name, value, ndim=None, shape=None, dtype=None, finite=True, low
     """
     if kind not in ARRAY_KINDS:
         raise ValueError(f"kind must be one of {ARRAY_KINDS}, got {kind!r}")
-    if isinstance(value, np.ma.MaskedArray):
-        raise ValueError(f"{name} must be a plain numpy array, got a masked array; fill the "
-                         "masked entries first (e.g. x.filled(0.0))")
-    if not isinstance(value, np.ndarray):
-        try:
-            value = np.asarray(value)
-        except Exception:
-            raise ValueError(f"{name} must be an array, got {type(value).__name__}") from None
+    value = _as_plain_array(name, value)
     if not _dtype_ok(value.dtype, kind):
         hint = ""
         if kind == "float" and np.issubdtype(value.dtype, np.integer):
             hint = " (convert integer images explicitly, e.g. x.astype(np.float32) / 255)"
         raise ValueError(f"{name} must be {_KIND_TEXT[kind]}, got dtype {value.dtype}{hint}")
+    _check_shape(name, value, ndim, shape)
+    if dtype is not None and value.dtype != dtype:
+        value = value.astype(dtype)
+    check_finite = finite and np.issubdtype(value.dtype, np.floating)
+    if value.size and (check_finite or low is not None or high is not None):
+        _check_values(name, value, check_finite, low, high)
+    return value
+
+
+def _as_plain_array(name, value):
+    """``value`` as an ndarray; a masked array is refused (its mask would be ignored)."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise ValueError(f"{name} must be a plain numpy array, got a masked array; fill the "
+                         "masked entries first (e.g. x.filled(0.0))")
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        return np.asarray(value)
+    except Exception:
+        raise ValueError(f"{name} must be an array, got {type(value).__name__}") from None
+
+
+def _check_shape(name, value, ndim, shape):
+    """Raise unless ``value`` has ``ndim`` dimensions and matches ``shape`` (None = any)."""
     if ndim is not None and value.ndim != ndim:
         want = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ")" if shape else ""
         raise ValueError(
             f"{name} must be a {ndim}-D array {want}".rstrip()
             + f", got shape {value.shape}"
         )
-    if shape is not None:
-        for axis, (want, got) in enumerate(zip(shape, value.shape)):
-            if want is not None and want != got:
-                want_str = "(" + ", ".join("batch" if s is None else str(s) for s in shape) + ")"
-                raise ValueError(
-                    f"{name} must have shape {want_str}, got {value.shape} "
-                    f"(axis {axis} is {got}, expected {want})"
-                )
-    if dtype is not None and value.dtype != dtype:
-        value = value.astype(dtype)
-    check_finite = finite and np.issubdtype(value.dtype, np.floating)
-    if value.size and (check_finite or low is not None or high is not None):
-        # one min and one max answer both questions: a NaN or an inf anywhere shows up in them
-        vmin, vmax = value.min(), value.max()
-        if check_finite and not (np.isfinite(vmin) and np.isfinite(vmax)):
-            bad = np.argwhere(~np.isfinite(value))[0]
+    if shape is None:
+        return
+    for axis, (want, got) in enumerate(zip(shape, value.shape)):
+        if want is not None and want != got:
+            want_str = "(" + ", ".join("batch" if s is None else str(s) for s in shape) + ")"
             raise ValueError(
-                f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
-                "expected finite values"
+                f"{name} must have shape {want_str}, got {value.shape} "
+                f"(axis {axis} is {got}, expected {want})"
             )
-        if (low is not None and vmin < low) or (high is not None and vmax > high):
-            raise ValueError(
-                f"{name} must have values in [{low}, {high}], got values in "
-                f"[{float(vmin):.4g}, {float(vmax):.4g}]"
-            )
-    return value
+
+
+def _check_values(name, value, check_finite, low, high):
+    """Raise when ``value`` holds NaN/inf (if ``check_finite``) or values outside [low, high]."""
+    # one min and one max answer both questions: a NaN or an inf anywhere shows up in them
+    vmin, vmax = value.min(), value.max()
+    if check_finite and not (np.isfinite(vmin) and np.isfinite(vmax)):
+        bad = np.argwhere(~np.isfinite(value))[0]
+        raise ValueError(
+            f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
+            "expected finite values"
+        )
+    if (low is not None and vmin < low) or (high is not None and vmax > high):
+        wanted = (f"in [{low}, {high}]" if low is not None and high is not None
+                  else f">= {low}" if low is not None else f"<= {high}")
+        raise ValueError(
+            f"{name} must have values {wanted}, got values in "
+            f"[{float(vmin):.4g}, {float(vmax):.4g}]"
+        )
 
 
 def check_same_shape(**arrays):

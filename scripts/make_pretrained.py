@@ -1,7 +1,7 @@
 """Train the small models shipped in ``scratchvae/pretrained/`` (see its docstring).
 
 Data: mnist10k (the MNIST test file split 8,000 train / 2,000 test), read from ``--root`` or the
-data directory rule of the CLI (``$SCRATCHVAE_DATA``, ``../shared/data``, the user cache).
+data directory rule of the CLI (``$SCRATCHVAE_DATA``, else the user cache; docs/guide/data.md).
 Each model is written with ``sv.save`` (npz, no pickle, no optimizer state) and its recipe and
 per-epoch test losses (-ELBO for a VAE) go into the checkpoint's metadata. Takes a few minutes on two cores.
 

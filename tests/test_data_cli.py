@@ -37,7 +37,8 @@ def test_data_command_uses_the_environment_variable(tmp_path, monkeypatch, capsy
 
 def test_data_command_rejects_unknown_dataset_names(tmp_path, capsys):
     assert main(["data", "--root", str(tmp_path), "--download", "imagenet"]) == 2
-    assert "unknown dataset" in capsys.readouterr().out
+    assert "scratchvae data: error: argument --download: unknown dataset(s) imagenet" in (
+        capsys.readouterr().err)
 
 
 def test_data_command_download_reports_a_failure_without_network(tmp_path, monkeypatch, capsys):

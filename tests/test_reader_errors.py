@@ -27,7 +27,7 @@ DIMS_OK = element(MI_INT32, struct.pack("<2i", 2, 2))
     (element(9, struct.pack("<d", np.inf), small=False), DIMS_OK, "array flags must be whole"),
     (FLAGS_OK, element(9, struct.pack("<2d", np.nan, 2.0), small=False), "dimensions must be"),
     (FLAGS_OK, element(9, struct.pack("<2d", 1e300, 2.0), small=False), "dimensions must be"),
-    (FLAGS_OK, element(MI_INT32, struct.pack("<4i", *[65536] * 4)), "need"),  # 2**64 values
+    (FLAGS_OK, element(MI_INT32, struct.pack("<4i", *[65536] * 4)), "limit"),  # 2**64 values
     (FLAGS_OK, element(MI_INT32, struct.pack("<40i", *[1] * 40)), "bad dimensions"),
 ])
 def test_malformed_mat_headers_are_data_errors_naming_the_file(tmp_path, flags, dims, problem):
@@ -45,8 +45,9 @@ def test_the_same_mat_file_with_sound_headers_reads(tmp_path):
 
 
 @pytest.mark.parametrize("header, problem", [
-    # 65536^4 = 2**64 values: the int64 product wraps to 0 and an empty body "fit"
-    (bytes([0, 0, 0x08, 4]) + struct.pack(">4I", *[65536] * 4), "truncated IDX file"),
+    # 65536^4 = 2**64 values: the int64 product wraps to 0 and an empty body "fit"; refused
+    # as a declared size over scratchvae.data.limits.MAX_DECLARED_BYTES
+    (bytes([0, 0, 0x08, 4]) + struct.pack(">4I", *[65536] * 4), "limit"),
     (bytes([0, 0, 0x08, 100]) + bytes(400), "100 dimensions"),
     (bytes([0, 0, 0x08, 255]) + bytes(4 * 255), "255 dimensions"),
 ])

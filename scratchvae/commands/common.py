@@ -109,6 +109,11 @@ def _number(text, kind):
     return value
 
 
+def dataset_name(text):
+    """A dataset name in any case (``MNIST`` is ``mnist``); argparse then checks the choices."""
+    return text.strip().lower()
+
+
 def positive_int(text):
     """An integer >= 1 (epochs, batch size, sizes, sample counts)."""
     value = _number(text, int)

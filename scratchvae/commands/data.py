@@ -14,7 +14,8 @@ def add_arguments(parser):
     """``scratchvae data``'s options (--root, --download) on its argparse sub-parser."""
     parser.add_argument(
         "--root", default=None, metavar="DIR",
-        help="data directory; None means $SCRATCHVAE_DATA, else the platform cache directory")
+        help="data directory (an existing folder); without it $SCRATCHVAE_DATA, else the user "
+             "cache")
     parser.add_argument(
         "--download", action="append", default=[], metavar="NAME",
         help="download the missing files of dataset NAME (repeatable; 'all' for every dataset)")
@@ -22,16 +23,19 @@ def add_arguments(parser):
 
 def run(args):
     """Run ``scratchvae data`` with the parsed ``args``: list the dataset files and their state."""
+    from scratchvae.commands.common import check_root
     from scratchvae.data import DATASETS, DataError, fetch, file_status
     from scratchvae.data.download import data_dir_and_source
 
+    check_root(args.root)
     root, source = data_dir_and_source(args.root)
     names = list(DATASETS)
-    wanted = names if "all" in args.download else args.download
+    requested = [name.strip().lower() for name in args.download]  # MNIST is mnist
+    wanted = names if "all" in requested else requested
     unknown = [n for n in wanted if n not in DATASETS]
     if unknown:
-        print(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(names)}")
-        return 2
+        raise SystemExit(f"error: argument --download: unknown dataset(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(names)}, all (see scratchvae data --help)")
     failed = False
     for name in wanted:
         if DATASETS[name].directory is None:

@@ -7,7 +7,9 @@ RUN is a run folder written by ``scratchvae train`` (or its model.npz, or any ch
 from scratchvae.commands.common import (
     PROGRESS,
     add_progress_argument,
+    at_most,
     check_root,
+    dataset_name,
     nonnegative_int,
     positive_int,
 )
@@ -20,13 +22,14 @@ def add_arguments(parser):
     from scratchvae.commands.common import DATASETS
 
     parser.add_argument("run_path", metavar="RUN", help="run folder (or its model.npz)")
-    parser.add_argument("--dataset", default=None, choices=DATASETS,
+    parser.add_argument("--dataset", default=None, choices=DATASETS, type=dataset_name,
                         help="evaluate on this dataset (default: the one the run trained on)")
     parser.add_argument("--root", default=None, help="data directory (default: the run's)")
     parser.add_argument("--n-test", type=positive_int, default=None,
                         help="test examples (default: as many as the run used)")
-    parser.add_argument("-k", "--k", type=nonnegative_int, default=100,
-                        help="importance samples per example for -log p(x) (0: skip)")
+    parser.add_argument("-k", "--k", type=at_most(100_000, nonnegative_int), default=100,
+                        help="importance samples per example for -log p(x) (0: skip; at most "
+                             "100000)")
     parser.add_argument("--is-examples", type=positive_int, default=1000,
                         help="test examples used for the importance-sampled estimate (it costs "
                              "k decoder passes per example)")
@@ -38,7 +41,6 @@ def add_arguments(parser):
 def run(args):
     """Run ``scratchvae evaluate`` with the parsed ``args``: print the run's test figures."""
     import json
-    import sys
     import time
 
     from scratchvae import evaluate
@@ -51,9 +53,8 @@ def run(args):
     model, meta = saved.model, saved.metadata or {}
     dataset = args.dataset or meta.get("dataset")
     if dataset is None:
-        print(f"error: {path} does not say which dataset it was trained on; pass --dataset",
-              file=sys.stderr)
-        return 2
+        raise SystemExit(f"error: {path} does not say which dataset it was trained on; pass "
+                         "--dataset")
     root = args.root if args.root is not None else meta.get("root")
     n_test = args.n_test or (meta.get("n_test") if dataset == meta.get("dataset") else None)
     x, y, _ = load_dataset(dataset, "test", root, n_test)

@@ -39,7 +39,6 @@ def _image_shape(shape, meta, n_in):
 
 def run(args):
     """Run ``scratchvae sample`` with the parsed ``args``: write a grid of decoded samples."""
-    import sys
     from pathlib import Path
 
     from scratchvae import plotting
@@ -50,9 +49,8 @@ def run(args):
     saved = load_checkpoint(path)
     model = saved.model
     if not hasattr(model, "sample"):
-        print(f"error: {type(model).__name__} has no prior to sample from (train a VAE)",
-              file=sys.stderr)
-        return 2
+        raise SystemExit(f"error: {type(model).__name__} has no prior to sample from (train a "
+                         "VAE)")
     image_shape = _image_shape(args.image_shape, saved.metadata or {}, model.n_in)
     default_name = f"samples-n{args.n}-seed{args.seed}.png"
     out = Path(args.out) if args.out else run_dir / default_name

@@ -18,6 +18,7 @@ from scratchvae.commands.common import (  # noqa: F401  (DATASETS & co. lived he
     SPRITES_SEEDS,
     add_progress_argument,
     check_root,
+    dataset_name,
     int_list,
     load_dataset,
     nonnegative_float,
@@ -47,7 +48,7 @@ def add_arguments(parser):
     from scratchvae.kernels import BACKENDS, DEFAULT_BACKEND
     from scratchvae.registry import model_names
 
-    parser.add_argument("--dataset", default="sprites", choices=DATASETS,
+    parser.add_argument("--dataset", default="sprites", choices=DATASETS, type=dataset_name,
                         help="training data (sprites are generated, upright; the others are "
                              "read from --root and downloaded if missing)")
     parser.add_argument("--root", default=None,
@@ -135,28 +136,17 @@ def write_figures(model, run_dir, x, image_shape, history=None, rng=0):
 # ---------------------------------------------------------------------------------------------
 
 
-def run(args):
-    """Run ``scratchvae train`` with the parsed ``args``: train, then write the run folder."""
-    import json
-    import time
-    from pathlib import Path
-
-    from scratchvae.progress import epoch_line, show_progress
+def _model_and_data(args):
+    """(model, (x_train, y_train), (x_test, y_test), image_shape, options) for the options of
+    ``args`` (dataset defaults filled in); labels are kept only for models that use them."""
     from scratchvae.registry import build_model
-    from scratchvae.train import fit
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise SystemExit(f"error: --out {out} is a file; it must name a folder (for run folders)")
-    check_root(args.root)
     defaults = DATASET_DEFAULTS[args.dataset]
-    lr = args.lr if args.lr is not None else defaults.get("lr", 1e-3)
     options = dict(
         hidden=args.hidden or defaults["hidden"], latent=args.latent or defaults["latent"],
         likelihood=args.likelihood or defaults["likelihood"], beta=args.beta,
         backend=args.backend, seed=args.seed,
     )
-    started = time.perf_counter()
     x_train, y_train, image_shape = load_dataset(args.dataset, "train", args.root, args.n_train)
     x_test, y_test, _ = load_dataset(args.dataset, "test", args.root, args.n_test)
     if y_train is not None:  # for models that condition on labels (cvae, m2)
@@ -164,9 +154,27 @@ def run(args):
     model = build_model(args.model, x_train.shape[1], image_shape, options)
     if not getattr(model, "needs_labels", False):
         y_train = y_test = None
+    return model, (x_train, y_train), (x_test, y_test), image_shape, options
 
-    name = args.name or _run_name(out, args.model, args.dataset)
-    run_dir = out / name
+
+def run(args):
+    """Run ``scratchvae train`` with the parsed ``args``: train, then write the run folder."""
+    import json
+    import time
+    from pathlib import Path
+
+    from scratchvae.progress import epoch_line, show_progress
+    from scratchvae.train import fit
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"error: --out {out} is a file; it must name a folder (for run folders)")
+    check_root(args.root)
+    lr = args.lr if args.lr is not None else DATASET_DEFAULTS[args.dataset].get("lr", 1e-3)
+    started = time.perf_counter()
+    model, (x_train, y_train), (x_test, y_test), image_shape, options = _model_and_data(args)
+
+    run_dir = out / (args.name or _run_name(out, args.model, args.dataset))
     run_dir.mkdir(parents=True, exist_ok=True)
     info = dict(
         command="train", model_name=args.model, dataset=args.dataset, root=args.root,
@@ -195,12 +203,17 @@ def run(args):
     if not args.no_figures:
         written += write_figures(model, run_dir, x_test, image_shape,
                                  history if history["epoch"] else None, rng=args.seed)
+    _print_summary(args, history, written, run_dir, time.perf_counter() - started)
+    return 0
+
+
+def _print_summary(args, history, written, run_dir, seconds):
+    """The last lines of ``scratchvae train``: losses, the files written, what to run next."""
     if history["epoch"]:
-        print(f"done in {time.perf_counter() - started:.1f} s: train_loss "
+        print(f"done in {seconds:.1f} s: train_loss "
               f"{history['train_loss'][-1]:.3f}, val_loss {history['val_loss'][-1]:.3f} "
               f"({VAL_LOSS_MEANING.get(args.model, 'the model loss on the test set')})")
     print("wrote:")
     for path in written:
         print(f"  {path}")
     print(f"next: scratchvae evaluate {run_dir}   |   scratchvae sample {run_dir} -n 64")
-    return 0

@@ -82,21 +82,36 @@ def _parse_python_batch(raw, where):
     batch = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
     if "data" not in batch or "labels" not in batch:
         raise DataError(f"{where}: the batch dict lacks 'data' or 'labels' "
-                        f"(keys: {sorted(map(str, batch))})")
+                        f"(keys: {sorted(k if isinstance(k, str) else type(k).__name__ for k in batch)[:8]})")
     data = batch["data"]
-    try:
-        labels = np.asarray(batch["labels"])
-    except (ValueError, TypeError) as err:  # a ragged list of labels
-        raise DataError(f"{where}: 'labels' must be a flat list of integers ({err})") from None
     if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
             and data.shape[1] == N_PIXELS):
         raise DataError(f"{where}: 'data' must be a uint8 array (n, {N_PIXELS}), got "
                         f"{getattr(data, 'dtype', type(data).__name__)} "
                         f"{getattr(data, 'shape', '')}")
-    if (labels.shape != (len(data),) or labels.dtype == np.bool_
-            or not np.issubdtype(labels.dtype, np.integer)):
-        raise DataError(f"{where}: 'labels' must be {len(data)} integers, got {labels.shape}")
-    return data, labels.astype(np.int64)
+    return data, _labels(batch["labels"], len(data), where)
+
+
+def _labels(labels, n, where):
+    """``labels`` as int64 (n,): a flat list of n ints or an integer array of shape (n,).
+
+    Checked element by element before any array is built: a pickle of shared references (a list
+    holding the same list 10 times, 10 levels deep) is a few hundred bytes that ``np.asarray``
+    would expand to 10**10 values."""
+    if isinstance(labels, np.ndarray):
+        if (labels.shape != (n,) or labels.dtype == np.bool_
+                or not np.issubdtype(labels.dtype, np.integer)):
+            raise DataError(f"{where}: 'labels' must be {n} integers, got {labels.dtype} "
+                            f"{labels.shape}")
+        return labels.astype(np.int64)
+    if not isinstance(labels, (list, tuple)) or len(labels) != n:
+        got = f"{len(labels)} items" if isinstance(labels, (list, tuple)) else type(labels).__name__
+        raise DataError(f"{where}: 'labels' must be a flat list of {n} integers, got {got}")
+    if not all(type(label) is int for label in labels):
+        bad = next(label for label in labels if type(label) is not int)
+        raise DataError(f"{where}: 'labels' must be a flat list of integers, found a "
+                        f"{type(bad).__name__}")
+    return np.array(labels, dtype=np.int64)
 
 
 def _read_members(path, names):

@@ -1,12 +1,15 @@
 """Where dataset files live, how they are verified, and how missing ones are downloaded.
 
-Data directory: the ``root`` argument, else ``$SCRATCHVAE_DATA``, else a ``shared/data`` folder
-in the working directory or one of its parents (the course layout: ``../shared/data`` beside a
-clone), else the platform cache directory ``pooch.os_cache("scratchvae")`` (``~/.cache/scratchvae``
-on Linux). The command line and the notebooks (:func:`scratchvae.notebook.setup`) use this rule.
-Each dataset's files live in ``<data directory>/<dataset directory>/`` under their original names, e.g.
+Data directory, one rule for Python, the command line and the notebooks
+(:func:`scratchvae.notebook.setup`), independent of the working directory: the ``root``
+argument (``--root``), else ``$SCRATCHVAE_DATA``, else the user cache
+``pooch.os_cache("scratchvae")`` (``~/.cache/scratchvae`` on Linux). Each dataset's files live in
+``<data directory>/<dataset directory>/`` under their original names, e.g.
 ``<root>/mnist/t10k-images-idx3-ubyte.gz``. A file found there is verified and used without
-touching the network; a missing one is downloaded with pooch (only when ``download=True``).
+touching the network; a missing one is downloaded with pooch (only when ``download=True``) into
+that same folder, and only if it may be written: a read-only folder (a course's shared data) is
+never written to; the error then says which files to put where. A download that fails leaves no
+folder behind that it created.
 
 Verification: files with a published md5 must match it; a mismatch is an error (the file is
 never used and never silently replaced). Frey Face has no published checksum: its structure is
@@ -16,9 +19,11 @@ time; later uses must match the recorded sha256.
 Nothing here runs at import time; pooch (and requests) are imported only to download.
 """
 
+import contextlib
 import hashlib
 import json
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,37 +37,23 @@ RECORD_FILE = "checksums.json"
 
 
 def data_dir(root=None):
-    """The data directory: ``root``, else ``$SCRATCHVAE_DATA``, else ``shared/data`` in the working
-    directory or a parent, else the platform cache dir."""
+    """The data directory: ``root``, else ``$SCRATCHVAE_DATA``, else the user cache."""
     return data_dir_and_source(root)[0]
 
 
-def find_shared_data(start=None):
-    """The nearest ``shared/data`` folder in ``start`` (default: the working directory) or one of
-    its parents, or ``None``. A clone laid out as ``course/main`` beside ``course/shared/data``
-    finds it from anywhere inside the clone."""
-    start = Path.cwd() if start is None else Path(start)
-    for folder in [start, *start.parents]:
-        candidate = folder / "shared" / "data"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
 def data_dir_and_source(root=None):
-    """``(path, where it came from)``: "root argument", "$SCRATCHVAE_DATA", "shared/data" or
-    "platform cache"."""
+    """``(path, where it came from)``: "root argument", "$SCRATCHVAE_DATA" or "user cache".
+
+    The working directory plays no part: the same call gives the same folder from a clone, a
+    notebook folder or anywhere else."""
     if root is not None:
-        return Path(root).expanduser(), "root argument"
+        return Path(os.fspath(root)).expanduser(), "root argument"
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser(), f"${ENV_VAR}"
-    shared = find_shared_data()
-    if shared is not None:
-        return shared, "shared/data"
-    import pooch  # noqa: PLC0415  (lazy: only to find the platform cache directory)
+    import pooch  # noqa: PLC0415  (lazy: only to find the user cache directory)
 
-    return Path(pooch.os_cache("scratchvae")), "platform cache"
+    return Path(pooch.os_cache("scratchvae")), "user cache"
 
 
 def dataset_dir(name, root=None):
@@ -180,18 +171,55 @@ def file_status(name, root=None):
 
 
 def _missing_error(info, remote, folder, reason):
-    urls = " or ".join(remote.urls)
+    """DataError for a missing file: the reason, then every file of the dataset still missing
+    from ``folder`` (name, checksum, where to download it) and the exact folder to put it in."""
+    missing = [r for r in info.files if not (folder / r.name).is_file()] or [remote]
+    if info.any_of:
+        missing = list(info.files)
+    wanted = (" or " if info.any_of else ", ").join(
+        f"{r.name} ({_checksum_text(r)}; from {' or '.join(r.urls)})" for r in missing)
+    which = "one of these files" if info.any_of else (
+        "these files" if len(missing) > 1 else "this file")
     return DataError(
         f"{info.title}: file {remote.name} ({_checksum_text(remote)}) is not in {folder}; "
-        f"{reason}. Download it from {urls} and put it in {folder}{os.sep} under that exact "
-        f"name (or use another data directory: the root argument, ${ENV_VAR}, or "
-        "`scratchvae data --root DIR`).")
+        f"{reason}. Put {which} in {folder}{os.sep} under that exact name: {wanted} (or use "
+        f"another data directory: the root argument, ${ENV_VAR}, or `scratchvae data --root "
+        "DIR`).")
+
+
+def _missing_folders(folder):
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for candidate in [folder, *folder.parents]:
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    return missing
+
+
+def _may_write(folder):
+    """Whether files may be created in ``folder`` (or, if it is missing, in its nearest
+    existing parent, where it would be created): we have the right, and the folder is not
+    marked read-only (no write bit for anyone: a shared folder, even for root, who may write
+    anywhere)."""
+    existing = next((p for p in [folder, *folder.parents] if p.exists()), None)
+    if existing is None or not existing.is_dir():
+        return False
+    marked_writable = stat.S_IMODE(existing.stat().st_mode) & 0o222
+    return bool(marked_writable) and os.access(existing, os.W_OK | os.X_OK)
 
 
 def _download(info, remote, folder):
-    """Download one file into ``folder`` with pooch, trying each URL; DataError when all fail."""
+    """Download one file into ``folder`` with pooch, trying each URL; DataError when all fail.
+
+    A read-only folder is refused before any network access; folders created for a download
+    that failed are removed again (an empty folder would look like a data directory)."""
+    if not _may_write(folder):
+        raise _missing_error(info, remote, folder, "that folder is read-only, so scratchvae does "
+                                                   "not download into it")
     import pooch  # noqa: PLC0415  (lazy: no network machinery at import time)
 
+    created = _missing_folders(folder)
     known_hash = f"md5:{remote.md5}" if remote.md5 else None
     errors = []
     for url in remote.urls:
@@ -201,6 +229,9 @@ def _download(info, remote, folder):
             return folder / remote.name
         except Exception as err:  # network, HTTP, checksum (ValueError), permission errors
             errors.append(f"{url}: {type(err).__name__}: {err}")
+    for empty in created:  # deepest first; a folder that is not empty stays
+        with contextlib.suppress(OSError):
+            empty.rmdir()
     raise _missing_error(info, remote, folder,
                          "the download failed (" + "; ".join(errors) + ")") from None
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from scratchvae.data.errors import DataError
+from scratchvae.data.limits import check_declared_bytes, declared_bytes
 
 IDX_DTYPES = {
     0x08: np.dtype(">u1"),
@@ -40,8 +41,9 @@ def _read_bytes(path):
     """The file's bytes, gunzipped when the file is a gzip stream.
 
     The gzip stream is inflated only as far as the IDX header says the data goes (plus one
-    byte, to notice trailing data): a small file claiming gigabytes, or a zlib bomb whose
-    header declares a few bytes, never expands in memory beyond what its header declares.
+    byte, to notice trailing data), and not at all when the header declares more than
+    :data:`~scratchvae.data.limits.MAX_DECLARED_BYTES`: a small file claiming gigabytes, or a
+    zlib bomb whose header declares a few bytes, never expands in memory.
     """
     try:
         raw = Path(path).read_bytes()
@@ -73,7 +75,10 @@ def _declared_data_bytes(head, name):
         raise DataError(f"{name}: IDX header declares {head[3]} dimensions, more than "
                         f"{MAX_NDIM}")
     dims = struct.unpack(f">{head[3]}I", head[4:4 + 4 * head[3]])
-    return math.prod(dims) * IDX_DTYPES[head[2]].itemsize
+    itemsize = IDX_DTYPES[head[2]].itemsize
+    check_declared_bytes(name, f"its IDX header ({'x'.join(map(str, dims))})",
+                         declared_bytes(dims, itemsize))
+    return math.prod(dims) * itemsize
 
 
 def parse_idx(data, name="<bytes>"):
@@ -100,6 +105,8 @@ def parse_idx(data, name="<bytes>"):
                         f"the file has {len(data)}")
     dims = struct.unpack(f">{ndim}I", data[4:header])
     dtype = IDX_DTYPES[code]
+    check_declared_bytes(name, f"its IDX header ({'x'.join(map(str, dims))})",
+                         declared_bytes(dims, dtype.itemsize))
     expected = math.prod(dims) * dtype.itemsize  # Python ints: no int64 wrap-around
     found = len(data) - header
     shape = "x".join(str(d) for d in dims)

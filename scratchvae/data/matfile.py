@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from scratchvae.data.errors import DataError
+from scratchvae.data.limits import MAX_DECLARED_BYTES, declared_bytes
 
 # level 5 storage types (miXXX) -> numpy dtype
 _MI_TYPES = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 9: "f8",
@@ -133,6 +134,7 @@ def _inflate_element(compressed, endian):
         if mi_type != _MI_MATRIX:
             raise _FormatError(f"compressed variable holds a data element of type {mi_type}, "
                                "expected a matrix (14)")
+        _check_declared(f"a compressed variable's tag ({nbytes:,} bytes)", nbytes)
         body = inflate.decompress(inflate.unconsumed_tail, nbytes + 1)
     except zlib.error as err:
         raise _FormatError(f"corrupt compressed variable ({err})") from None
@@ -141,6 +143,14 @@ def _inflate_element(compressed, endian):
         raise _FormatError(f"compressed variable: its tag declares {nbytes} bytes, the stream "
                            f"holds {problem}")
     return mi_type, nbytes, body
+
+
+def _check_declared(what, nbytes):
+    """Refuse, before inflating or converting, more than ``MAX_DECLARED_BYTES``."""
+    if nbytes > MAX_DECLARED_BYTES:
+        raise _FormatError(f"{what} declares {nbytes:,} bytes, more than the "
+                           f"{MAX_DECLARED_BYTES:,}-byte limit of scratchvae's readers "
+                           "(scratchvae.data.limits.MAX_DECLARED_BYTES)")
 
 
 def _integers(values, what):
@@ -201,6 +211,8 @@ def _matrix(body, endian):
         return name, _Unsupported("complex")
     if not 2 <= len(dims) <= 32 or any(d < 0 for d in dims):
         raise _FormatError(f"variable {name!r}: bad dimensions {dims}")
+    _check_declared(f"variable {name!r} ({'x'.join(map(str, dims))})",
+                    declared_bytes(dims, np.dtype(_MX_CLASSES[mx_class]).itemsize))
     t, _, real_body, pos = _element(body, pos, endian)
     values = _numeric(t, real_body, endian, f"variable {name!r}")
     count = math.prod(dims)  # Python ints: no int64 wrap-around
@@ -233,6 +245,8 @@ def _read_v4(data):
         pos += namlen
         dtype = np.dtype(endian + _V4_TYPES[p])
         count = rows * cols * (2 if imagf else 1)
+        _check_declared(f"level-4 variable {name!r} ({rows}x{cols})",
+                        declared_bytes((rows, cols, 2 if imagf else 1), dtype.itemsize))
         end = pos + count * dtype.itemsize
         if end > len(data):
             raise _FormatError(f"truncated level-4 variable {name!r}: {rows}x{cols} needs "
