@@ -23,7 +23,13 @@ import numpy as np
 
 
 class HomeworkCheckError(AssertionError):
-    """A student's function gave a wrong answer; the message says which output, where and why."""
+    """A student's function gave a wrong answer; the message says which output, where and why.
+
+    In a notebook, IPython shows the message alone (``_render_traceback_``), not a traceback
+    through the checker's code: the checker's source holds the answers."""
+
+    def _render_traceback_(self):  # IPython shows these lines instead of a traceback
+        return f"{type(self).__name__}: {self}".splitlines()
 
 
 class NotImplementedYet(HomeworkCheckError):
@@ -202,6 +208,8 @@ class Check:
     def run(self, fn, args, case=None, crash_hint=None, allowed=(), shapes=""):
         """``fn(*args)`` watched for calls into the package (see :meth:`call`), no input check."""
         allowed = (*self.allowed, *allowed, *(a for a in args if callable(a)))
+        if getattr(fn, "runs_in_student_process", False):  # the grader's proxy of the function:
+            allowed += (type(fn).__call__,)  # its code sends the call to the student's process
         properties = set().union(*(_property_codes(a) for a in args))
         watch = PackageCallWatch(allowed)
         watch.allowed |= properties
