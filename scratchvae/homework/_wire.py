@@ -45,11 +45,11 @@ def encode(value, custom=None, arrays=None):
                 arrays.append(np.asarray(v))
                 return {"t": "s", "i": len(arrays) - 1}
             return {"t": "v", "v": v}
-        if isinstance(v, float):
-            return {"t": "f", "v": repr(v)}
         if isinstance(v, (np.floating, np.complexfloating, np.bool_)):
             arrays.append(np.asarray(v))
             return {"t": "s", "i": len(arrays) - 1}
+        if isinstance(v, float):
+            return {"t": "f", "v": float.__repr__(v)}
         if isinstance(v, np.ndarray):
             if v.dtype.hasobject or v.dtype.names is not None:
                 return {"t": "o", "name": "ndarray", "text": f"array of dtype {v.dtype}"}
