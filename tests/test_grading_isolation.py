@@ -304,3 +304,23 @@ def test_a_failing_check_in_a_notebook_shows_the_hint_in_at_most_five_lines(tmp_
         assert "Traceback" not in shown and "File " not in shown
     assert "dW = x.T @ dout" not in "\n".join(
         "\n".join(e["traceback"]) for e in errors.values())
+
+
+def test_file_work_inside_the_temporary_folder_is_allowed(tmp_path, released_hw1):
+    nb = json.loads(json.dumps(released_hw1))
+    _set_solution(nb, "relu_backward", (
+        "import os, shutil, tempfile\n"
+        "import matplotlib.pyplot as plt\n"
+        "folder = tempfile.mkdtemp()\n"
+        "os.mkdir(os.path.join(folder, 'sub'))\n"
+        "with open(os.path.join(folder, 'sub', 'a.txt'), 'w') as f:\n"
+        "    f.write('x')\n"
+        "os.rename(os.path.join(folder, 'sub', 'a.txt'), os.path.join(folder, 'b.txt'))\n"
+        "plt.plot([0, 1])\n"
+        "plt.savefig('figure.png')\n"
+        "shutil.rmtree(folder)\n"
+        "def relu_backward(dout, cache):  # defined only when everything above worked\n"
+        "    return dout * (cache.x > 0)\n"))
+    code, grade = _grade(tmp_path, nb)
+    assert _status(grade)["relu_backward"] == "passed", grade
+    assert grade["score"] == 1

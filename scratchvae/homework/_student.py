@@ -127,10 +127,10 @@ def wrap_references():
 # -- the guard --------------------------------------------------------------------------------
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-_PATH_EVENTS = {"os.remove": 0, "os.rmdir": 0, "os.truncate": 0, "os.chmod": 0,
-                "os.chown": 0, "os.mkdir": 0, "os.utime": 0, "os.chflags": 0,
-                "os.setxattr": 0, "os.removexattr": 0, "shutil.rmtree": 0, "os.lchmod": 0,
-                "os.lchown": 0, "os.mkfifo": 0, "os.mknod": 0}
+_PATH_EVENTS = {  # event -> position of its dir_fd argument (-1 or None: none given)
+    "os.remove": 1, "os.rmdir": 1, "os.mkdir": 2, "os.chmod": 2, "os.chown": 3, "os.utime": 3,
+    "os.mkfifo": 2, "os.mknod": 3, "shutil.rmtree": 1, "os.truncate": None,
+    "os.chflags": None, "os.setxattr": None, "os.removexattr": None}
 _TWO_PATH_EVENTS = ("os.rename", "os.link", "os.symlink", "shutil.copyfile", "shutil.copymode",
                     "shutil.copystat", "shutil.copytree")
 _PROCESS_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
@@ -147,11 +147,11 @@ def install_guard(home):
     def inside(path, dir_fd=None):
         if isinstance(path, int):  # an open file descriptor: opened under this guard
             return True
-        if dir_fd is not None:
-            return False
         try:
             path = os.fsdecode(os.fspath(path))
-        except TypeError:
+            if dir_fd not in (None, -1):  # relative to an open folder (shutil.rmtree does it)
+                path = os.path.join(os.readlink(f"/proc/self/fd/{int(dir_fd)}"), path)
+        except (TypeError, ValueError, OSError):
             return False
         real = os.path.realpath(path)
         return (real + os.sep).startswith(home) or real in allowed_files
@@ -167,12 +167,20 @@ def install_guard(home):
                 raise PermissionError(f"grading: writing {path!r} (outside the submission's "
                                       "folder) is not allowed")
         elif event in _PATH_EVENTS:
-            dir_fd = args[-1] if len(args) > 1 and isinstance(args[-1], int) else None
+            at = _PATH_EVENTS[event]
+            dir_fd = args[at] if at is not None and len(args) > at else None
             if not inside(args[0], dir_fd):
                 raise PermissionError(f"grading: {event} on {args[0]!r} (outside the "
                                       "submission's folder) is not allowed")
         elif event in _TWO_PATH_EVENTS:
-            if not inside(args[1]) or (event in ("os.rename",) and not inside(args[0])):
+            if event == "os.symlink":  # (src, dst, dir_fd): only the new link matters
+                src_fd, dst_fd = None, args[2] if len(args) > 2 else None
+            elif event in ("os.rename", "os.link"):  # (src, dst, src_dir_fd, dst_dir_fd)
+                src_fd, dst_fd = (tuple(args[2:4]) + (None, None))[:2]
+            else:
+                src_fd = dst_fd = None
+            if (not inside(args[1], dst_fd)
+                    or (event == "os.rename" and not inside(args[0], src_fd))):
                 raise PermissionError(f"grading: {event} {args[0]!r} -> {args[1]!r} (outside "
                                       "the submission's folder) is not allowed")
         elif event in _PROCESS_EVENTS:
