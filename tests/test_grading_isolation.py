@@ -6,6 +6,8 @@ Every one must score 0 for what it did not implement; the grader's files must st
 no process may outlive the grading. A failing check in a notebook shows the checker's message
 alone (issue 30 item 1)."""
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -324,3 +326,40 @@ def test_file_work_inside_the_temporary_folder_is_allowed(tmp_path, released_hw1
     code, grade = _grade(tmp_path, nb)
     assert _status(grade)["relu_backward"] == "passed", grade
     assert grade["score"] == 1
+
+
+def test_every_mutant_fails_the_same_way_through_the_student_process(tmp_path):
+    """The grader's path (arguments to the student's process and results back as .npy, the
+    reference-call wrappers there) gives each wrong answer of the catalogue the same failure
+    message as the checker run in one process: nothing in it is per exercise."""
+    import homework_mutants
+    from homework_mutants import MUTANTS
+
+    import scratchvae.homework as hw
+    from scratchvae.homework.grade import StudentFunction, StudentProcess
+
+    mutants = [(exercise, m) for exercise, ms in MUTANTS.items() for m in ms]
+    process = StudentProcess(tmp_path, timeout=300)
+    try:
+        error = process.run_cell(
+            f"import sys\nsys.path.insert(0, {str(Path(homework_mutants.__file__).parent)!r})\n"
+            "from homework_mutants import MUTANTS\n"
+            "for i, m in enumerate(m for ms in MUTANTS.values() for m in ms):\n"
+            "    globals()[f'mutant_{i}'] = m.fn\n")
+        assert error is None, error
+        differ = []
+        for i, (exercise, mutant) in enumerate(mutants):
+            messages = []
+            for fn in (mutant.fn, StudentFunction(process, f"mutant_{i}")):
+                try:
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        hw.checker(exercise)(fn, *mutant.extra)
+                    messages.append("passed")
+                except AssertionError as err:
+                    messages.append(f"{type(err).__name__}: {err}")
+            if messages[0] != messages[1]:
+                differ.append((exercise, mutant.name, *messages))
+    finally:
+        process.close()
+    assert len(mutants) > 100
+    assert not differ, "\n\n".join("\n".join(d) for d in differ[:5])

@@ -10,10 +10,10 @@ the grader's process, which never runs student code.
 
 Before any student code runs, this process:
 
-- replaces every function and method of scratchvae (the references the checks compare with)
-  by one that reports a call made while a graded function runs, from any thread, unless the
-  exercise allows it; this does not rely on ``sys.setprofile``, which student code can switch
-  off;
+- replaces every function, method and property getter of scratchvae (the references the
+  checks compare with) by one that reports a call made while a graded function runs, from any
+  thread, unless the exercise allows it; this does not rely on ``sys.setprofile``, which
+  student code can switch off;
 - installs an audit hook (which Python code cannot remove) that refuses to start processes,
   to send signals, and to write, delete, rename or change files outside its temporary folder.
 
@@ -120,6 +120,9 @@ def wrap_references():
                     setattr(cls, attr, wrapped(value))
                 elif isinstance(value, (staticmethod, classmethod)):
                     setattr(cls, attr, type(value)(wrapped(value.__func__)))
+                elif isinstance(value, property) and isinstance(value.fget, types.FunctionType):
+                    setattr(cls, attr, property(wrapped(value.fget), value.fset, value.fdel,
+                                                value.__doc__))
             except (AttributeError, TypeError):  # a read-only class (NamedTuple, enum)
                 pass
 

@@ -455,9 +455,13 @@ def _code_key(code):
 
 
 def _exception_named(name, message):
-    cls = getattr(builtins, str(name), None)
-    if not (isinstance(cls, type) and issubclass(cls, Exception)):
-        cls = type(str(name) if str(name).isidentifier() else "Error", (Exception,), {})
+    """An exception named ``name`` (of that builtin class when there is one) whose str() is
+    ``message``, the student's exception's text (a KeyError's quotes included)."""
+    base = getattr(builtins, str(name), None)
+    if not (isinstance(base, type) and issubclass(base, Exception)):
+        base = Exception
+    cls_name = str(name) if str(name).isidentifier() else "Error"
+    cls = type(cls_name, (base,), {"__str__": lambda self: message, "__module__": "builtins"})
     return cls(message)
 
 
