@@ -492,6 +492,24 @@ def test_bypass_through_c_code_is_caught_and_a_previous_profiler_is_restored():
     assert "scratchvae.losses.kl_standard_normal" in str(err)
 
 
+def test_bypass_from_a_thread_is_caught_and_the_threads_profiler_is_restored():
+    import threading
+
+    import scratchvae as sv
+
+    def via_thread(mu, logvar):
+        out = []
+        worker = threading.Thread(
+            target=lambda: out.append(sv.losses.kl_standard_normal(mu, logvar)))
+        worker.start()
+        worker.join()
+        return out[0]
+
+    err = _failure("kl_standard_normal", via_thread)
+    assert err is not None and "scratchvae.losses.kl_standard_normal" in str(err)
+    assert threading.getprofile() is None
+
+
 def test_allowed_calls_and_callbacks_do_not_count_as_bypasses(solutions, capsys):
     hw.check_elbo_terms(solutions["hw4_concepts"]["elbo_terms"])  # vae.encode, sv.losses, ...
     hw.check_numerical_gradient(solutions["hw1_backprop"]["numerical_gradient"])  # calls f

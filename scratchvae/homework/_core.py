@@ -18,6 +18,7 @@ callbacks the checker hands over (the ``f`` of ``numerical_gradient``).
 import numbers
 import os
 import sys
+import threading
 
 import numpy as np
 
@@ -73,7 +74,8 @@ class PackageCallWatch:
     (the lazy attributes of ``scratchvae`` and the renamed-name aliases): looking a name up is
     not calling the reference. ``calls`` lists the dotted names in the order first called.
     Calls made from C code without a Python frame in between (``map(f, ...)``) count as calls
-    from the watched code.
+    from the watched code, and so do calls from threads it starts. Student code can switch a
+    profiler off; the grader (:mod:`scratchvae.homework.grade`) does not rely on this watch.
     """
 
     def __init__(self, allowed=()):
@@ -108,11 +110,14 @@ class PackageCallWatch:
     def __enter__(self):
         self._home = sys._getframe(1)  # the checker's frame that calls the watched function
         self._previous = sys.getprofile()
+        self._previous_threads = threading.getprofile()
         sys.setprofile(self._profile)
+        threading.setprofile(self._profile)  # threads the watched code starts are watched too
         return self
 
     def __exit__(self, *exc):
         sys.setprofile(self._previous)
+        threading.setprofile(self._previous_threads)
         self._home = None
         return False
 
