@@ -363,3 +363,23 @@ def test_every_mutant_fails_the_same_way_through_the_student_process(tmp_path):
         process.close()
     assert len(mutants) > 100
     assert not differ, "\n\n".join("\n".join(d) for d in differ[:5])
+
+
+def test_closing_the_student_process_kills_its_whole_process_group(tmp_path):
+    """The guard refuses to start processes; should one start anyway (native code), it is in
+    the student's process group, which is killed after grading."""
+    import subprocess
+
+    from scratchvae.homework.grade import StudentProcess
+
+    process = StudentProcess(tmp_path, timeout=60)
+    group = process.process.pid
+    straggler = subprocess.Popen(["sleep", "300"], preexec_fn=lambda: os.setpgid(0, group))
+    try:
+        assert os.getpgid(straggler.pid) == group
+        process.close()
+        assert straggler.wait(timeout=10) == -signal.SIGKILL
+        assert process.process.poll() is not None
+    finally:
+        if straggler.poll() is None:
+            straggler.kill()
