@@ -139,8 +139,15 @@ def test_switching_the_watch_off_or_using_a_thread_does_not_hide_a_reference_cal
         "    worker.start()\n"
         "    worker.join()\n"
         "    return out[0]\n"))
+    _set_solution(nb, "dense_backward", (
+        "def dense_backward(dout, cache):\n"
+        "    import importlib, sys\n"
+        "    sys.setprofile(None)\n"
+        "    fresh = importlib.reload(sys.modules['scratchvae.functional'])  # unwrapped?\n"
+        "    return fresh.dense_backward(dout, cache)\n"))
     code, grade = _grade(tmp_path, nb)
     results = {r["grade_id"]: r for r in grade["results"]}
+    assert results["dense_backward"]["status"] == "failed", results["dense_backward"]
     for exercise in ("relu_backward", "sigmoid_backward", "tanh_backward"):
         assert results[exercise]["status"] == "failed", results[exercise]
         assert "called the package's own implementation" in results[exercise]["message"]

@@ -15,11 +15,12 @@ Before any student code runs, this process:
   thread, unless the exercise allows it; this does not rely on ``sys.setprofile``, which
   student code can switch off;
 - installs an audit hook (which Python code cannot remove) that refuses to start processes,
-  to send signals, and to write, delete, rename or change files outside its temporary folder.
+  to send signals, to write, delete, rename or change files outside its temporary folder, and
+  to run scratchvae's module code again (``importlib.reload``).
 
 This is a guard against the usual ways of cheating and accidents, not a security sandbox:
-native code (ctypes, a compiled extension) and a student who rebuilds the reference from its
-source file or reloads the package's modules are not stopped. See the instructor page.
+native code (ctypes, a compiled extension) and a student who copies the reference's source
+into a file of their own are not stopped. See the instructor page.
 """
 
 import functools
@@ -141,9 +142,10 @@ _PROCESS_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn",
                    "os.startfile", "os.pidfd_open", "signal.pthread_kill")
 
 
-def install_guard(home):
+def install_guard(home, package_dir):
     """An audit hook refusing (PermissionError) what a graded notebook has no business doing:
-    starting processes, signalling them, and changing files outside ``home``."""
+    starting processes, signalling them, changing files outside ``home``, and running
+    scratchvae's module code again (``importlib.reload`` would give unwatched functions)."""
     home = os.path.realpath(home) + os.sep
     allowed_files = ("/dev/null",)
 
@@ -160,7 +162,11 @@ def install_guard(home):
         return (real + os.sep).startswith(home) or real in allowed_files
 
     def hook(event, args):
-        if event == "open":
+        if event == "exec":
+            if getattr(args[0], "co_filename", "").startswith(package_dir):
+                raise PermissionError("grading: running scratchvae's module code again "
+                                      "(importlib.reload) is not allowed")
+        elif event == "open":
             path, mode, flags = args
             if isinstance(mode, str):
                 writes = any(c in mode for c in "wax+")
@@ -386,7 +392,7 @@ def main(argv=None):
     package_dir = _package_dir()
     wrap_references()
     shell = Shell()
-    install_guard(os.getcwd())
+    install_guard(os.getcwd(), package_dir)
     channel = Channel(fd_in, fd_out)
     channel.send({"op": "ready", "ipython": shell.ipython is not None})
     serve(channel, shell, package_dir)
