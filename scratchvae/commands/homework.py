@@ -1,7 +1,8 @@
 """``scratchvae homework``: release student notebooks and grade submitted ones.
 
     scratchvae homework release notebooks/homework/ release/        # strip solutions
-    scratchvae homework check release/hw1_backprop.ipynb             # run, print a score table
+    scratchvae homework check alice/hw1_backprop.ipynb --release notebooks/homework/
+                                                                     # grade, print a score table
 """
 
 from scratchvae.commands.common import positive_int
@@ -22,13 +23,19 @@ def add_arguments(parser):
     rel.add_argument("src", metavar="SRC", help="a solution notebook or a folder of them")
     rel.add_argument("dst", metavar="DST", help="output notebook or folder")
     chk = sub.add_parser(
-        "check", help="run a notebook and print the score of each check cell "
-                      "(exit 0 when all pass)",
-        description="Run notebook(s) from their own folder and print a per-exercise score "
-                    "table; exit code 0 only when every automatic check passes.")
+        "check", help="grade notebook(s) against the release and print the score of each "
+                      "check cell (exit 0 when all pass)",
+        description="Grade submitted notebook(s): the check cells and points come from the "
+                    "release (--release), the submission's functions run in a separate process "
+                    "in a temporary folder. Prints a per-exercise score table; exit code 0 only "
+                    "when every automatic check passes.")
     chk.add_argument("notebooks", metavar="NOTEBOOK", nargs="+", help="notebook(s) to grade")
-    chk.add_argument("--timeout", type=positive_int, default=300, help="seconds allowed per cell")
-    chk.add_argument("--kernel", default="python3", help="Jupyter kernel name")
+    chk.add_argument("--release", metavar="PATH", default=None,
+                     help="the instructor's notebook, or a folder holding one of the same name "
+                          "(default: the project's notebooks/homework)")
+    chk.add_argument("--timeout", type=positive_int, default=300,
+                     help="seconds allowed for each cell and each call of a student function")
+    chk.add_argument("--kernel", default=None, help="not used any more (kept for old scripts)")
     chk.add_argument("--json", metavar="PATH", default=None,
                      help="also write the scores as JSON to PATH")
 
@@ -61,7 +68,7 @@ def run(args):
                 print(f"error: NOTEBOOK {notebook} does not exist", file=sys.stderr)
                 return 2
             try:
-                grade = grade_notebook(notebook, timeout=args.timeout, kernel_name=args.kernel)
+                grade = grade_notebook(notebook, release=args.release, timeout=args.timeout)
             except (ImportError, ValueError) as err:
                 print(f"error: {err}", file=sys.stderr)
                 return 2

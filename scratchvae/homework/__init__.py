@@ -27,8 +27,10 @@ Every exercise is written with NumPy: a checker fails when the student's functio
 scratchvae's own implementation (the reference it is compared with), except the calls the
 exercise allows (listed in the notebook and in the failure message).
 
-``release`` writes student notebooks (``scratchvae homework release``) and ``grade`` runs one and
-scores its check cells (``scratchvae homework check``).
+``release`` writes student notebooks (``scratchvae homework release``) and ``grade`` scores a
+submission against its release (``scratchvae homework check``): the release's check cells run
+in the grader, the submission's functions in a separate process (``_student``), and only data
+(JSON and ``.npy``) passes between them (``_wire``).
 """
 
 from scratchvae.homework._core import HomeworkCheckError, NotImplementedYet

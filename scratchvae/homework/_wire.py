@@ -1,0 +1,252 @@
+"""The messages between the grader and the student's process: a JSON tree plus .npy arrays.
+
+Nothing here unpickles. A message is one frame: an 8-byte length, a JSON header, then the
+arrays it refers to, each in NumPy's ``.npy`` format written and read with
+``allow_pickle=False``. A value tree is encoded as JSON with tagged nodes:
+
+- ``None``, bools, ints, floats (``nan``/``inf`` included), strings: as they are (tagged);
+- NumPy arrays and NumPy scalars: an index into the frame's arrays (object arrays are refused);
+- tuples, lists, dicts with string keys, NamedTuples (by field names and class name);
+- a ``numpy.random.Generator``: its bit generator's state (plain numbers);
+- anything else: the type's name only (the grader sees an opaque stand-in of that type name,
+  so a checker can say "expected an array, got Foo").
+
+Callables and models are handled by the two ends (``encode`` takes a ``custom`` hook).
+"""
+
+import io
+import json
+import os
+import select
+import struct
+import time
+
+import numpy as np
+
+MAX_FRAME = 1 << 31
+"""The largest message accepted (2 GiB): a bigger length is a corrupt or hostile stream."""
+
+
+class WireError(RuntimeError):
+    """The other end sent something that is not a valid message, closed, or timed out."""
+
+
+def encode(value, custom=None, arrays=None):
+    """(JSON-able tree, list of arrays) for ``value``. ``custom(value)`` may return a node for
+    values this module does not know (or None to fall back to an opaque stand-in); ``arrays``:
+    a list to append the arrays to (the nodes index into it), else a new one."""
+    arrays = [] if arrays is None else arrays
+
+    def enc(v):
+        if v is None or isinstance(v, (bool, str)):
+            return {"t": "v", "v": v}
+        if isinstance(v, (int, np.integer)) and not isinstance(v, np.ndarray):
+            if isinstance(v, np.integer):
+                arrays.append(np.asarray(v))
+                return {"t": "s", "i": len(arrays) - 1}
+            return {"t": "v", "v": v}
+        if isinstance(v, (np.floating, np.complexfloating, np.bool_)):
+            arrays.append(np.asarray(v))
+            return {"t": "s", "i": len(arrays) - 1}
+        if isinstance(v, float):
+            return {"t": "f", "v": float.__repr__(v)}
+        if isinstance(v, np.ndarray):
+            if v.dtype.hasobject or v.dtype.names is not None:
+                return {"t": "o", "name": "ndarray", "text": f"array of dtype {v.dtype}"}
+            arrays.append(np.ascontiguousarray(v))
+            return {"t": "a", "i": len(arrays) - 1}
+        if isinstance(v, tuple) and hasattr(v, "_fields"):
+            return {"t": "nt", "name": type(v).__name__, "module": type(v).__module__,
+                    "fields": list(v._fields), "items": [enc(x) for x in v]}
+        if isinstance(v, tuple):
+            return {"t": "tuple", "items": [enc(x) for x in v]}
+        if isinstance(v, list):
+            return {"t": "list", "items": [enc(x) for x in v]}
+        if isinstance(v, dict) and all(isinstance(k, str) for k in v):
+            return {"t": "dict", "items": [[k, enc(x)] for k, x in v.items()]}
+        if isinstance(v, np.random.Generator):
+            return {"t": "rng", "state": _jsonable(v.bit_generator.state)}
+        node = custom(v) if custom is not None else None
+        if node is not None:
+            return node
+        return {"t": "o", "name": type(v).__name__, "text": _short_repr(v)}
+
+    return enc(value), arrays
+
+
+def _jsonable(state):
+    if isinstance(state, dict):
+        return {k: _jsonable(v) for k, v in state.items()}
+    if isinstance(state, np.ndarray):
+        return {"__array__": state.tolist(), "dtype": str(state.dtype)}
+    if isinstance(state, np.integer):
+        return int(state)
+    return state
+
+
+def _from_jsonable(state):
+    if isinstance(state, dict):
+        if "__array__" in state:
+            return np.array(state["__array__"], dtype=state["dtype"])
+        return {k: _from_jsonable(v) for k, v in state.items()}
+    return state
+
+
+def generator_from_state(state):
+    """A new Generator whose bit generator has ``state`` (as encoded)."""
+    state = _from_jsonable(state)
+    name = state.get("bit_generator")
+    bit_generator_class = getattr(np.random, str(name), None)
+    if not (isinstance(bit_generator_class, type)
+            and issubclass(bit_generator_class, np.random.BitGenerator)):
+        raise WireError(f"unknown bit generator {name!r}")
+    bit_generator = bit_generator_class()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
+def set_generator_state(rng, node):
+    rng.bit_generator.state = _from_jsonable(node["state"])
+
+
+def _short_repr(v):
+    try:
+        text = repr(v)
+    except Exception:  # a broken __repr__ of a student's object
+        text = f"<{type(v).__name__}>"
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+class Opaque:
+    """Stands for a value the student's process returned that is not data (an object)."""
+
+    def __init__(self, text):
+        self._text = text
+
+    def __repr__(self):
+        return self._text
+
+
+def opaque(name, text):
+    """An instance of a new class named ``name`` (checkers print ``type(got).__name__``)."""
+    cls = type(str(name) if str(name).isidentifier() else "object", (Opaque,), {})
+    return cls(str(text))
+
+
+_NAMEDTUPLES = {}
+
+
+def decode(node, arrays, custom=None):
+    """The value of an encoded tree. ``custom(node)`` decodes the tags this module leaves to
+    the caller (callables, models); NamedTuples are rebuilt as scratchvae's own class when one
+    of that name exists in the named scratchvae module, else as a new namedtuple class."""
+
+    def dec(n):
+        t = n.get("t")
+        if t == "v":
+            return n["v"]
+        if t == "f":
+            return float(n["v"])
+        if t == "a":
+            return arrays[n["i"]]
+        if t == "s":
+            return arrays[n["i"]][()]
+        if t == "tuple":
+            return tuple(dec(x) for x in n["items"])
+        if t == "list":
+            return [dec(x) for x in n["items"]]
+        if t == "dict":
+            return {k: dec(x) for k, x in n["items"]}
+        if t == "nt":
+            cls = namedtuple_class(n["module"], n["name"], tuple(n["fields"]))
+            return cls(*(dec(x) for x in n["items"]))
+        if t == "rng":
+            return generator_from_state(n["state"])
+        if t == "o":
+            return opaque(n.get("name", "object"), n.get("text", ""))
+        if custom is not None:
+            return custom(n)
+        raise WireError(f"unknown value tag {t!r}")
+
+    return dec(node)
+
+
+def namedtuple_class(module, name, fields):
+    """scratchvae's NamedTuple ``module.name`` if it has these fields, else a look-alike."""
+    import collections
+    import importlib
+
+    if isinstance(module, str) and (module == "scratchvae" or module.startswith("scratchvae.")):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            cls = None
+        if isinstance(cls, type) and getattr(cls, "_fields", None) == fields:
+            return cls
+    key = (name, fields)
+    if key not in _NAMEDTUPLES:
+        safe = name if str(name).isidentifier() else "Result"
+        _NAMEDTUPLES[key] = collections.namedtuple(safe, fields, rename=True)
+    return _NAMEDTUPLES[key]
+
+
+# -- frames ----------------------------------------------------------------------------------
+
+
+def pack(message, arrays):
+    """Bytes of one frame: the JSON ``message`` and its arrays."""
+    blobs = []
+    for array in arrays:
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
+        blobs.append(buffer.getvalue())
+    header = json.dumps({"m": message, "n": [len(b) for b in blobs]},
+                        allow_nan=False).encode()
+    body = struct.pack("<Q", len(header)) + header + b"".join(blobs)
+    return struct.pack("<Q", len(body)) + body
+
+
+def unpack(body):
+    """(message, arrays) of a frame body (without its length)."""
+    try:
+        (header_len,) = struct.unpack("<Q", body[:8])
+        header = json.loads(body[8:8 + header_len])
+        arrays, offset = [], 8 + header_len
+        for size in header["n"]:
+            buffer = io.BytesIO(body[offset:offset + size])
+            arrays.append(np.lib.format.read_array(buffer, allow_pickle=False))
+            offset += size
+        return header["m"], arrays
+    except (ValueError, KeyError, TypeError, struct.error) as err:
+        raise WireError(f"malformed message ({err})") from None
+
+
+def send(fd, message, arrays=()):
+    data = memoryview(pack(message, list(arrays)))
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def receive(fd, deadline=None):
+    """(message, arrays) of the next frame on ``fd``; WireError at end of stream or when
+    ``deadline`` (a time.monotonic() value) passes."""
+    (length,) = struct.unpack("<Q", _read_exactly(fd, 8, deadline))
+    if length > MAX_FRAME:
+        raise WireError(f"message of {length} bytes refused")
+    return unpack(_read_exactly(fd, length, deadline))
+
+
+def _read_exactly(fd, n, deadline):
+    chunks, missing = [], n
+    while missing:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise WireError("timed out")
+        chunk = os.read(fd, min(missing, 1 << 20))
+        if not chunk:
+            raise WireError("the student's process ended")
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return b"".join(chunks)
