@@ -1054,3 +1054,213 @@ _bypass("sgd_step", "optim", _sgd_via_optim)
 NO_PACKAGE_REFERENCE = ("n_gaussian_params", "equivalent_beta")
 """Exercises whose reference is a closed form in the checker, so there is no package call to
 bypass with; every other exercise has a bypass mutant."""
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 30: the wrong answers that got no targeted hint, and more of the same kind
+# ---------------------------------------------------------------------------------------------
+
+@mutant("dense_backward", "don't divide by the batch size")
+def dense_all_divided_by_batch(dout, cache):
+    x, W = cache
+    batch = x.shape[0]
+    return dout @ W.T / batch, x.T @ dout / batch, dout.sum(axis=0) / batch
+
+
+@mutant("dense_backward", "sign")
+def dense_negated(dout, cache):
+    x, W = cache
+    return -(dout @ W.T), -(x.T @ dout), -dout.sum(axis=0)
+
+
+@mutant("dense_backward", "no keepdims")
+def dense_db_keepdims(dout, cache):
+    x, W = cache
+    return dout @ W.T, x.T @ dout, dout.sum(axis=0, keepdims=True)
+
+
+@mutant("dense_backward", "did you forget dout? dW")
+def dense_dw_without_dout(dout, cache):
+    x, W = cache
+    return dout @ W.T, x.T @ np.ones_like(dout), dout.sum(axis=0)
+
+
+@mutant("dense_backward", "are swapped")
+def dense_returns_in_the_wrong_order(dout, cache):
+    x, W = cache
+    return x.T @ dout, dout @ W.T, dout.sum(axis=0)
+
+
+@mutant("dense_backward", "don't write into dout")
+def dense_scales_dout_in_place(dout, cache):
+    x, W = cache
+    dout *= 1.0 + 0.0 * dout - 0.5  # halves dout, then uses it
+    return 2 * dout @ W.T, 2 * x.T @ dout, 2 * dout.sum(axis=0)
+
+
+@mutant("sigmoid_backward", "`dout *= out * (1 - out)` writes into dout")
+def sigmoid_in_place(dout, cache):
+    dout *= cache.out * (1 - cache.out)
+    return dout
+
+
+@mutant("sigmoid_backward", "writes into dout")
+def sigmoid_in_place_on_the_cache(dout, cache):
+    out = cache.out
+    out *= 1 - out  # writes into the cache's out
+    return dout * out
+
+
+@mutant("sigmoid_backward", None)
+def sigmoid_one_plus(dout, cache):
+    return dout * cache.out * (1 + cache.out)
+
+
+@mutant("tanh_backward", "`dout *= 1 - out**2` writes into dout")
+def tanh_in_place(dout, cache):
+    dout *= 1 - cache.out ** 2
+    return dout
+
+
+@mutant("tanh_backward", None)
+def tanh_square_outside(dout, cache):
+    return dout * (1 - cache.out) ** 2
+
+
+@mutant("relu_backward", None)
+def relu_mask_from_dout(dout, cache):
+    return dout * (dout > 0)
+
+
+@mutant("relu_backward", "writes into dout")
+def relu_where_in_place(dout, cache):
+    np.multiply(dout, cache.x > 0, out=dout)
+    return dout
+
+
+@mutant("reparameterize_backward", "std multiplies eps, not mu")
+def reparam_bwd_dmu_times_std(dz, cache):
+    return dz * cache.std, dz * cache.eps * cache.std / 2
+
+
+@mutant("reparameterize_backward", "only dlogvar gets the factor")
+def reparam_bwd_dmu_like_dlogvar(dz, cache):
+    return dz * cache.eps * cache.std / 2, dz * cache.eps * cache.std / 2
+
+
+@mutant("reparameterize_backward", "sign: dz/dlogvar")
+def reparam_bwd_dlogvar_sign(dz, cache):
+    return dz.copy(), -dz * cache.eps * cache.std / 2
+
+
+@mutant("reparameterize_backward", "swap the two outputs")
+def reparam_bwd_swapped(dz, cache):
+    return dz * cache.eps * cache.std / 2, dz.copy()
+
+
+@mutant("kl_standard_normal", "one KL per example")
+def kl_float_of_the_whole_sum(mu, logvar):
+    return float(0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar))
+
+
+@mutant("kl_standard_normal", "not over the batch (axis=0)")
+def kl_summed_over_axis_0(mu, logvar):
+    return 0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar, axis=0)
+
+
+@mutant("kl_standard_normal", "keepdims")
+def kl_keepdims(mu, logvar):
+    return 0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar, axis=-1, keepdims=True)
+
+
+@mutant("kl_standard_normal", "not divided by the batch size")
+def kl_divided_by_batch(mu, logvar):
+    return 0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar, axis=-1) / mu.shape[0]
+
+
+@mutant("kl_standard_normal", "not 2 * logvar")
+def kl_two_logvar(mu, logvar):
+    return 0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - 2 * logvar, axis=-1)
+
+
+@mutant("kl_standard_normal", "mu**2, not mu")
+def kl_mu_not_squared(mu, logvar):
+    return 0.5 * np.sum(np.exp(logvar) + mu - 1 - logvar, axis=-1)
+
+
+@mutant("kl_standard_normal", "changed its input `logvar` in place")
+def kl_exp_in_place(mu, logvar):
+    var = np.exp(logvar, out=logvar.copy())
+    logvar -= 0.0 * logvar - 0.0  # harmless
+    np.exp(logvar, out=logvar)    # overwrites logvar with the variance
+    return 0.5 * np.sum(var + mu ** 2 - 1 - np.log(logvar), axis=-1)
+
+
+def _conv_t_bwd_mistake(mistake):
+    def fn(dout, x, W, stride, padding):
+        N, C_in, H, Wd = x.shape
+        _, C_out, kh, kw = W.shape
+        s = 1 if mistake == "no_stride" else stride
+        Wk = W.transpose(1, 0, 2, 3) if mistake == "swap" else W
+        shape = (N, C_out, (H - 1) * max(s, stride) + kh, (Wd - 1) * max(s, stride) + kw)
+        dfull = np.zeros(shape)
+        if mistake == "no_shift":  # dout at the top left: the padding offset forgotten
+            dfull[:, :, :dout.shape[2], :dout.shape[3]] = dout
+        else:
+            dfull[:, :, padding:padding + dout.shape[2], padding:padding + dout.shape[3]] = dout
+        dx, dW = np.zeros_like(x), np.zeros_like(W)
+        for h in range(H):
+            for w in range(Wd):
+                window = dfull[:, :, h * s:h * s + kh, w * s:w * s + kw]
+                dx[:, :, h, w] = np.einsum("nokl,cokl->nc", window, Wk)
+                if mistake == "assign_dW":
+                    dW = np.einsum("nc,nokl->cokl", x[:, :, h, w], window)
+                else:
+                    dW += np.einsum("nc,nokl->cokl", x[:, :, h, w], window)
+        return dx, dW, dout.sum(axis=(0, 2, 3))
+    fn.__name__ = f"conv_t_bwd_{mistake}"
+    return fn
+
+
+for _mistake, _hint in (("no_shift", "shift dout by the padding"),
+                        ("no_stride", "read its window of the"),
+                        ("assign_dW", "accumulate with dW +="),
+                        ("swap", "W has shape (C_in, C_out, kh, kw)")):
+    _fn = _conv_t_bwd_mistake(_mistake)
+    MUTANTS.setdefault("conv_transpose2d_backward", []).append(Mutant(_fn.__name__, _fn, _hint))
+
+
+@mutant("conv_transpose2d_backward", "sign")
+def conv_t_bwd_negated(dout, x, W, stride, padding):
+    dx, dW, db = _conv_t_backward(dout, x, W, stride, padding)
+    return -dx, -dW, -db
+
+
+@mutant("conv_transpose2d", "BOTH sides")
+def conv_t_crops_one_side(x, W, b, stride, padding):
+    full = _conv_t(x, W, np.zeros_like(b), stride, 0)
+    return full[:, :, padding:, padding:] + b.reshape(1, -1, 1, 1)
+
+
+@mutant("conv_transpose2d", "BOTH sides")
+def conv_t_crops_the_end_only(x, W, b, stride, padding):
+    full = _conv_t(x, W, np.zeros_like(b), stride, 0)
+    H, Wd = full.shape[2:]
+    return full[:, :, :H - padding, :Wd - padding] + b.reshape(1, -1, 1, 1)
+
+
+@mutant("conv_transpose2d", "is EMPTY")
+def conv_t_minus_zero_slice(x, W, b, stride, padding):
+    full = _conv_t(x, W, np.zeros_like(b), stride, 0)
+    return full[:, :, padding:-padding, padding:-padding] + b.reshape(1, -1, 1, 1)
+
+
+@mutant("conv_transpose2d", "W has shape (C_in, C_out, kh, kw)")
+def conv_t_w_read_as_c_out_c_in(x, W, b, stride, padding):
+    C_out = W.shape[0]  # conv2d's layout: (C_out, C_in, kh, kw)
+    Wt = W.transpose(1, 0, 2, 3)
+    if Wt.shape[0] != x.shape[1]:
+        raise ValueError(f"operands could not be broadcast: x has {x.shape[1]} channels, "
+                         f"W.shape[1] is {W.shape[1]}")
+    out = _conv_t(x, Wt, np.zeros(C_out), stride, padding)
+    return out + b.reshape(1, -1, 1, 1)

@@ -11,6 +11,7 @@ import numpy as np
 from scratchvae import functional as F
 from scratchvae.gradcheck import rel_error as _rel_error
 from scratchvae.homework._core import Check, expect_close_to_fd, finite_difference_grad, rng_for
+from scratchvae.homework._swaps import expect_in_order
 
 _REF = "scratchvae.functional and finite differences"
 
@@ -49,22 +50,33 @@ def check_dense_backward(dense_backward):
                                        "dW = x.T @ dout has W's shape (did you transpose W?)")
         dx, dW, db = check.unpack(result, ("dx", "dW", "db"), case)
         ex, eW, eb = F.dense_backward(dout, F.DenseCache(x, W))
+        expect_in_order(check, (dx, dW, db), (ex, eW, eb), ("dx", "dW", "db"), case)
         square = n_in == n_out
+        per_batch = ("don't divide by the batch size in a layer's backward: it returns the "
+                     "gradient of sum(out * dout); the batch mean is taken once, in the loss")
         check.expect_array("dx", dx, ex, case, {
             "did you transpose W? dx = dout @ W.T has x's shape (batch, n_in)":
                 dout @ W if square else None,
             "did you forget dout? dx = dout @ W.T": np.ones_like(dout) @ W.T,
+            per_batch: ex / batch,
+            "sign: dx = dout @ W.T (the gradient, not its negative)": -ex,
+            "dx = dout @ W.T has x's shape (batch, n_in), not W's": eW,
         }, extra=" (the same as x)")
         check.expect_array("dW", dW, eW, case, {
             "did you transpose? dW = x.T @ dout has W's shape (n_in, n_out)": dout.T @ x,
-            "don't divide by the batch size here: dW is the gradient of sum(out * dout)":
-                x.T @ dout / batch,
+            per_batch: x.T @ dout / batch,
+            "sign: dW = x.T @ dout (the gradient, not its negative)": -eW,
+            "did you forget dout? dW = x.T @ dout": x.T @ np.ones_like(dout),
+            "dW = x.T @ dout has W's shape (n_in, n_out), not x's": ex,
         }, extra=" (the same as W)")
         check.expect_array("db", db, eb, case, {
             "sum the bias gradient over the batch: db = dout.sum(axis=0)": dout,
             "sum over axis 0 (the batch), not axis 1": dout.sum(axis=1),
             "sum, don't average: b is added to every example, so every example contributes "
             "its full dout to db": dout.mean(axis=0),
+            "db = dout.sum(axis=0) has b's shape (n_out,): no keepdims": dout.sum(
+                axis=0, keepdims=True),
+            "sign: db = dout.sum(axis=0)": -eb,
         }, extra=" (the same as b)")
         for name, got, i in (("dx", dx, 0), ("dW", dW, 1), ("db", db, 2)):
             numeric = _op_fd(F.dense_forward, [x, W, b], i, dout)
@@ -84,6 +96,16 @@ def _away_from_zero(rng, shape, low=0.1, high=3.0):
     return rng.uniform(low, high, shape) * rng.choice([-1.0, 1.0], shape)
 
 
+IN_PLACE = {
+    "relu": "e.g. `dout[x <= 0] = 0` writes into dout: use `dx = dout * (x > 0)` instead",
+    "sigmoid": "e.g. `dout *= out * (1 - out)` writes into dout (and `out *= ...` into the "
+               "cache): use `dx = dout * out * (1 - out)`, a new array",
+    "tanh": "e.g. `dout *= 1 - out**2` writes into dout (and `out **= 2` into the cache): "
+            "use `dx = dout * (1 - out**2)`, a new array",
+}
+"""The hint for a backward that changed dout or the cache, per activation."""
+
+
 def _check_activation(name, student, forward, backward, hints_for, draw):
     check = Check(f"{name}_backward", _REF)
     for k, shape in enumerate(ACT_SHAPES):
@@ -93,8 +115,7 @@ def _check_activation(name, student, forward, backward, hints_for, draw):
         case = f"case {k + 1}: x {x.shape}"
         _, cache = forward(x.copy())
         result = check.call(student, {"dout": dout.copy(), "cache": cache}, case,
-                            mutation_hint="e.g. `dout[x <= 0] = 0` writes into dout: use "
-                                          "`dx = dout * (x > 0)` instead")
+                            mutation_hint=IN_PLACE[name])
         if isinstance(result, tuple) and len(result) == 1:
             check.fail("should return the array dx itself, not a 1-tuple (dx,)", case)
         out = forward(x)[0]

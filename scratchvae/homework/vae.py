@@ -27,6 +27,7 @@ from scratchvae.homework._core import (
     finite_difference_grad,
     rng_for,
 )
+from scratchvae.homework._swaps import expect_in_order
 from scratchvae.reparam import ReparamCache, reparameterize, reparameterize_backward
 
 LATENT_SHAPES = [(4, 3), (1, 5), (6, 2), (3, 3)]  # (batch, n_latent)
@@ -95,9 +96,15 @@ def check_reparameterize_backward(reparameterize_backward_fn, reparameterize_fn=
         dmu, dlogvar = check.unpack(result, ("dmu", "dlogvar"), case)
         std = np.exp(logvar / 2)
         exp_dmu, exp_dlogvar = reparameterize_backward(dz, ReparamCache(eps, std))
+        expect_in_order(check, (dmu, dlogvar), (exp_dmu, exp_dlogvar), ("dmu", "dlogvar"), case)
         check.expect_array("dmu", dmu, exp_dmu, case, {
             "dz/dmu = 1, so dmu = dz (chain rule: multiply by dz)": np.ones_like(dz),
             "dmu = dz, not dz * eps": dz * eps,
+            "dz/dmu = 1, so dmu = dz: std multiplies eps, not mu (z = mu + std * eps)":
+                dz * std,
+            "dz/dmu = 1, so dmu = dz: only dlogvar gets the factor eps * std / 2":
+                dz * eps * std / 2,
+            "sign: dmu = dz (z grows with mu)": -dz,
         })
         check.expect_array("dlogvar", dlogvar, exp_dlogvar, case, {
             "missing 1/2? d exp(logvar / 2) / dlogvar = exp(logvar / 2) / 2": dz * eps * std,
@@ -106,6 +113,7 @@ def check_reparameterize_backward(reparameterize_backward_fn, reparameterize_fn=
             "variance vs standard deviation? dz/dlogvar = eps * std / 2 with std = "
             "exp(logvar / 2)": dz * eps * std * std / 2,
             "chain rule: multiply by dz": eps * std / 2,
+            "sign: dz/dlogvar = +eps * std / 2": -dz * eps * std / 2,
         })
         for name, got, i in (("dmu", dmu, 0), ("dlogvar", dlogvar, 1)):
             inputs = [mu, logvar]
@@ -164,6 +172,19 @@ def _kl_hints(mu, logvar):
             0.5 * np.sum(var + mu * mu - logvar, axis=-1),
         "one KL per example: sum over axis=-1 only, not over the batch too":
             L.kl_standard_normal(mu, logvar).sum(),
+        "one KL per example: sum over the latent dimensions (axis=-1), not over the batch "
+        "(axis=0)": 0.5 * np.sum(var + mu * mu - one - logvar, axis=0),
+        "return shape (batch,): sum without keepdims=True":
+            L.kl_standard_normal(mu, logvar)[:, None],
+        "one KL per example, not divided by the batch size: the batch mean is taken once, in "
+        "the loss": L.kl_standard_normal(mu, logvar) / mu.shape[0] if mu.shape[0] > 1 else None,
+        "one KL per example: sum over axis=-1 only, not the mean over the batch":
+            L.kl_standard_normal(mu, logvar).mean(),
+        "log sigma vs log sigma^2: logvar is already log sigma^2, so the term is logvar, not "
+        "2 * logvar (and sigma^2 = exp(logvar))":
+            0.5 * np.sum(var + mu * mu - one - 2 * logvar, axis=-1),
+        "mu**2, not mu: KL = 1/2 * sum(exp(logvar) + mu**2 - 1 - logvar)":
+            0.5 * np.sum(var + mu - one - logvar, axis=-1),
     }
 
 
@@ -195,6 +216,7 @@ def check_kl_standard_normal_grad(kl_grad_fn):
         result = check.call(kl_grad_fn, {"mu": mu.copy(), "logvar": logvar.copy()}, case)
         dmu, dlogvar = check.unpack(result, ("dmu", "dlogvar"), case)
         exp_dmu, exp_dlogvar = L.kl_standard_normal_grad(mu, logvar)
+        expect_in_order(check, (dmu, dlogvar), (exp_dmu, exp_dlogvar), ("dmu", "dlogvar"), case)
         batch = shape[0]
         check.expect_array("dmu", dmu, exp_dmu, case, {
             "missing 1/2? d/dmu of 1/2 mu^2 is mu": 2 * mu,
