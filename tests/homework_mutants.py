@@ -1264,3 +1264,193 @@ def conv_t_w_read_as_c_out_c_in(x, W, b, stride, padding):
                          f"W.shape[1] is {W.shape[1]}")
     out = _conv_t(x, Wt, np.zeros(C_out), stride, padding)
     return out + b.reshape(1, -1, 1, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# hw6: the global max (issue 30), other shifts, and the bound as a function of k
+# ---------------------------------------------------------------------------------------------
+
+@mutant("log_mean_exp", "each example's own max")
+def lme_global_max(log_w):
+    m = log_w.max()
+    with np.errstate(divide="ignore"):
+        return m + np.log(np.mean(np.exp(log_w - m), axis=0))
+
+
+@mutant("log_mean_exp", "not the mean or the min")
+def lme_shift_by_the_mean(log_w):
+    m = log_w.mean(axis=0)
+    with np.errstate(over="ignore"):
+        return m + np.log(np.mean(np.exp(log_w - m), axis=0))
+
+
+@mutant("log_mean_exp", "not the mean or the min")
+def lme_shift_by_the_min(log_w):
+    m = log_w.min(axis=0)
+    with np.errstate(over="ignore"):
+        return m + np.log(np.mean(np.exp(log_w - m), axis=0))
+
+
+@mutant("log_mean_exp", "add the max back")
+def lme_max_not_added_back(log_w):
+    m = log_w.max(axis=0)
+    return np.log(np.mean(np.exp(log_w - m), axis=0))
+
+
+@mutant("log_mean_exp", "no keepdims")
+def lme_keepdims(log_w):
+    m = log_w.max(axis=0, keepdims=True)
+    return m + np.log(np.mean(np.exp(log_w - m), axis=0, keepdims=True))
+
+
+@mutant("log_mean_exp", "not the whole array")
+def lme_whole_array(log_w):
+    m = log_w.max()
+    return m + np.log(np.mean(np.exp(log_w - m)))
+
+
+@mutant("log_mean_exp", "`log_w -= m` writes into the caller's array")
+def lme_in_place(log_w):
+    m = log_w.max(axis=0)
+    log_w -= m
+    return m + np.log(np.mean(np.exp(log_w), axis=0))
+
+
+@mutant("log_mean_exp", None)
+def lme_float32(log_w):
+    m = log_w.max(axis=0)
+    return (m + np.log(np.mean(np.exp(log_w - m), axis=0))).astype(np.float32)
+
+
+@mutant("importance_weights", "each example's own max")
+def weights_global_max(log_w):
+    w = np.exp(log_w - log_w.max())
+    with np.errstate(invalid="ignore"):
+        return w / w.sum(axis=0)
+
+
+@mutant("importance_weights", "not the mean or the min")
+def weights_shift_by_the_mean(log_w):
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.exp(log_w - log_w.mean(axis=0))
+        return w / w.sum(axis=0)
+
+
+@mutant("importance_weights", "divide exp(log_w - m) by its sum")
+def weights_divided_by_the_max_only(log_w):
+    return np.exp(log_w - log_w.max(axis=0))
+
+
+@mutant("importance_weights", "not by the sum of the whole array")
+def weights_normalised_over_the_whole_array(log_w):
+    w = np.exp(log_w - log_w.max())
+    return w / w.sum()
+
+
+@mutant("importance_weights", "not their logs")
+def weights_log_softmax(log_w):
+    m = log_w.max(axis=0)
+    return log_w - (m + np.log(np.sum(np.exp(log_w - m), axis=0)))
+
+
+@mutant("importance_weights", "not its transpose")
+def weights_transposed(log_w):
+    w = np.exp(log_w - log_w.max(axis=0))
+    return (w / w.sum(axis=0)).T
+
+
+@mutant("importance_weights", "writes into the caller's array")
+def weights_in_place(log_w):
+    log_w -= log_w.max(axis=0)
+    np.exp(log_w, out=log_w)
+    return log_w / log_w.sum(axis=0)
+
+
+def _lme(a, axis=0):
+    m = a.max(axis=axis, keepdims=True)
+    return np.squeeze(m, axis) + np.log(np.mean(np.exp(a - m), axis=axis))
+
+
+@mutant("iwae_bound", "not only the first group")
+def bound_first_group_only(log_w, k):
+    return _lme(log_w[:k])
+
+
+@mutant("iwae_bound", "that is L_K")
+def bound_all_samples_at_once(log_w, k):
+    return _lme(log_w)
+
+
+@mutant("iwae_bound", "group CONSECUTIVE samples")
+def bound_strided_groups(log_w, k):
+    n_samples, batch = log_w.shape
+    return _lme(log_w.reshape(k, n_samples // k, batch), axis=0).mean(axis=0)
+
+
+@mutant("iwae_bound", "mixes examples")
+def bound_groups_mix_examples(log_w, k):
+    n_samples, batch = log_w.shape
+    return _lme(log_w.reshape(n_samples // k, batch, k), axis=2).mean(axis=0)
+
+
+@mutant("iwae_bound", "subtract log k")
+def bound_log_sum_exp(log_w, k):
+    n_samples, batch = log_w.shape
+    return (_lme(log_w.reshape(n_samples // k, k, batch), axis=1) + np.log(k)).mean(axis=0)
+
+
+@mutant("iwae_bound", "is L_1")
+def bound_mean_of_logs(log_w, k):
+    return log_w.mean(axis=0)
+
+
+@mutant("iwae_bound", "shape (batch,)")
+def bound_per_group(log_w, k):
+    n_samples, batch = log_w.shape
+    return _lme(log_w.reshape(n_samples // k, k, batch), axis=1)
+
+
+@mutant("iwae_bound", "don't average over the batch too")
+def bound_batch_mean(log_w, k):
+    n_samples, batch = log_w.shape
+    return float(_lme(log_w.reshape(n_samples // k, k, batch), axis=1).mean())
+
+
+@mutant("iwae_bound", "don't add them up")
+def bound_summed_groups(log_w, k):
+    n_samples, batch = log_w.shape
+    return _lme(log_w.reshape(n_samples // k, k, batch), axis=1).sum(axis=0)
+
+
+@mutant("iwae_bound", "log_mean_exp of the group means")
+def bound_of_group_means(log_w, k):
+    n_samples, batch = log_w.shape
+    return _lme(log_w.reshape(n_samples // k, k, batch).mean(axis=1), axis=0)
+
+
+@mutant("iwae_bound", "each example's own max")
+def bound_global_max(log_w, k):
+    n_samples, batch = log_w.shape
+    m = log_w.max()
+    with np.errstate(divide="ignore"):
+        return (m + np.log(np.mean(np.exp(log_w.reshape(n_samples // k, k, batch) - m),
+                                   axis=1))).mean(axis=0)
+
+
+@mutant("iwae_bound", "underflows")
+def bound_naive(log_w, k):
+    n_samples, batch = log_w.shape
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.log(np.mean(np.exp(log_w.reshape(n_samples // k, k, batch)), axis=1)).mean(0)
+
+
+@mutant("iwae_bound", "writes into the caller's array")
+def bound_in_place(log_w, k):
+    n_samples, batch = log_w.shape
+    m = log_w.max(axis=0)
+    log_w -= m
+    return (m + np.log(np.mean(np.exp(log_w.reshape(n_samples // k, k, batch)), axis=1))).mean(0)
+
+
+_bypass("iwae_bound", "mathutils", lambda log_w, k: sv.mathutils.log_mean_exp(
+    log_w.reshape(-1, k, log_w.shape[1]), axis=1).mean(axis=0))
