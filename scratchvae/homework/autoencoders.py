@@ -49,6 +49,11 @@ def check_mse_loss(mse_loss):
             "divide by the batch size: the loss is a mean over examples": sq.sum(),
             "square the difference (x_hat - x)**2": np.sum(x_hat - x) / batch,
             "no square root: the loss is the squared error": np.sum(np.sqrt(sq.sum(1))) / batch,
+            "one number: sum over the pixels, then average over the batch (not one loss per "
+            "example)": sq.sum(axis=1) / batch,
+            "one number: sum over the pixels, then average over the batch":
+                sq.sum(axis=1) if batch > 1 else None,
+            "no factor 1/2: loss = np.sum((x_hat - x)**2) / batch": sq.sum() / (2 * batch),
         })
         exact = mse_grad(x_hat, x) / batch
         check.expect_array("dx_hat", dx_hat, exact, case, {
@@ -57,6 +62,8 @@ def check_mse_loss(mse_loss):
             "the loss is a mean over the batch, so its gradient carries 1/batch": exact * batch,
             "mean over pixels vs sum? The loss sums over pixels: dx_hat = 2 (x_hat - x) / batch":
                 exact / d,
+            "one gradient per entry of x_hat, shape (batch, n_pixels): don't sum over the batch":
+                exact.sum(axis=0),
         }, extra=" (the same as x_hat)")
         numeric = finite_difference_grad(lambda v: np.mean(mse(v, x)), x_hat)
         expect_close_to_fd(check, "dx_hat", dx_hat, numeric, case)
@@ -97,6 +104,10 @@ def check_masking_noise(masking_noise):
             if level > 0 and np.isclose(ratio, 1 / (1 - level)):
                 hint = ("kept pixels are scaled by 1 / (1 - level): that is dropout's rescaling; "
                         "masking noise leaves the kept pixels as they are")
+            changed = ~np.isclose(got, x, rtol=1e-12, atol=0)
+            if hint is None and level > 0 and abs(float(changed.mean()) - level) <= 0.015:
+                hint = ("masking noise sets the destroyed pixels to 0, not to another value "
+                        "(about `level` of the pixels changed, but not to 0)")
             check.fail("the pixels you did not set to 0 should equal x, but some changed "
                        f"(median ratio x_tilde / x = {ratio:.4g})", case, hint)
         if 0 < level and np.all(zeroed == zeroed[:1]):
@@ -246,5 +257,9 @@ def check_sgd_step(sgd_step):
                 "sign: gradient DESCENT subtracts the gradient (p -= lr * g)":
                     before[key] + lr * grads[key],
                 "multiply the gradient by the learning rate lr": before[key] - grads[key],
+                "step by lr * grads[key] exactly (no extra factor)":
+                    before[key] - lr * grads[key] / 2,
+                "step along the gradient itself, lr * grads[key], not its sign":
+                    before[key] - lr * np.sign(grads[key]),
             })
     return check.done()

@@ -36,7 +36,7 @@ the min instead of the max overflows)."""
 
 def _far_apart_case(rng):
     log_w = np.array(FAR_APART_CENTRES) + rng.standard_normal((6, 3))
-    log_w[1:, 2] -= 2000.0
+    log_w[[0, 1, 2, 4, 5], 2] -= 2000.0  # the third example's largest sample is not its first
     return log_w
 
 
@@ -83,6 +83,11 @@ def _lme_hints(log_w):
         SHIFT_BY_MAX: _shifted_lme(log_w, log_w.mean(axis=0)),
         SHIFT_BY_MAX + " (the min overflows the same way)":
             _shifted_lme(log_w, log_w.min(axis=0)),
+        SHIFT_BY_MAX + " (the first sample is not always the largest)":
+            _shifted_lme(log_w, log_w[0]),
+        "log of the mean over the k samples: subtract log k with k = log_w.shape[0], not the "
+        "batch size": expected + np.log(n_samples) - np.log(log_w.shape[1])
+        if log_w.shape[1] != n_samples else None,
         "add the max back: L = m + log(mean(exp(log_w - m)))": expected - m,
         "log of the MEAN: subtract log k (that is log-sum-exp)":
             expected + np.log(n_samples) if n_samples > 1 else None,
@@ -134,6 +139,7 @@ def check_importance_weights(importance_weights):
             "log_w.max(axis=0); the naive exp overflows or underflows":
                 naive if not np.all(np.isfinite(naive)) else None,
             SHIFT_BY_MAX: shifted(log_w.mean(axis=0)),
+            SHIFT_BY_MAX + " (the first sample is not always the largest)": shifted(log_w[0]),
             "normalise over the samples (axis 0): each COLUMN of w~ sums to 1":
                 mathutils.softmax(log_w),
             "normalise: divide by the sum over the samples, so the weights sum to 1":
@@ -215,6 +221,12 @@ def _bound_hints(log_w, k):
             np.exp(groups - log_w.max()), axis=1))).mean(axis=0)),
         "use your stable log_mean_exp for each group: the naive log(mean(exp(...))) "
         "underflows": _naive(lambda: np.log(np.mean(np.exp(groups), axis=1)).mean(axis=0)),
+        "log_mean_exp of each group (the log of the mean of its weights), not its max":
+            groups.max(axis=1).mean(axis=0) if k > 1 else None,
+        "average the group estimates with the mean, not the median (L_k is an expectation)":
+            np.median(per_group, axis=0) if n_groups > 2 else None,
+        "average the group estimates (mean over groups), not their max":
+            per_group.max(axis=0) if n_groups > 1 else None,
     }
     return expected, hints
 

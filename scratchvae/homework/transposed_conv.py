@@ -136,6 +136,13 @@ def check_trans_conv(trans_conv):
             "overlapping stamps ADD: use +=, not =": stamps(x4, k4, assign=True)[0, 0],
             "that is an ordinary convolution (output h - kh + 1): a transposed convolution "
             "GROWS the image to (h + kh - 1, w + kw - 1)": valid,
+            "stamp K as it is, not its transpose K.T": stamps(x4, k4.transpose(0, 1, 3, 2))[0, 0]
+            if K.shape[0] == K.shape[1] else None,
+            "pixel X[i, j] stamps at Y[i:i + kh, j:j + kw]: row offset i, column offset j "
+            "(you swapped them)": stamps(X.T[None, None], k4)[0, 0]
+            if X.shape[0] == X.shape[1] else None,
+            "the output is (h + kh - 1, w + kw - 1): the last stamp starts at row h - 1 and "
+            "ends at row h - 1 + kh - 1": np.pad(expected, ((0, 1), (0, 1))),
         }, extra=" = (h + kh - 1, w + kw - 1)")
     return check.done()
 
@@ -203,6 +210,15 @@ def check_conv_transpose2d(conv_transpose2d):
                                                       if padding else None,
             CROP_ZERO: stamps(x, W, stride, padding, crop="slice") + bias
                        if not padding else None,
+            "add the bias once per output pixel, after summing the stamps (not once per "
+            "stamp: overlapping stamps would add it several times)":
+                stamps(x, W, stride, padding) + bias * stamps(
+                    np.ones((1, 1) + x.shape[2:]), np.ones((1, 1) + W.shape[2:]), stride,
+                    padding),
+            "stamp W[c, o] as it is: W[c, o, i, j] lands at row offset i and column offset j "
+            "(you transposed the kernel's two spatial axes)":
+                stamps(x, W.transpose(0, 1, 3, 2), stride, padding) + bias
+                if W.shape[2] == W.shape[3] else None,
             "stamps sit `stride` pixels apart, and padding crops `padding` on each side: you "
             "did neither": stamps(x, W, 1, 0) + bias if stride > 1 and padding else None,
         }, extra=" = (N, C_out, (H - 1) * stride - 2 * padding + kh, ...)")
@@ -255,12 +271,16 @@ def check_conv_transpose2d_backward(conv_transpose2d_backward):
             "the kernel is flipped: dW[c, o, i, j] pairs x[c] with dout at offset (i, j) of "
             "the stamp, as it is": eW[:, :, ::-1, ::-1],
             "sign: dW is the gradient of sum(out * dout), not its negative": -eW,
+            "don't divide dW by the number of input pixels: every pixel's contribution adds":
+                eW / (x.shape[2] * x.shape[3]),
         }, extra=" (the same as W)")
         check.expect_array("db", db, eb, case, {
             "sum db over the batch AND both spatial axes: db = dout.sum(axis=(0, 2, 3))":
                 dout.sum(axis=0),
             "sum, don't average: every output pixel gets b[o]": dout.mean(axis=(0, 2, 3)),
             "sum over axes (0, 2, 3): axis 1 is the channel": dout.sum(axis=(0, 1, 2)),
+            "sum db over the spatial axes too, don't average them: every output pixel gets b[o]":
+                eb / (dout.shape[2] * dout.shape[3]),
         }, extra=" (the same as b)")
         inputs = [x, W, b]
         for name, got, i in (("dx", dx, 0), ("dW", dW, 1), ("db", db, 2)):

@@ -66,7 +66,17 @@ def check_reparameterize(reparameterize_fn):
             **{hint: mu + value * eps for hint, value in std_hints.items()},
             "z = mu ignores the noise: sample z = mu + std * eps": mu,
             "multiply the standard deviation by eps: z = mu + std * eps": mu + exp_cache.std,
-        })
+            "sign: z = mu + std * eps (eps is symmetric, but the backward assumes +)":
+                mu - exp_cache.std * eps,
+            "the roles are swapped: z = mu + std * eps (mu is the mean, std scales eps)":
+                exp_cache.std + mu * eps,
+        }, fallback_hint="z = mu + exp(logvar / 2) * eps with the eps you are given (no random "
+                         "draws of your own: the noise is an argument)")
+        if (hasattr(cache, "std") and hasattr(cache, "eps")
+                and np.shape(cache.std) == eps.shape and np.allclose(cache.std, eps)
+                and np.allclose(cache.eps, exp_cache.std)):
+            check.fail("`cache` holds eps and std the wrong way round", case,
+                       "ReparamCache(eps=eps, std=std): eps first (or pass them by name)")
         if not hasattr(cache, "std") or not hasattr(cache, "eps"):
             check.fail(f"`cache` should be ReparamCache(eps=eps, std=std), got "
                        f"{type(cache).__name__}", case)
@@ -105,6 +115,8 @@ def check_reparameterize_backward(reparameterize_backward_fn, reparameterize_fn=
             "dz/dmu = 1, so dmu = dz: only dlogvar gets the factor eps * std / 2":
                 dz * eps * std / 2,
             "sign: dmu = dz (z grows with mu)": -dz,
+            "one gradient per entry of mu, shape (batch, n_latent): don't sum over the batch":
+                dz.sum(axis=0),
         })
         check.expect_array("dlogvar", dlogvar, exp_dlogvar, case, {
             "missing 1/2? d exp(logvar / 2) / dlogvar = exp(logvar / 2) / 2": dz * eps * std,
@@ -114,6 +126,10 @@ def check_reparameterize_backward(reparameterize_backward_fn, reparameterize_fn=
             "exp(logvar / 2)": dz * eps * std * std / 2,
             "chain rule: multiply by dz": eps * std / 2,
             "sign: dz/dlogvar = +eps * std / 2": -dz * eps * std / 2,
+            "cache.std is already exp(logvar / 2): use it as it is":
+                dz * eps * np.exp(std / 2) / 2,
+            "one gradient per entry of logvar, shape (batch, n_latent): don't sum over the "
+            "batch": exp_dlogvar.sum(axis=0),
         })
         for name, got, i in (("dmu", dmu, 0), ("dlogvar", dlogvar, 1)):
             inputs = [mu, logvar]
@@ -185,6 +201,11 @@ def _kl_hints(mu, logvar):
             0.5 * np.sum(var + mu * mu - one - 2 * logvar, axis=-1),
         "mu**2, not mu: KL = 1/2 * sum(exp(logvar) + mu**2 - 1 - logvar)":
             0.5 * np.sum(var + mu - one - logvar, axis=-1),
+        "logvar is log sigma^2 already: sigma^2 = exp(logvar), not exp(2 * logvar), and the "
+        "last term is logvar": 0.5 * np.sum(np.exp(2 * logvar) + mu * mu - one - 2 * logvar,
+                                              axis=-1),
+        "- 1, not + 1: KL = 1/2 * sum(exp(logvar) + mu**2 - 1 - logvar)":
+            0.5 * np.sum(var + mu * mu + one - logvar, axis=-1),
     }
 
 
@@ -223,6 +244,8 @@ def check_kl_standard_normal_grad(kl_grad_fn):
             "sign of the KL? dKL/dmu = +mu": -mu,
             "gradient of the sum, not of the batch mean: don't divide by the batch size":
                 mu / batch if batch > 1 else None,
+            "one gradient per entry of mu, shape (batch, n_latent): don't sum over the batch":
+                mu.sum(axis=0),
         })
         check.expect_array("dlogvar", dlogvar, exp_dlogvar, case, {
             "missing 1/2? dKL/dlogvar = (exp(logvar) - 1) / 2": np.exp(logvar) - 1,
@@ -234,6 +257,12 @@ def check_kl_standard_normal_grad(kl_grad_fn):
                 0.5 * (0.5 * np.exp(logvar / 2) - 1),
             "gradient of the sum, not of the batch mean: don't divide by the batch size":
                 exp_dlogvar / batch if batch > 1 else None,
+            "differentiate the whole term: d/dlogvar [exp(logvar) - logvar] / 2 = "
+            "(exp(logvar) - 1) / 2": (np.exp(logvar) - logvar) / 2,
+            "variance vs standard deviation? d/dlogvar exp(logvar) = exp(logvar), the "
+            "variance": 0.5 * (np.exp(logvar / 2) - 1),
+            "one gradient per entry of logvar, shape (batch, n_latent): don't sum over the "
+            "batch": exp_dlogvar.sum(axis=0),
         })
         for name, got, i in (("dmu", dmu, 0), ("dlogvar", dlogvar, 1)):
             inputs = [mu, logvar]
@@ -278,6 +307,15 @@ def check_bernoulli_nll(nll_fn):
                 "mean over pixels vs sum? Sum over pixels (one value per example)":
                     expected / shape[1],
                 "one value per example: sum over axis=-1 only": expected.sum(),
+                "one value per example: sum over the pixels (axis=-1), not the batch (axis=0)":
+                    np.sum(np.logaddexp(0, logits) - x * logits, axis=0),
+                "-log p(x|a) = softplus(a) - x * a with the logits a, not x * sigmoid(a)":
+                    np.sum(np.logaddexp(0, logits) - x * p, axis=-1),
+                "stable softplus(a) = max(a, 0) + log1p(exp(-|a|)): the absolute value":
+                    np.sum(np.maximum(logits, 0) + np.log1p(np.exp(-logits)) - x * logits,
+                           axis=-1),
+                "one value per example, not divided by the batch size":
+                    expected / shape[0] if shape[0] > 1 else None,
                 "the inputs are logits, not probabilities: p = sigmoid(logits)":
                     -np.sum(x * np.log(logits) + (1 - x) * np.log(1 - logits), axis=-1),
             }
@@ -326,6 +364,14 @@ def check_gaussian_nll(nll_fn):
             "sign: the NEGATIVE log-likelihood": -expected,
             "mean over pixels vs sum? Sum over pixels (one value per example)":
                 expected / shape[1],
+            "one value per example: sum over the pixels (axis=-1), not the batch (axis=0)":
+                L.gaussian_nll(x.T, mean.T, logvar.T) if shape[0] > 1 else None,
+            "logvar is log sigma^2: the log-determinant term is logvar, not logvar / 2":
+                0.5 * np.sum(log2pi + logvar / 2 + sq / np.exp(logvar), axis=-1),
+            "the constant is log(2 pi), not log(pi)":
+                0.5 * np.sum(np.log(np.pi) + logvar + sq / np.exp(logvar), axis=-1),
+            "square the error: (x - mean)**2 / exp(logvar)":
+                0.5 * np.sum(log2pi + logvar + (x - mean) / np.exp(logvar), axis=-1),
         }, extra=" (batch,): one value per example")
     return check.done()
 
