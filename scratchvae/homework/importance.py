@@ -60,7 +60,8 @@ STABLE = ("subtract the max first: m = log_w.max(axis=0), then m + log(mean(exp(
 GLOBAL_MAX = ("subtract each example's own max, m = log_w.max(axis=0) (one per column), not the "
               "max of the whole array: an example whose log-weights lie more than ~745 nats "
               "below another's underflows to exp(...) = 0")
-SHIFT_BY_MAX = ("subtract the MAX over the samples (not the mean or the min): then every "
+SHIFT_BY_MAX = ("subtract the MAX over the samples (not the mean or the min, nor the first "
+                "sample, which is not always the largest): then every "
                 "exp(log_w - m) is in [0, 1] and nothing overflows, however far apart the "
                 "log-weights are")
 IN_PLACE = ("`log_w -= m` writes into the caller's array: compute `log_w - m`, a new array")
@@ -83,8 +84,7 @@ def _lme_hints(log_w):
         SHIFT_BY_MAX: _shifted_lme(log_w, log_w.mean(axis=0)),
         SHIFT_BY_MAX + " (the min overflows the same way)":
             _shifted_lme(log_w, log_w.min(axis=0)),
-        SHIFT_BY_MAX + " (the first sample is not always the largest)":
-            _shifted_lme(log_w, log_w[0]),
+        SHIFT_BY_MAX + " (here the first sample)": _shifted_lme(log_w, log_w[0]),
         "log of the mean over the k samples: subtract log k with k = log_w.shape[0], not the "
         "batch size": expected + np.log(n_samples) - np.log(log_w.shape[1])
         if log_w.shape[1] != n_samples else None,
@@ -139,7 +139,7 @@ def check_importance_weights(importance_weights):
             "log_w.max(axis=0); the naive exp overflows or underflows":
                 naive if not np.all(np.isfinite(naive)) else None,
             SHIFT_BY_MAX: shifted(log_w.mean(axis=0)),
-            SHIFT_BY_MAX + " (the first sample is not always the largest)": shifted(log_w[0]),
+            SHIFT_BY_MAX + " (here the first sample)": shifted(log_w[0]),
             "normalise over the samples (axis 0): each COLUMN of w~ sums to 1":
                 mathutils.softmax(log_w),
             "normalise: divide by the sum over the samples, so the weights sum to 1":

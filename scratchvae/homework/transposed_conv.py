@@ -110,6 +110,22 @@ def stamps_backward(dout, x, W, stride=1, padding=0, mistake=None):
 # ---------------------------------------------------------------------------------------------
 
 
+KERNEL_T = "stamp K as it is, not its transpose K.T"
+OFFSETS_SWAPPED = ("pixel X[i, j] stamps at Y[i:i + kh, j:j + kw]: row offset i, column offset j "
+                   "(you swapped them)")
+
+
+def _transpose_hints(X, K):
+    """The two transposition mistakes; in the lecture's example (X equal to K) they give the
+    same Y, so one hint names both."""
+    x4, k4 = X[None, None], K[None, None]
+    kernel_t = stamps(x4, k4.transpose(0, 1, 3, 2))[0, 0] if K.shape[0] == K.shape[1] else None
+    offsets = stamps(X.T[None, None], k4)[0, 0] if X.shape[0] == X.shape[1] else None
+    if kernel_t is not None and offsets is not None and np.allclose(kernel_t, offsets):
+        return {f"{KERNEL_T}; or {OFFSETS_SWAPPED}": kernel_t}
+    return {KERNEL_T: kernel_t, OFFSETS_SWAPPED: offsets}
+
+
 def check_trans_conv(trans_conv):
     """Check ``trans_conv(X, K) -> Y``: one channel, stride 1, no padding, no bias,
     X (h, w), K (kh, kw) -> Y (h + kh - 1, w + kw - 1), ``Y[i:i+kh, j:j+kw] += X[i, j] * K``.
@@ -136,11 +152,7 @@ def check_trans_conv(trans_conv):
             "overlapping stamps ADD: use +=, not =": stamps(x4, k4, assign=True)[0, 0],
             "that is an ordinary convolution (output h - kh + 1): a transposed convolution "
             "GROWS the image to (h + kh - 1, w + kw - 1)": valid,
-            "stamp K as it is, not its transpose K.T": stamps(x4, k4.transpose(0, 1, 3, 2))[0, 0]
-            if K.shape[0] == K.shape[1] else None,
-            "pixel X[i, j] stamps at Y[i:i + kh, j:j + kw]: row offset i, column offset j "
-            "(you swapped them)": stamps(X.T[None, None], k4)[0, 0]
-            if X.shape[0] == X.shape[1] else None,
+            **_transpose_hints(X, K),
             "the output is (h + kh - 1, w + kw - 1): the last stamp starts at row h - 1 and "
             "ends at row h - 1 + kh - 1": np.pad(expected, ((0, 1), (0, 1))),
         }, extra=" = (h + kh - 1, w + kw - 1)")
