@@ -259,7 +259,8 @@ def check_numerical_gradient(numerical_gradient):
                 "return the gradient in x's shape: grad.reshape(x.shape)": exact.reshape(-1),
             }, rtol=1e-6, atol=1e-7 * float(np.max(np.abs(exact))), extra=" (the same as x)")
     _check_uses_h(check, numerical_gradient)
-    return check.done("(central differences, x restored)")
+    return check.done("(central differences, x restored; the last one with h = 0.1, against "
+                      "the central difference at that step)")
 
 
 H_LARGE = 0.1
