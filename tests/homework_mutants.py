@@ -1890,3 +1890,140 @@ def bound_median_of_groups(log_w, k):
 def bound_max_of_groups(log_w, k):
     n_samples, batch = log_w.shape
     return _lme(log_w.reshape(n_samples // k, k, batch), axis=1).max(axis=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# whole-model gradients off by a sign, a zero or the batch; inputs changed in place
+# ---------------------------------------------------------------------------------------------
+
+_IN_PLACE = "writes into the array you were given"
+
+
+@mutant("vae_loss_and_grads", "sign: the gradients of the loss")
+def vae_negated_grads(params, x, eps):
+    loss, grads = _vae(params, x, eps)
+    return loss, {key: -g for key, g in grads.items()}
+
+
+@mutant("vae_loss_and_grads", "the loss is the NEGATIVE ELBO")
+def vae_returns_the_elbo(params, x, eps):
+    loss, grads = _vae(params, x, eps)
+    return -loss, grads
+
+
+@mutant("vae_loss_and_grads", "all zeros")
+def vae_forgets_a_bias_gradient(params, x, eps):
+    loss, grads = _vae(params, x, eps)
+    return loss, {**grads, "mu.b": np.zeros_like(grads["mu.b"])}
+
+
+@mutant("vae_loss_and_grads", _IN_PLACE)
+def vae_updates_the_params(params, x, eps):
+    loss, grads = _vae(params, x, eps)
+    params["mu.W"] -= 1e-3 * grads["mu.W"]
+    return loss, grads
+
+
+@mutant("ae_loss_and_grads", "sign: the gradients of the loss")
+def ae_negated_grads(params, x_in, x_target):
+    loss, grads = _ae(params, x_in, x_target)
+    return loss, {key: -g for key, g in grads.items()}
+
+
+@mutant("ae_loss_and_grads", "divide the summed squared error by the batch size")
+def ae_loss_not_averaged(params, x_in, x_target):
+    loss, grads = _ae(params, x_in, x_target)
+    return loss * x_in.shape[0], grads
+
+
+@mutant("ae_loss_and_grads", "divided by the batch size twice?")
+def ae_bias_gradient_divided_again(params, x_in, x_target):
+    loss, grads = _ae(params, x_in, x_target)
+    return loss, {**grads, "decoder.b": grads["decoder.b"] / x_in.shape[0]}
+
+
+@mutant("ae_loss_and_grads", "all zeros")
+def ae_forgets_the_encoder_bias(params, x_in, x_target):
+    loss, grads = _ae(params, x_in, x_target)
+    return loss, {**grads, "encoder.b": np.zeros_like(grads["encoder.b"])}
+
+
+@mutant("kl_standard_normal", _IN_PLACE)
+def kl_squares_mu_in_place(mu, logvar):
+    mu **= 2
+    return 0.5 * np.sum(np.exp(logvar) + mu - 1 - logvar, axis=-1)
+
+
+@mutant("bernoulli_nll", _IN_PLACE)
+def bernoulli_clips_logits_in_place(logits, x):
+    np.clip(logits, -30, 30, out=logits)
+    return np.sum(_softplus(logits) - x * logits, axis=-1)
+
+
+@mutant("gaussian_nll", _IN_PLACE)
+def gaussian_subtracts_in_place(x, mean, logvar):
+    x -= mean
+    return 0.5 * np.sum(np.log(2 * np.pi) + logvar + x ** 2 / np.exp(logvar), axis=-1)
+
+
+@mutant("mse_loss", _IN_PLACE)
+def mse_subtracts_in_place(x_hat, x):
+    x_hat -= x
+    batch = x.shape[0]
+    return float(np.sum(x_hat ** 2) / batch), 2 * x_hat / batch
+
+
+@mutant("reparameterize", _IN_PLACE)
+def reparam_scales_eps_in_place(mu, logvar, eps):
+    std = np.exp(logvar / 2)
+    eps *= std
+    return mu + eps, ReparamCache(eps / std, std)
+
+
+@mutant("reparameterize_backward", _IN_PLACE)
+def reparam_bwd_zeroes_the_cache(dz, cache):
+    dlogvar = dz * cache.eps * cache.std / 2
+    cache.std[...] = 0
+    return dz.copy(), dlogvar
+
+
+@mutant("kl_standard_normal_grad", _IN_PLACE)
+def kl_grad_exp_in_place(mu, logvar):
+    np.exp(logvar, out=logvar)
+    return mu.copy(), 0.5 * (logvar - 1)
+
+
+@mutant("conv_transpose2d", _IN_PLACE)
+def conv_t_flips_w_in_place(x, W, b, stride, padding):
+    out = _conv_t(x, W, b, stride, padding)
+    W[...] = W[:, :, ::-1, ::-1]
+    return out
+
+
+@mutant("conv_transpose2d_backward", _IN_PLACE)
+def conv_t_bwd_pads_dout_in_place(dout, x, W, stride, padding):
+    result = _conv_t_backward(dout, x, W, stride, padding)
+    dout *= 0.0
+    return result
+
+
+@mutant("gaussian_fixed_nll", _IN_PLACE)
+def fixed_nll_subtracts_in_place(x, x_hat, sigma):
+    x -= x_hat
+    d = x.shape[1]
+    return np.sum(x ** 2, axis=-1) / (2 * sigma ** 2) + 0.5 * d * np.log(2 * np.pi * sigma ** 2)
+
+
+@mutant("elbo_terms", _IN_PLACE)
+def elbo_scales_eps_in_place(vae, x, eps):
+    mu, logvar = vae.encode(x)
+    eps *= np.exp(logvar / 2)
+    return _terms(vae, x, eps / np.exp(logvar / 2))
+
+
+@mutant("iwae_bound", "`log_w -= m` writes")
+def bound_shifts_in_place_then_reads(log_w, k):
+    n_samples, batch = log_w.shape
+    result = _lme(log_w.reshape(n_samples // k, k, batch), axis=1).mean(axis=0)
+    log_w -= log_w.max(axis=0)
+    return result

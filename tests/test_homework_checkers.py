@@ -46,9 +46,9 @@ def test_each_transposed_conv_backward_mistake_differs_from_the_right_answer(mis
 
 
 def test_activation_in_place_hints_name_their_own_function():
-    from scratchvae.homework.backprop import IN_PLACE
+    from scratchvae.homework.backprop import ACTIVATION_IN_PLACE
 
-    for name, hint in IN_PLACE.items():
+    for name, hint in ACTIVATION_IN_PLACE.items():
         others = {"relu": "x > 0", "sigmoid": "out * (1 - out)", "tanh": "1 - out**2"}
         assert others[name] in hint
         assert all(others[o] not in hint for o in others if o != name)

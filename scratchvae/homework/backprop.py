@@ -11,7 +11,7 @@ import numpy as np
 from scratchvae import functional as F
 from scratchvae.gradcheck import rel_error as _rel_error
 from scratchvae.homework._core import Check, expect_close_to_fd, finite_difference_grad, rng_for
-from scratchvae.homework._swaps import expect_in_order
+from scratchvae.homework._mistakes import IN_PLACE, expect_in_order
 
 _REF = "scratchvae.functional and finite differences"
 
@@ -103,7 +103,7 @@ def _away_from_zero(rng, shape, low=0.1, high=3.0):
     return rng.uniform(low, high, shape) * rng.choice([-1.0, 1.0], shape)
 
 
-IN_PLACE = {
+ACTIVATION_IN_PLACE = {
     "relu": "e.g. `dout[x <= 0] = 0` writes into dout: use `dx = dout * (x > 0)` instead",
     "sigmoid": "e.g. `dout *= out * (1 - out)` writes into dout (and `out *= ...` into the "
                "cache): use `dx = dout * out * (1 - out)`, a new array",
@@ -122,7 +122,7 @@ def _check_activation(name, student, forward, backward, hints_for, draw):
         case = f"case {k + 1}: x {x.shape}"
         _, cache = forward(x.copy())
         result = check.call(student, {"dout": dout.copy(), "cache": cache}, case,
-                            mutation_hint=IN_PLACE[name])
+                            mutation_hint=ACTIVATION_IN_PLACE[name])
         if isinstance(result, tuple) and len(result) == 1:
             check.fail("should return the array dx itself, not a 1-tuple (dx,)", case)
         out = forward(x)[0]
@@ -277,7 +277,7 @@ def _check_uses_h(check, numerical_gradient):
     case = f"case 7: f(x) = sum(c * exp(x)), x {x.shape}, h={H_LARGE} (a large step on purpose)"
     got = check.call(numerical_gradient, {
         "f": lambda v: float(np.sum(c * np.exp(v))), "x": x.copy(), "h": H_LARGE}, case,
-        input_rtol=1e-12)
+        input_rtol=1e-12, mutation_hint=IN_PLACE)
     exact = c * np.exp(x)
     expected = exact * np.sinh(H_LARGE) / H_LARGE
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -307,7 +307,7 @@ def check_rel_error(rel_error):
     cases.append((tiny, tiny * (1 + 1e-3)))                                  # scale-free
     for k, (a, b) in enumerate(cases):
         case = f"case {k + 1}: a {a.shape}"
-        got = check.call(rel_error, {"a": a.copy(), "b": b.copy()}, case)
+        got = check.call(rel_error, {"a": a.copy(), "b": b.copy()}, case, mutation_hint=IN_PLACE)
         expected = _rel_error(a, b)
         d = a - b
         scale_a = np.max(np.abs(a))

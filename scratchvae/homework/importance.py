@@ -64,7 +64,7 @@ SHIFT_BY_MAX = ("subtract the MAX over the samples (not the mean or the min, nor
                 "sample, which is not always the largest): then every "
                 "exp(log_w - m) is in [0, 1] and nothing overflows, however far apart the "
                 "log-weights are")
-IN_PLACE = ("`log_w -= m` writes into the caller's array: compute `log_w - m`, a new array")
+LOG_W_IN_PLACE = ("`log_w -= m` writes into the caller's array: compute `log_w - m`, a new array")
 
 
 def _shifted_lme(log_w, m):
@@ -108,7 +108,7 @@ def check_log_mean_exp(log_mean_exp):
     900 nats apart and for a 2000-nat spread inside one example."""
     check = Check("log_mean_exp", "scratchvae.mathutils.log_mean_exp")
     for log_w, case in _log_w_cases(check.exercise):
-        got = check.call(log_mean_exp, {"log_w": log_w.copy()}, case, mutation_hint=IN_PLACE)
+        got = check.call(log_mean_exp, {"log_w": log_w.copy()}, case, mutation_hint=LOG_W_IN_PLACE)
         expected = mathutils.log_mean_exp(log_w, axis=0)
         hints, unstable = _lme_hints(log_w)
         check.expect_array("L", got, expected, case, hints,
@@ -126,7 +126,7 @@ def check_importance_weights(importance_weights):
                   "finite differences of log_mean_exp")
     for log_w, case in _log_w_cases(check.exercise):
         got = check.call(importance_weights, {"log_w": log_w.copy()}, case,
-                         mutation_hint=IN_PLACE)
+                         mutation_hint=LOG_W_IN_PLACE)
         expected = mathutils.softmax(log_w.T).T
         naive = _naive(lambda lw=log_w: np.exp(lw) / np.sum(np.exp(lw), axis=0))
 
@@ -263,7 +263,7 @@ def check_iwae_bound(iwae_bound):
                   "nats apart)"))
     for log_w, k, case in cases:
         got = check.call(iwae_bound, {"log_w": log_w.copy(), "k": k}, case,
-                         mutation_hint=IN_PLACE)
+                         mutation_hint=LOG_W_IN_PLACE)
         expected, hints = _bound_hints(log_w, k)
         check.expect_array("L_k", got, expected, case, hints,
                            extra=" (batch,): one value per example")
@@ -272,7 +272,8 @@ def check_iwae_bound(iwae_bound):
     for k in MODEL_KS:
         case = (f"{MODEL} on {MODEL_BATCH} of its own digits: log_w {log_w.shape} (median "
                 f"{np.median(log_w):.0f} nats), k={k}")
-        got = check.call(iwae_bound, {"log_w": log_w.copy(), "k": k}, case)
+        got = check.call(iwae_bound, {"log_w": log_w.copy(), "k": k}, case,
+                         mutation_hint=LOG_W_IN_PLACE)
         expected, hints = _bound_hints(log_w, k)
         check.expect_array("L_k", got, expected, case, hints,
                            extra=" (batch,): one value per example")
