@@ -2027,3 +2027,9 @@ def bound_shifts_in_place_then_reads(log_w, k):
     result = _lme(log_w.reshape(n_samples // k, k, batch), axis=1).mean(axis=0)
     log_w -= log_w.max(axis=0)
     return result
+
+
+@mutant("conv_transpose2d", "it does not pad the input")
+def conv_t_pads_the_input(x, W, b, stride, padding):
+    p = padding
+    return _conv_t(np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))), W, b, stride, 0)

@@ -222,6 +222,10 @@ def check_conv_transpose2d(conv_transpose2d):
                                                       if padding else None,
             CROP_ZERO: stamps(x, W, stride, padding, crop="slice") + bias
                        if not padding else None,
+            "padding in a transposed convolution CROPS the output; it does not pad the input "
+            "(that is conv2d's padding)": stamps(np.pad(x, ((0, 0), (0, 0), (padding, padding),
+                                                            (padding, padding))), W, stride)
+                                          + bias if padding else None,
             "add the bias once per output pixel, after summing the stamps (not once per "
             "stamp: overlapping stamps would add it several times)":
                 stamps(x, W, stride, padding) + bias * stamps(
