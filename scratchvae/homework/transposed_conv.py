@@ -203,6 +203,7 @@ def check_conv_transpose2d(conv_transpose2d):
                          crash_hint=LAYOUT_HINT, mutation_hint=IN_PLACE)
         expected = conv.conv_transpose2d_forward(x, W, b, stride, padding)[0]
         bias = b.reshape(1, -1, 1, 1)
+        x_padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
         square = W.shape[0] == W.shape[1]
         check.expect_array("out", got, expected, case, {
             "padding CROPS the output of a transposed convolution: drop `padding` rows and "
@@ -223,9 +224,7 @@ def check_conv_transpose2d(conv_transpose2d):
             CROP_ZERO: stamps(x, W, stride, padding, crop="slice") + bias
                        if not padding else None,
             "padding in a transposed convolution CROPS the output; it does not pad the input "
-            "(that is conv2d's padding)": stamps(np.pad(x, ((0, 0), (0, 0), (padding, padding),
-                                                            (padding, padding))), W, stride)
-                                          + bias if padding else None,
+            "(that is conv2d's padding)": stamps(x_padded, W, stride) + bias if padding else None,
             "add the bias once per output pixel, after summing the stamps (not once per "
             "stamp: overlapping stamps would add it several times)":
                 stamps(x, W, stride, padding) + bias * stamps(
