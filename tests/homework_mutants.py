@@ -1054,3 +1054,982 @@ _bypass("sgd_step", "optim", _sgd_via_optim)
 NO_PACKAGE_REFERENCE = ("n_gaussian_params", "equivalent_beta")
 """Exercises whose reference is a closed form in the checker, so there is no package call to
 bypass with; every other exercise has a bypass mutant."""
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 30: the wrong answers that got no targeted hint, and more of the same kind
+# ---------------------------------------------------------------------------------------------
+
+@mutant("dense_backward", "don't divide by the batch size")
+def dense_all_divided_by_batch(dout, cache):
+    x, W = cache
+    batch = x.shape[0]
+    return dout @ W.T / batch, x.T @ dout / batch, dout.sum(axis=0) / batch
+
+
+@mutant("dense_backward", "sign")
+def dense_negated(dout, cache):
+    x, W = cache
+    return -(dout @ W.T), -(x.T @ dout), -dout.sum(axis=0)
+
+
+@mutant("dense_backward", "no keepdims")
+def dense_db_keepdims(dout, cache):
+    x, W = cache
+    return dout @ W.T, x.T @ dout, dout.sum(axis=0, keepdims=True)
+
+
+@mutant("dense_backward", "did you forget dout? dW")
+def dense_dw_without_dout(dout, cache):
+    x, W = cache
+    return dout @ W.T, x.T @ np.ones_like(dout), dout.sum(axis=0)
+
+
+@mutant("dense_backward", "are swapped")
+def dense_returns_in_the_wrong_order(dout, cache):
+    x, W = cache
+    return x.T @ dout, dout @ W.T, dout.sum(axis=0)
+
+
+@mutant("dense_backward", "don't write into dout")
+def dense_scales_dout_in_place(dout, cache):
+    x, W = cache
+    dout *= 1.0 + 0.0 * dout - 0.5  # halves dout, then uses it
+    return 2 * dout @ W.T, 2 * x.T @ dout, 2 * dout.sum(axis=0)
+
+
+@mutant("sigmoid_backward", "`dout *= out * (1 - out)` writes into dout")
+def sigmoid_in_place(dout, cache):
+    dout *= cache.out * (1 - cache.out)
+    return dout
+
+
+@mutant("sigmoid_backward", "writes into dout")
+def sigmoid_in_place_on_the_cache(dout, cache):
+    out = cache.out
+    out *= 1 - out  # writes into the cache's out
+    return dout * out
+
+
+@mutant("sigmoid_backward", None)
+def sigmoid_one_plus(dout, cache):
+    return dout * cache.out * (1 + cache.out)
+
+
+@mutant("tanh_backward", "`dout *= 1 - out**2` writes into dout")
+def tanh_in_place(dout, cache):
+    dout *= 1 - cache.out ** 2
+    return dout
+
+
+@mutant("tanh_backward", None)
+def tanh_square_outside(dout, cache):
+    return dout * (1 - cache.out) ** 2
+
+
+@mutant("relu_backward", None)
+def relu_mask_from_dout(dout, cache):
+    return dout * (dout > 0)
+
+
+@mutant("relu_backward", "writes into dout")
+def relu_where_in_place(dout, cache):
+    np.multiply(dout, cache.x > 0, out=dout)
+    return dout
+
+
+@mutant("reparameterize_backward", "std multiplies eps, not mu")
+def reparam_bwd_dmu_times_std(dz, cache):
+    return dz * cache.std, dz * cache.eps * cache.std / 2
+
+
+@mutant("reparameterize_backward", "only dlogvar gets the factor")
+def reparam_bwd_dmu_like_dlogvar(dz, cache):
+    return dz * cache.eps * cache.std / 2, dz * cache.eps * cache.std / 2
+
+
+@mutant("reparameterize_backward", "sign: dz/dlogvar")
+def reparam_bwd_dlogvar_sign(dz, cache):
+    return dz.copy(), -dz * cache.eps * cache.std / 2
+
+
+@mutant("reparameterize_backward", "swap the two outputs")
+def reparam_bwd_swapped(dz, cache):
+    return dz * cache.eps * cache.std / 2, dz.copy()
+
+
+@mutant("kl_standard_normal", "one KL per example")
+def kl_float_of_the_whole_sum(mu, logvar):
+    return float(0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar))
+
+
+@mutant("kl_standard_normal", "not over the batch (axis=0)")
+def kl_summed_over_axis_0(mu, logvar):
+    return 0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar, axis=0)
+
+
+@mutant("kl_standard_normal", "keepdims")
+def kl_keepdims(mu, logvar):
+    return 0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar, axis=-1, keepdims=True)
+
+
+@mutant("kl_standard_normal", "not divided by the batch size")
+def kl_divided_by_batch(mu, logvar):
+    return 0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar, axis=-1) / mu.shape[0]
+
+
+@mutant("kl_standard_normal", "not 2 * logvar")
+def kl_two_logvar(mu, logvar):
+    return 0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - 2 * logvar, axis=-1)
+
+
+@mutant("kl_standard_normal", "mu**2, not mu")
+def kl_mu_not_squared(mu, logvar):
+    return 0.5 * np.sum(np.exp(logvar) + mu - 1 - logvar, axis=-1)
+
+
+@mutant("kl_standard_normal", "changed its input `logvar` in place")
+def kl_exp_in_place(mu, logvar):
+    var = np.exp(logvar, out=logvar.copy())
+    logvar -= 0.0 * logvar - 0.0  # harmless
+    np.exp(logvar, out=logvar)    # overwrites logvar with the variance
+    return 0.5 * np.sum(var + mu ** 2 - 1 - np.log(logvar), axis=-1)
+
+
+def _conv_t_bwd_mistake(mistake):
+    def fn(dout, x, W, stride, padding):
+        N, C_in, H, Wd = x.shape
+        _, C_out, kh, kw = W.shape
+        s = 1 if mistake == "no_stride" else stride
+        Wk = W.transpose(1, 0, 2, 3) if mistake == "swap" else W
+        shape = (N, C_out, (H - 1) * max(s, stride) + kh, (Wd - 1) * max(s, stride) + kw)
+        dfull = np.zeros(shape)
+        if mistake == "no_shift":  # dout at the top left: the padding offset forgotten
+            dfull[:, :, :dout.shape[2], :dout.shape[3]] = dout
+        else:
+            dfull[:, :, padding:padding + dout.shape[2], padding:padding + dout.shape[3]] = dout
+        dx, dW = np.zeros_like(x), np.zeros_like(W)
+        for h in range(H):
+            for w in range(Wd):
+                window = dfull[:, :, h * s:h * s + kh, w * s:w * s + kw]
+                dx[:, :, h, w] = np.einsum("nokl,cokl->nc", window, Wk)
+                if mistake == "assign_dW":
+                    dW = np.einsum("nc,nokl->cokl", x[:, :, h, w], window)
+                else:
+                    dW += np.einsum("nc,nokl->cokl", x[:, :, h, w], window)
+        return dx, dW, dout.sum(axis=(0, 2, 3))
+    fn.__name__ = f"conv_t_bwd_{mistake}"
+    return fn
+
+
+for _mistake, _hint in (("no_shift", "shift dout by the padding"),
+                        ("no_stride", "read its window of the"),
+                        ("assign_dW", "accumulate with dW +="),
+                        ("swap", "W has shape (C_in, C_out, kh, kw)")):
+    _fn = _conv_t_bwd_mistake(_mistake)
+    MUTANTS.setdefault("conv_transpose2d_backward", []).append(Mutant(_fn.__name__, _fn, _hint))
+
+
+@mutant("conv_transpose2d_backward", "sign")
+def conv_t_bwd_negated(dout, x, W, stride, padding):
+    dx, dW, db = _conv_t_backward(dout, x, W, stride, padding)
+    return -dx, -dW, -db
+
+
+@mutant("conv_transpose2d", "BOTH sides")
+def conv_t_crops_one_side(x, W, b, stride, padding):
+    full = _conv_t(x, W, np.zeros_like(b), stride, 0)
+    return full[:, :, padding:, padding:] + b.reshape(1, -1, 1, 1)
+
+
+@mutant("conv_transpose2d", "BOTH sides")
+def conv_t_crops_the_end_only(x, W, b, stride, padding):
+    full = _conv_t(x, W, np.zeros_like(b), stride, 0)
+    H, Wd = full.shape[2:]
+    return full[:, :, :H - padding, :Wd - padding] + b.reshape(1, -1, 1, 1)
+
+
+@mutant("conv_transpose2d", "is EMPTY")
+def conv_t_minus_zero_slice(x, W, b, stride, padding):
+    full = _conv_t(x, W, np.zeros_like(b), stride, 0)
+    return full[:, :, padding:-padding, padding:-padding] + b.reshape(1, -1, 1, 1)
+
+
+@mutant("conv_transpose2d", "W has shape (C_in, C_out, kh, kw)")
+def conv_t_w_read_as_c_out_c_in(x, W, b, stride, padding):
+    C_out = W.shape[0]  # conv2d's layout: (C_out, C_in, kh, kw)
+    Wt = W.transpose(1, 0, 2, 3)
+    if Wt.shape[0] != x.shape[1]:
+        raise ValueError(f"operands could not be broadcast: x has {x.shape[1]} channels, "
+                         f"W.shape[1] is {W.shape[1]}")
+    out = _conv_t(x, Wt, np.zeros(C_out), stride, padding)
+    return out + b.reshape(1, -1, 1, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# hw6: the global max (issue 30), other shifts, and the bound as a function of k
+# ---------------------------------------------------------------------------------------------
+
+@mutant("log_mean_exp", "each example's own max")
+def lme_global_max(log_w):
+    m = log_w.max()
+    with np.errstate(divide="ignore"):
+        return m + np.log(np.mean(np.exp(log_w - m), axis=0))
+
+
+@mutant("log_mean_exp", "not the mean or the min")
+def lme_shift_by_the_mean(log_w):
+    m = log_w.mean(axis=0)
+    with np.errstate(over="ignore"):
+        return m + np.log(np.mean(np.exp(log_w - m), axis=0))
+
+
+@mutant("log_mean_exp", "not the mean or the min")
+def lme_shift_by_the_min(log_w):
+    m = log_w.min(axis=0)
+    with np.errstate(over="ignore"):
+        return m + np.log(np.mean(np.exp(log_w - m), axis=0))
+
+
+@mutant("log_mean_exp", "add the max back")
+def lme_max_not_added_back(log_w):
+    m = log_w.max(axis=0)
+    return np.log(np.mean(np.exp(log_w - m), axis=0))
+
+
+@mutant("log_mean_exp", "no keepdims")
+def lme_keepdims(log_w):
+    m = log_w.max(axis=0, keepdims=True)
+    return m + np.log(np.mean(np.exp(log_w - m), axis=0, keepdims=True))
+
+
+@mutant("log_mean_exp", "not the whole array")
+def lme_whole_array(log_w):
+    m = log_w.max()
+    return m + np.log(np.mean(np.exp(log_w - m)))
+
+
+@mutant("log_mean_exp", "`log_w -= m` writes into the caller's array")
+def lme_in_place(log_w):
+    m = log_w.max(axis=0)
+    log_w -= m
+    return m + np.log(np.mean(np.exp(log_w), axis=0))
+
+
+@mutant("log_mean_exp", None)
+def lme_float32(log_w):
+    m = log_w.max(axis=0)
+    return (m + np.log(np.mean(np.exp(log_w - m), axis=0))).astype(np.float32)
+
+
+@mutant("importance_weights", "each example's own max")
+def weights_global_max(log_w):
+    w = np.exp(log_w - log_w.max())
+    with np.errstate(invalid="ignore"):
+        return w / w.sum(axis=0)
+
+
+@mutant("importance_weights", "not the mean or the min")
+def weights_shift_by_the_mean(log_w):
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.exp(log_w - log_w.mean(axis=0))
+        return w / w.sum(axis=0)
+
+
+@mutant("importance_weights", "divide exp(log_w - m) by its sum")
+def weights_divided_by_the_max_only(log_w):
+    return np.exp(log_w - log_w.max(axis=0))
+
+
+@mutant("importance_weights", "not by the sum of the whole array")
+def weights_normalised_over_the_whole_array(log_w):
+    w = np.exp(log_w - log_w.max())
+    return w / w.sum()
+
+
+@mutant("importance_weights", "not their logs")
+def weights_log_softmax(log_w):
+    m = log_w.max(axis=0)
+    return log_w - (m + np.log(np.sum(np.exp(log_w - m), axis=0)))
+
+
+@mutant("importance_weights", "not its transpose")
+def weights_transposed(log_w):
+    w = np.exp(log_w - log_w.max(axis=0))
+    return (w / w.sum(axis=0)).T
+
+
+@mutant("importance_weights", "writes into the caller's array")
+def weights_in_place(log_w):
+    log_w -= log_w.max(axis=0)
+    np.exp(log_w, out=log_w)
+    return log_w / log_w.sum(axis=0)
+
+
+def _lme(a, axis=0):
+    m = a.max(axis=axis, keepdims=True)
+    return np.squeeze(m, axis) + np.log(np.mean(np.exp(a - m), axis=axis))
+
+
+@mutant("iwae_bound", "not only the first group")
+def bound_first_group_only(log_w, k):
+    return _lme(log_w[:k])
+
+
+@mutant("iwae_bound", "that is L_K")
+def bound_all_samples_at_once(log_w, k):
+    return _lme(log_w)
+
+
+@mutant("iwae_bound", "group CONSECUTIVE samples")
+def bound_strided_groups(log_w, k):
+    n_samples, batch = log_w.shape
+    return _lme(log_w.reshape(k, n_samples // k, batch), axis=0).mean(axis=0)
+
+
+@mutant("iwae_bound", "mixes examples")
+def bound_groups_mix_examples(log_w, k):
+    n_samples, batch = log_w.shape
+    return _lme(log_w.reshape(n_samples // k, batch, k), axis=2).mean(axis=0)
+
+
+@mutant("iwae_bound", "subtract log k")
+def bound_log_sum_exp(log_w, k):
+    n_samples, batch = log_w.shape
+    return (_lme(log_w.reshape(n_samples // k, k, batch), axis=1) + np.log(k)).mean(axis=0)
+
+
+@mutant("iwae_bound", "is L_1")
+def bound_mean_of_logs(log_w, k):
+    return log_w.mean(axis=0)
+
+
+@mutant("iwae_bound", "shape (batch,)")
+def bound_per_group(log_w, k):
+    n_samples, batch = log_w.shape
+    return _lme(log_w.reshape(n_samples // k, k, batch), axis=1)
+
+
+@mutant("iwae_bound", "don't average over the batch too")
+def bound_batch_mean(log_w, k):
+    n_samples, batch = log_w.shape
+    return float(_lme(log_w.reshape(n_samples // k, k, batch), axis=1).mean())
+
+
+@mutant("iwae_bound", "don't add them up")
+def bound_summed_groups(log_w, k):
+    n_samples, batch = log_w.shape
+    return _lme(log_w.reshape(n_samples // k, k, batch), axis=1).sum(axis=0)
+
+
+@mutant("iwae_bound", "log_mean_exp of the group means")
+def bound_of_group_means(log_w, k):
+    n_samples, batch = log_w.shape
+    return _lme(log_w.reshape(n_samples // k, k, batch).mean(axis=1), axis=0)
+
+
+@mutant("iwae_bound", "each example's own max")
+def bound_global_max(log_w, k):
+    n_samples, batch = log_w.shape
+    m = log_w.max()
+    with np.errstate(divide="ignore"):
+        return (m + np.log(np.mean(np.exp(log_w.reshape(n_samples // k, k, batch) - m),
+                                   axis=1))).mean(axis=0)
+
+
+@mutant("iwae_bound", "underflows")
+def bound_naive(log_w, k):
+    n_samples, batch = log_w.shape
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.log(np.mean(np.exp(log_w.reshape(n_samples // k, k, batch)), axis=1)).mean(0)
+
+
+@mutant("iwae_bound", "writes into the caller's array")
+def bound_in_place(log_w, k):
+    n_samples, batch = log_w.shape
+    m = log_w.max(axis=0)
+    log_w -= m
+    return (m + np.log(np.mean(np.exp(log_w.reshape(n_samples // k, k, batch)), axis=1))).mean(0)
+
+
+_bypass("iwae_bound", "mathutils", lambda log_w, k: sv.mathutils.log_mean_exp(
+    log_w.reshape(-1, k, log_w.shape[1]), axis=1).mean(axis=0))
+
+
+# ---------------------------------------------------------------------------------------------
+# more plausible wrong answers, exercise by exercise (each with the hint it must get)
+# ---------------------------------------------------------------------------------------------
+
+@mutant("dense_backward", "sum over axis 0 only")
+def dense_db_summed_to_a_scalar(dout, cache):
+    x, W = cache
+    return dout @ W.T, x.T @ dout, np.sum(dout)
+
+
+@mutant("dense_backward", "no weight-decay term")
+def dense_dw_plus_w(dout, cache):
+    x, W = cache
+    return dout @ W.T, x.T @ dout + W, dout.sum(axis=0)
+
+
+@mutant("dense_backward", "not the outer product of the two sums")
+def dense_dw_outer_of_sums(dout, cache):
+    x, W = cache
+    return dout @ W.T, np.outer(x.sum(axis=0), dout.sum(axis=0)), dout.sum(axis=0)
+
+
+@mutant("dense_backward", "float64")
+def dense_float32(dout, cache):
+    x, W = cache
+    return (dout @ W.T).astype(np.float32), x.T @ dout, dout.sum(axis=0)
+
+
+@mutant("relu_backward", "not sign(x)")
+def relu_sign(dout, cache):
+    return dout * np.sign(cache.x)
+
+
+@mutant("relu_backward", "multiply the mask by dout")
+def relu_where_ones(dout, cache):
+    return np.where(cache.x > 0, 1.0, 0.0)
+
+
+@mutant("sigmoid_backward", "that is tanh's derivative")
+def sigmoid_with_tanh_derivative(dout, cache):
+    return dout * (1 - cache.out ** 2)
+
+
+@mutant("sigmoid_backward", "don't apply sigmoid to it again")
+def sigmoid_of_out(dout, cache):
+    s = _sigmoid(cache.out)
+    return dout * s * (1 - s)
+
+
+@mutant("sigmoid_backward", "no factor 1/2")
+def sigmoid_half(dout, cache):
+    return dout * cache.out * (1 - cache.out) / 2
+
+
+@mutant("tanh_backward", "don't apply tanh to it again")
+def tanh_of_out(dout, cache):
+    return dout * (1 - np.tanh(cache.out) ** 2)
+
+
+@mutant("tanh_backward", "that is sigmoid's derivative")
+def tanh_with_sigmoid_derivative(dout, cache):
+    return dout * cache.out * (1 - cache.out)
+
+
+@mutant("tanh_backward", "square the whole of 1/cosh(x)")
+def tanh_sech_not_squared(dout, cache):
+    return dout / np.cosh(cache.x)
+
+
+def _central_copies(f, x, h, step=None, sign=1.0, scale=None):
+    grad = np.zeros_like(x)
+    for i in range(x.size):
+        xp, xm = x.copy(), x.copy()
+        if step == "relative":
+            xp.flat[i] *= 1 + h
+            xm.flat[i] *= 1 - h
+        else:
+            xp.flat[i] += h
+            xm.flat[i] -= h
+        with np.errstate(divide="ignore", invalid="ignore"):
+            denominator = 2 * h * x.flat[i] if step == "relative" else 2 * h
+            grad.flat[i] = sign * (f(xp) - f(xm)) / denominator if scale is None \
+                else sign * (f(xp) - f(xm)) / 2 * h
+    return grad
+
+
+@mutant("numerical_gradient", "use the step h you are given")
+def numgrad_ignores_h(f, x, h=1e-5):
+    return _central_copies(f, x, 1e-5)
+
+
+@mutant("numerical_gradient", "x[i] + h, not by a fraction of x[i]")
+def numgrad_relative_step(f, x, h=1e-5):
+    return _central_copies(f, x, h, step="relative")
+
+
+@mutant("numerical_gradient", "`/ 2 * h` multiplies by h")
+def numgrad_precedence(f, x, h=1e-5):
+    return _central_copies(f, x, h, scale="precedence")
+
+
+@mutant("numerical_gradient", "sign: (f(x + h) - f(x - h))")
+def numgrad_sign(f, x, h=1e-5):
+    return _central_copies(f, x, h, sign=-1.0)
+
+
+@mutant("numerical_gradient", "grad.reshape(x.shape)")
+def numgrad_flat(f, x, h=1e-5):
+    return _central_copies(f, x, h).reshape(-1)
+
+
+@mutant("rel_error", "return 0.0, not 1")
+def rel_error_one_on_zeros(a, b):
+    scale = max(np.max(np.abs(a)), np.max(np.abs(b)))
+    return float(np.max(np.abs(a - b)) / scale) if scale > 0 else 1.0
+
+
+@mutant("rel_error", "no floor on the denominator")
+def rel_error_floored(a, b):
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), np.max(np.abs(b)), 1e-8))
+
+
+@mutant("rel_error", "not the 2-norm")
+def rel_error_two_norm(a, b):
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b), 1e-300))
+
+
+@mutant("rel_error", "not the mean")
+def rel_error_mean(a, b):
+    return float(np.mean(np.abs(a - b)) / max(np.max(np.abs(a)), np.max(np.abs(b)), 1e-300))
+
+
+@mutant("rel_error", "not their sum")
+def rel_error_sum_of_scales(a, b):
+    return float(np.max(np.abs(a - b)) / (np.max(np.abs(a)) + np.max(np.abs(b)) + 1e-300))
+
+
+@mutant("mse_loss", "not one loss per example")
+def mse_per_example(x_hat, x):
+    batch = x.shape[0]
+    return np.sum((x_hat - x) ** 2, axis=1) / batch, 2 * (x_hat - x) / batch
+
+
+@mutant("mse_loss", "no factor 1/2")
+def mse_half(x_hat, x):
+    batch = x.shape[0]
+    return 0.5 * float(np.sum((x_hat - x) ** 2)) / batch, (x_hat - x) / batch
+
+
+@mutant("mse_loss", "don't sum over the batch")
+def mse_grad_summed(x_hat, x):
+    batch = x.shape[0]
+    return float(np.sum((x_hat - x) ** 2)) / batch, 2 * (x_hat - x).sum(axis=0) / batch
+
+
+@mutant("masking_noise", "not to another value")
+def masking_fills_the_mean(x, level, rng):
+    return np.where(rng.random(x.shape) < level, x.mean(), x)
+
+
+@mutant("masking_noise", "float64")
+def masking_float32(x, level, rng):
+    return np.where(rng.random(x.shape) < level, 0.0, x).astype(np.float32)
+
+
+@mutant("sgd_step", "no extra factor")
+def sgd_half_step(params, grads, lr):
+    for key in params:
+        params[key] -= lr * grads[key] / 2
+
+
+@mutant("sgd_step", "not its sign")
+def sgd_sign_of_gradient(params, grads, lr):
+    for key in params:
+        params[key] -= lr * np.sign(grads[key])
+
+
+@mutant("sgd_step", "was not changed in place")
+def sgd_skips_the_last_key(params, grads, lr):
+    for key in list(params)[:-1]:
+        params[key] -= lr * grads[key]
+
+
+@mutant("reparameterize", "eps first")
+def reparam_cache_fields_swapped(mu, logvar, eps):
+    std = np.exp(logvar / 2)
+    return mu + std * eps, ReparamCache(std, eps)
+
+
+@mutant("reparameterize", "sign: z = mu + std * eps")
+def reparam_minus(mu, logvar, eps):
+    std = np.exp(logvar / 2)
+    return mu - std * eps, ReparamCache(eps, std)
+
+
+@mutant("reparameterize", "the roles are swapped")
+def reparam_roles_swapped(mu, logvar, eps):
+    std = np.exp(logvar / 2)
+    return std + mu * eps, ReparamCache(eps, std)
+
+
+@mutant("reparameterize", "no random draws of your own")
+def reparam_own_noise(mu, logvar, eps):
+    std = np.exp(logvar / 2)
+    return mu + std * np.random.default_rng(0).standard_normal(mu.shape), ReparamCache(eps, std)
+
+
+@mutant("reparameterize", "ReparamCache(eps=eps, std=std)")
+def reparam_plain_tuple_cache(mu, logvar, eps):
+    std = np.exp(logvar / 2)
+    return mu + std * eps, (eps, std)
+
+
+@mutant("reparameterize_backward", "cache.std is already exp(logvar / 2)")
+def reparam_bwd_exp_of_std(dz, cache):
+    return dz.copy(), dz * cache.eps * np.exp(cache.std / 2) / 2
+
+
+@mutant("reparameterize_backward", "don't sum over the batch")
+def reparam_bwd_summed(dz, cache):
+    return dz.sum(axis=0), (dz * cache.eps * cache.std / 2).sum(axis=0)
+
+
+@mutant("kl_standard_normal", "not exp(2 * logvar)")
+def kl_logvar_read_as_log_sigma(mu, logvar):
+    return 0.5 * np.sum(np.exp(2 * logvar) + mu ** 2 - 1 - 2 * logvar, axis=-1)
+
+
+@mutant("kl_standard_normal", "- 1, not + 1")
+def kl_plus_one(mu, logvar):
+    return 0.5 * np.sum(np.exp(logvar) + mu ** 2 + 1 - logvar, axis=-1)
+
+
+@mutant("kl_standard_normal_grad", "differentiate the whole term")
+def kl_grad_not_differentiated(mu, logvar):
+    return mu.copy(), (np.exp(logvar) - logvar) / 2
+
+
+@mutant("kl_standard_normal_grad", "variance vs standard deviation?")
+def kl_grad_std(mu, logvar):
+    return mu.copy(), 0.5 * (np.exp(logvar / 2) - 1)
+
+
+@mutant("kl_standard_normal_grad", "don't sum over the batch")
+def kl_grad_summed(mu, logvar):
+    return mu.sum(axis=0), (0.5 * (np.exp(logvar) - 1)).sum(axis=0)
+
+
+@mutant("kl_standard_normal_grad", "are swapped")
+def kl_grad_swapped(mu, logvar):
+    return 0.5 * (np.exp(logvar) - 1), mu.copy()
+
+
+@mutant("bernoulli_nll", "the absolute value")
+def bernoulli_softplus_without_abs(logits, x):
+    with np.errstate(over="ignore"):
+        return np.sum(np.maximum(logits, 0) + np.log1p(np.exp(-logits)) - x * logits, axis=-1)
+
+
+@mutant("bernoulli_nll", "not x * sigmoid(a)")
+def bernoulli_times_probability(logits, x):
+    return np.sum(_softplus(logits) - x * _sigmoid(logits), axis=-1)
+
+
+@mutant("bernoulli_nll", "not divided by the batch size")
+def bernoulli_over_batch(logits, x):
+    return np.sum(_softplus(logits) - x * logits, axis=-1) / logits.shape[0]
+
+
+@mutant("bernoulli_nll", "not the batch (axis=0)")
+def bernoulli_axis_0(logits, x):
+    return np.sum(_softplus(logits) - x * logits, axis=0)
+
+
+@mutant("bernoulli_nll", "numerically unstable")
+def bernoulli_log1p_exp(logits, x):
+    with np.errstate(over="ignore"):
+        return np.sum(np.log1p(np.exp(logits)) - x * logits, axis=-1)
+
+
+@mutant("gaussian_nll", "not the batch (axis=0)")
+def gaussian_axis_0(x, mean, logvar):
+    return 0.5 * np.sum(np.log(2 * np.pi) + logvar + (x - mean) ** 2 / np.exp(logvar), axis=0)
+
+
+@mutant("gaussian_nll", "not logvar / 2")
+def gaussian_half_logvar(x, mean, logvar):
+    return 0.5 * np.sum(np.log(2 * np.pi) + logvar / 2 + (x - mean) ** 2 / np.exp(logvar),
+                        axis=-1)
+
+
+@mutant("gaussian_nll", "not log(pi)")
+def gaussian_log_pi(x, mean, logvar):
+    return 0.5 * np.sum(np.log(np.pi) + logvar + (x - mean) ** 2 / np.exp(logvar), axis=-1)
+
+
+@mutant("gaussian_nll", "square the error")
+def gaussian_not_squared(x, mean, logvar):
+    return 0.5 * np.sum(np.log(2 * np.pi) + logvar + (x - mean) / np.exp(logvar), axis=-1)
+
+
+@mutant("n_gaussian_params", "count for a FULL covariance")
+def n_params_swapped(d, covariance):
+    return 2 * d if covariance == "full" else d + d * (d + 1) // 2
+
+
+@mutant("gaussian_fixed_nll", "inside the log")
+def fixed_nll_constant_outside_the_log(x, x_hat, sigma):
+    d = x.shape[1]
+    return (np.sum((x - x_hat) ** 2, axis=-1) / (2 * sigma ** 2)
+            + d / 2 * np.log(2 * np.pi) * sigma ** 2)
+
+
+@mutant("gaussian_fixed_nll", "counts once per pixel too")
+def fixed_nll_log_2pi_once(x, x_hat, sigma):
+    d = x.shape[1]
+    return (np.sum((x - x_hat) ** 2, axis=-1) / (2 * sigma ** 2) + d * np.log(sigma)
+            + 0.5 * np.log(2 * np.pi))
+
+
+@mutant("gaussian_fixed_nll", "sum over the pixels (axis=-1) only")
+def fixed_nll_whole_sum(x, x_hat, sigma):
+    return np.sum((x - x_hat) ** 2 / (2 * sigma ** 2) + 0.5 * np.log(2 * np.pi * sigma ** 2))
+
+
+@mutant("equivalent_beta", "you inverted it")
+def beta_one_over_two_sigma(sigma):
+    return 1 / (2 * sigma)
+
+
+@mutant("equivalent_beta", "not by sigma^2 / 2")
+def beta_sigma_squared_over_two(sigma):
+    return sigma ** 2 / 2
+
+
+@mutant("elbo_terms", "one KL per example")
+def elbo_kl_summed(vae, x, eps):
+    recon, kl = _terms(vae, x, eps)
+    return recon, float(np.sum(kl))
+
+
+@mutant("elbo_terms", "no draws of your own")
+def elbo_own_noise(vae, x, eps):
+    return _terms(vae, x, np.random.default_rng(0).standard_normal(eps.shape))
+
+
+@mutant("elbo_terms", "don't average recon over the batch")
+def elbo_recon_batch_mean(vae, x, eps):
+    recon, kl = _terms(vae, x, eps)
+    return np.full_like(recon, recon.mean()), kl
+
+
+@mutant("trans_conv", "not its transpose K.T")
+def trans_conv_kernel_transposed(X, K):
+    return _trans_conv(X, K.T if K.shape[0] == K.shape[1] else K)
+
+
+@mutant("trans_conv", "(you swapped them)")
+def trans_conv_offsets_swapped(X, K):
+    return _trans_conv(X.T, K) if X.shape[0] == X.shape[1] else _trans_conv(X, K) + 1.0
+
+
+@mutant("trans_conv", "the output is (h + kh - 1, w + kw - 1)")
+def trans_conv_one_too_big(X, K):
+    return np.pad(_trans_conv(X, K), ((0, 1), (0, 1)))
+
+
+@mutant("conv_transpose2d", "not once per stamp")
+def conv_t_bias_per_stamp(x, W, b, stride, padding):
+    N, _, H, Wd = x.shape
+    _, C_out, kh, kw = W.shape
+    full = np.zeros((N, C_out, (H - 1) * stride + kh, (Wd - 1) * stride + kw))
+    for h in range(H):
+        for w in range(Wd):
+            full[:, :, h * stride:h * stride + kh, w * stride:w * stride + kw] += (
+                np.einsum("nc,cokl->nokl", x[:, :, h, w], W) + b.reshape(1, -1, 1, 1))
+    p = padding
+    return full[:, :, p:full.shape[2] - p, p:full.shape[3] - p]
+
+
+@mutant("conv_transpose2d", "transposed the kernel's two spatial axes")
+def conv_t_kernel_spatially_transposed(x, W, b, stride, padding):
+    Wt = W.transpose(0, 1, 3, 2) if W.shape[2] == W.shape[3] else W[:, :, ::-1]
+    return _conv_t(x, Wt, b, stride, padding)
+
+
+@mutant("conv_transpose2d_backward", "don't average them")
+def conv_t_bwd_db_spatial_mean(dout, x, W, stride, padding):
+    dx, dW, db = _conv_t_backward(dout, x, W, stride, padding)
+    return dx, dW, db / (dout.shape[2] * dout.shape[3])
+
+
+@mutant("conv_transpose2d_backward", "don't divide dW by the number of input pixels")
+def conv_t_bwd_dw_pixel_mean(dout, x, W, stride, padding):
+    dx, dW, db = _conv_t_backward(dout, x, W, stride, padding)
+    return dx, dW / (x.shape[2] * x.shape[3]), db
+
+
+@mutant("log_mean_exp", "nor the first sample")
+def lme_shift_by_the_first_sample(log_w):
+    m = log_w[0]
+    with np.errstate(over="ignore"):
+        return m + np.log(np.mean(np.exp(log_w - m), axis=0))
+
+
+@mutant("log_mean_exp", "not the batch size")
+def lme_log_of_the_batch_size(log_w):
+    m = log_w.max(axis=0)
+    return m + np.log(np.sum(np.exp(log_w - m), axis=0)) - np.log(log_w.shape[1])
+
+
+@mutant("importance_weights", "nor the first sample")
+def weights_shift_by_the_first_sample(log_w):
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.exp(log_w - log_w[0])
+        return w / w.sum(axis=0)
+
+
+@mutant("iwae_bound", "not its max")
+def bound_group_max(log_w, k):
+    n_samples, batch = log_w.shape
+    return log_w.reshape(n_samples // k, k, batch).max(axis=1).mean(axis=0)
+
+
+@mutant("iwae_bound", "not the median")
+def bound_median_of_groups(log_w, k):
+    n_samples, batch = log_w.shape
+    return np.median(_lme(log_w.reshape(n_samples // k, k, batch), axis=1), axis=0)
+
+
+@mutant("iwae_bound", "not their max")
+def bound_max_of_groups(log_w, k):
+    n_samples, batch = log_w.shape
+    return _lme(log_w.reshape(n_samples // k, k, batch), axis=1).max(axis=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# whole-model gradients off by a sign, a zero or the batch; inputs changed in place
+# ---------------------------------------------------------------------------------------------
+
+_IN_PLACE = "writes into the array you were given"
+
+
+@mutant("vae_loss_and_grads", "sign: the gradients of the loss")
+def vae_negated_grads(params, x, eps):
+    loss, grads = _vae(params, x, eps)
+    return loss, {key: -g for key, g in grads.items()}
+
+
+@mutant("vae_loss_and_grads", "the loss is the NEGATIVE ELBO")
+def vae_returns_the_elbo(params, x, eps):
+    loss, grads = _vae(params, x, eps)
+    return -loss, grads
+
+
+@mutant("vae_loss_and_grads", "all zeros")
+def vae_forgets_a_bias_gradient(params, x, eps):
+    loss, grads = _vae(params, x, eps)
+    return loss, {**grads, "mu.b": np.zeros_like(grads["mu.b"])}
+
+
+@mutant("vae_loss_and_grads", _IN_PLACE)
+def vae_updates_the_params(params, x, eps):
+    loss, grads = _vae(params, x, eps)
+    params["mu.W"] -= 1e-3 * grads["mu.W"]
+    return loss, grads
+
+
+@mutant("ae_loss_and_grads", "sign: the gradients of the loss")
+def ae_negated_grads(params, x_in, x_target):
+    loss, grads = _ae(params, x_in, x_target)
+    return loss, {key: -g for key, g in grads.items()}
+
+
+@mutant("ae_loss_and_grads", "divide the summed squared error by the batch size")
+def ae_loss_not_averaged(params, x_in, x_target):
+    loss, grads = _ae(params, x_in, x_target)
+    return loss * x_in.shape[0], grads
+
+
+@mutant("ae_loss_and_grads", "divided by the batch size twice?")
+def ae_bias_gradient_divided_again(params, x_in, x_target):
+    loss, grads = _ae(params, x_in, x_target)
+    return loss, {**grads, "decoder.b": grads["decoder.b"] / x_in.shape[0]}
+
+
+@mutant("ae_loss_and_grads", "all zeros")
+def ae_forgets_the_encoder_bias(params, x_in, x_target):
+    loss, grads = _ae(params, x_in, x_target)
+    return loss, {**grads, "encoder.b": np.zeros_like(grads["encoder.b"])}
+
+
+@mutant("kl_standard_normal", _IN_PLACE)
+def kl_squares_mu_in_place(mu, logvar):
+    mu **= 2
+    return 0.5 * np.sum(np.exp(logvar) + mu - 1 - logvar, axis=-1)
+
+
+@mutant("bernoulli_nll", _IN_PLACE)
+def bernoulli_clips_logits_in_place(logits, x):
+    np.clip(logits, -30, 30, out=logits)
+    return np.sum(_softplus(logits) - x * logits, axis=-1)
+
+
+@mutant("gaussian_nll", _IN_PLACE)
+def gaussian_subtracts_in_place(x, mean, logvar):
+    x -= mean
+    return 0.5 * np.sum(np.log(2 * np.pi) + logvar + x ** 2 / np.exp(logvar), axis=-1)
+
+
+@mutant("mse_loss", _IN_PLACE)
+def mse_subtracts_in_place(x_hat, x):
+    x_hat -= x
+    batch = x.shape[0]
+    return float(np.sum(x_hat ** 2) / batch), 2 * x_hat / batch
+
+
+@mutant("reparameterize", _IN_PLACE)
+def reparam_scales_eps_in_place(mu, logvar, eps):
+    std = np.exp(logvar / 2)
+    eps *= std
+    return mu + eps, ReparamCache(eps / std, std)
+
+
+@mutant("reparameterize_backward", _IN_PLACE)
+def reparam_bwd_zeroes_the_cache(dz, cache):
+    dlogvar = dz * cache.eps * cache.std / 2
+    cache.std[...] = 0
+    return dz.copy(), dlogvar
+
+
+@mutant("kl_standard_normal_grad", _IN_PLACE)
+def kl_grad_exp_in_place(mu, logvar):
+    np.exp(logvar, out=logvar)
+    return mu.copy(), 0.5 * (logvar - 1)
+
+
+@mutant("conv_transpose2d", _IN_PLACE)
+def conv_t_flips_w_in_place(x, W, b, stride, padding):
+    out = _conv_t(x, W, b, stride, padding)
+    W[...] = W[:, :, ::-1, ::-1]
+    return out
+
+
+@mutant("conv_transpose2d_backward", _IN_PLACE)
+def conv_t_bwd_pads_dout_in_place(dout, x, W, stride, padding):
+    result = _conv_t_backward(dout, x, W, stride, padding)
+    dout *= 0.0
+    return result
+
+
+@mutant("gaussian_fixed_nll", _IN_PLACE)
+def fixed_nll_subtracts_in_place(x, x_hat, sigma):
+    x -= x_hat
+    d = x.shape[1]
+    return np.sum(x ** 2, axis=-1) / (2 * sigma ** 2) + 0.5 * d * np.log(2 * np.pi * sigma ** 2)
+
+
+@mutant("elbo_terms", _IN_PLACE)
+def elbo_scales_eps_in_place(vae, x, eps):
+    mu, logvar = vae.encode(x)
+    eps *= np.exp(logvar / 2)
+    return _terms(vae, x, eps / np.exp(logvar / 2))
+
+
+@mutant("iwae_bound", "`log_w -= m` writes")
+def bound_shifts_in_place_then_reads(log_w, k):
+    n_samples, batch = log_w.shape
+    result = _lme(log_w.reshape(n_samples // k, k, batch), axis=1).mean(axis=0)
+    log_w -= log_w.max(axis=0)
+    return result
+
+
+@mutant("conv_transpose2d", "it does not pad the input")
+def conv_t_pads_the_input(x, W, b, stride, padding):
+    p = padding
+    return _conv_t(np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))), W, b, stride, 0)

@@ -21,7 +21,8 @@ The exercises, by notebook (``notebooks/homework/``):
 - hw4_concepts: n_gaussian_params, gaussian_fixed_nll, equivalent_beta, elbo_terms
 - hw5_transposed_convolution: trans_conv (the lecture's 2 x 2 example first), conv_transpose2d,
   conv_transpose2d_backward
-- hw6_importance_weighting: log_mean_exp, importance_weights
+- hw6_importance_weighting: log_mean_exp, importance_weights, iwae_bound (the bound as a
+  function of k, on a shipped trained VAE)
 
 Every exercise is written with NumPy: a checker fails when the student's function calls
 scratchvae's own implementation (the reference it is compared with), except the calls the
@@ -55,7 +56,11 @@ from scratchvae.homework.concepts import (
     check_gaussian_fixed_nll,
     check_n_gaussian_params,
 )
-from scratchvae.homework.importance import check_importance_weights, check_log_mean_exp
+from scratchvae.homework.importance import (
+    check_importance_weights,
+    check_iwae_bound,
+    check_log_mean_exp,
+)
 from scratchvae.homework.transposed_conv import (
     check_conv_transpose2d,
     check_conv_transpose2d_backward,
@@ -84,7 +89,7 @@ EXERCISES = {
                      "elbo_terms"),
     "hw5_transposed_convolution": ("trans_conv", "conv_transpose2d",
                                    "conv_transpose2d_backward"),
-    "hw6_importance_weighting": ("log_mean_exp", "importance_weights"),
+    "hw6_importance_weighting": ("log_mean_exp", "importance_weights", "iwae_bound"),
 }
 """notebook name -> the exercises it contains, in order; ``check_<exercise>`` checks each."""
 
@@ -110,5 +115,5 @@ __all__ = [
     "check_n_gaussian_params", "check_gaussian_fixed_nll", "check_equivalent_beta",
     "check_elbo_terms",
     "check_trans_conv", "check_conv_transpose2d", "check_conv_transpose2d_backward",
-    "check_log_mean_exp", "check_importance_weights",
+    "check_log_mean_exp", "check_importance_weights", "check_iwae_bound",
 ]

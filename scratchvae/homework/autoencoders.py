@@ -20,6 +20,7 @@ from scratchvae.homework._core import (
     finite_difference_grad,
     rng_for,
 )
+from scratchvae.homework._mistakes import IN_PLACE, gradient_hints
 from scratchvae.losses import mse, mse_grad
 
 AE_KEYS = ("encoder.W", "encoder.b", "decoder.W", "decoder.b")
@@ -39,7 +40,8 @@ def check_mse_loss(mse_loss):
         x = rng.uniform(0, 1, shape)
         x_hat = rng.uniform(-0.5, 1.5, shape)
         case = f"case {k + 1}: x {shape}"
-        result = check.call(mse_loss, {"x_hat": x_hat.copy(), "x": x.copy()}, case)
+        result = check.call(mse_loss, {"x_hat": x_hat.copy(), "x": x.copy()}, case,
+                            mutation_hint=IN_PLACE)
         loss, dx_hat = check.unpack(result, ("loss", "dx_hat"), case)
         batch, d = shape
         sq = (x_hat - x) ** 2
@@ -49,6 +51,11 @@ def check_mse_loss(mse_loss):
             "divide by the batch size: the loss is a mean over examples": sq.sum(),
             "square the difference (x_hat - x)**2": np.sum(x_hat - x) / batch,
             "no square root: the loss is the squared error": np.sum(np.sqrt(sq.sum(1))) / batch,
+            "one number: sum over the pixels, then average over the batch (not one loss per "
+            "example)": sq.sum(axis=1) / batch,
+            "one number: sum over the pixels, then average over the batch":
+                sq.sum(axis=1) if batch > 1 else None,
+            "no factor 1/2: loss = np.sum((x_hat - x)**2) / batch": sq.sum() / (2 * batch),
         })
         exact = mse_grad(x_hat, x) / batch
         check.expect_array("dx_hat", dx_hat, exact, case, {
@@ -57,6 +64,8 @@ def check_mse_loss(mse_loss):
             "the loss is a mean over the batch, so its gradient carries 1/batch": exact * batch,
             "mean over pixels vs sum? The loss sums over pixels: dx_hat = 2 (x_hat - x) / batch":
                 exact / d,
+            "one gradient per entry of x_hat, shape (batch, n_pixels): don't sum over the batch":
+                exact.sum(axis=0),
         }, extra=" (the same as x_hat)")
         numeric = finite_difference_grad(lambda v: np.mean(mse(v, x)), x_hat)
         expect_close_to_fd(check, "dx_hat", dx_hat, numeric, case)
@@ -97,6 +106,10 @@ def check_masking_noise(masking_noise):
             if level > 0 and np.isclose(ratio, 1 / (1 - level)):
                 hint = ("kept pixels are scaled by 1 / (1 - level): that is dropout's rescaling; "
                         "masking noise leaves the kept pixels as they are")
+            changed = ~np.isclose(got, x, rtol=1e-12, atol=0)
+            if hint is None and level > 0 and abs(float(changed.mean()) - level) <= 0.015:
+                hint = ("masking noise sets the destroyed pixels to 0, not to another value "
+                        "(about `level` of the pixels changed, but not to 0)")
             check.fail("the pixels you did not set to 0 should equal x, but some changed "
                        f"(median ratio x_tilde / x = {ratio:.4g})", case, hint)
         if 0 < level and np.all(zeroed == zeroed[:1]):
@@ -204,13 +217,18 @@ def check_ae_loss_and_grads(ae_loss_and_grads):
         case = f"case {k + 1} ({kind}): x {x.shape}, n_code={n_code}"
         args = {"params": {key: v.copy() for key, v in params.items()}, "x_in": x_in.copy(),
                 "x_target": x.copy()}
-        result = check.call(ae_loss_and_grads, args, case)
+        result = check.call(ae_loss_and_grads, args, case, mutation_hint=IN_PLACE)
         loss, grads = check.unpack(result, ("loss", "grads"), case)
         exp_loss, exp_grads = ae_reference(params, x_in, x)
         variants = {m: ae_reference(params, x_in, x, m) for m in AE_MISTAKES}
         check.expect_scalar("loss", loss, exp_loss, case, {
-            AE_MISTAKES[m]: variants[m][0] for m in AE_MISTAKES})
-        hints = {key: {AE_MISTAKES[m]: variants[m][1][key] for m in AE_MISTAKES}
+            **{AE_MISTAKES[m]: variants[m][0] for m in AE_MISTAKES},
+            "the loss is a mean over the batch: divide the summed squared error by the batch "
+            "size": exp_loss * batch if batch > 1 else None,
+            "sign: the loss is the squared error, >= 0": -exp_loss,
+        })
+        hints = {key: {**{AE_MISTAKES[m]: variants[m][1][key] for m in AE_MISTAKES},
+                       **gradient_hints(exp_grads[key], batch)}
                  for key in AE_KEYS}
         _check_grads_dict(check, grads, exp_grads, AE_KEYS, case, hints)
         expect_param_grads_close_to_fd(check, grads, params,
@@ -231,7 +249,7 @@ def check_sgd_step(sgd_step):
         case = f"case {k + 1}: lr={lr}"
         grads_in = {key: g.copy() for key, g in grads.items()}
         check.call(sgd_step, {"params": params, "grads": grads_in, "lr": lr}, case,
-                   mutable=("params",))
+                   mutable=("params",), mutation_hint=IN_PLACE)
         for key in AE_KEYS:
             expected = before[key] - lr * grads[key]
             live = arrays[key]
@@ -246,5 +264,9 @@ def check_sgd_step(sgd_step):
                 "sign: gradient DESCENT subtracts the gradient (p -= lr * g)":
                     before[key] + lr * grads[key],
                 "multiply the gradient by the learning rate lr": before[key] - grads[key],
+                "step by lr * grads[key] exactly (no extra factor)":
+                    before[key] - lr * grads[key] / 2,
+                "step along the gradient itself, lr * grads[key], not its sign":
+                    before[key] - lr * np.sign(grads[key]),
             })
     return check.done()

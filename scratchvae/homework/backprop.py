@@ -11,6 +11,7 @@ import numpy as np
 from scratchvae import functional as F
 from scratchvae.gradcheck import rel_error as _rel_error
 from scratchvae.homework._core import Check, expect_close_to_fd, finite_difference_grad, rng_for
+from scratchvae.homework._mistakes import IN_PLACE, expect_in_order
 
 _REF = "scratchvae.functional and finite differences"
 
@@ -49,22 +50,40 @@ def check_dense_backward(dense_backward):
                                        "dW = x.T @ dout has W's shape (did you transpose W?)")
         dx, dW, db = check.unpack(result, ("dx", "dW", "db"), case)
         ex, eW, eb = F.dense_backward(dout, F.DenseCache(x, W))
+        expect_in_order(check, (dx, dW, db), (ex, eW, eb), ("dx", "dW", "db"), case)
         square = n_in == n_out
+        per_batch = ("don't divide by the batch size in a layer's backward: it returns the "
+                     "gradient of sum(out * dout); the batch mean is taken once, in the loss")
         check.expect_array("dx", dx, ex, case, {
             "did you transpose W? dx = dout @ W.T has x's shape (batch, n_in)":
                 dout @ W if square else None,
             "did you forget dout? dx = dout @ W.T": np.ones_like(dout) @ W.T,
+            per_batch: ex / batch,
+            "sign: dx = dout @ W.T (the gradient, not its negative)": -ex,
+            "dx = dout @ W.T has x's shape (batch, n_in), not W's": eW,
         }, extra=" (the same as x)")
         check.expect_array("dW", dW, eW, case, {
             "did you transpose? dW = x.T @ dout has W's shape (n_in, n_out)": dout.T @ x,
-            "don't divide by the batch size here: dW is the gradient of sum(out * dout)":
-                x.T @ dout / batch,
+            per_batch: x.T @ dout / batch,
+            "sign: dW = x.T @ dout (the gradient, not its negative)": -eW,
+            "did you forget dout? dW = x.T @ dout": x.T @ np.ones_like(dout),
+            "dW = x.T @ dout has W's shape (n_in, n_out), not x's": ex,
+            "dW is the gradient of sum(out * dout) alone: no weight-decay term (+ W) here":
+                eW + W,
+            "dW = x.T @ dout sums x[n, i] * dout[n, j] over the examples n (a matrix product), "
+            "not the outer product of the two sums": np.outer(x.sum(axis=0), dout.sum(axis=0))
+            if batch > 1 else None,
         }, extra=" (the same as W)")
         check.expect_array("db", db, eb, case, {
             "sum the bias gradient over the batch: db = dout.sum(axis=0)": dout,
             "sum over axis 0 (the batch), not axis 1": dout.sum(axis=1),
             "sum, don't average: b is added to every example, so every example contributes "
             "its full dout to db": dout.mean(axis=0),
+            "db = dout.sum(axis=0) has b's shape (n_out,): no keepdims": dout.sum(
+                axis=0, keepdims=True),
+            "sign: db = dout.sum(axis=0)": -eb,
+            "sum over axis 0 only: db = dout.sum(axis=0) has b's shape (n_out,), one value per "
+            "output": dout.sum(),
         }, extra=" (the same as b)")
         for name, got, i in (("dx", dx, 0), ("dW", dW, 1), ("db", db, 2)):
             numeric = _op_fd(F.dense_forward, [x, W, b], i, dout)
@@ -84,6 +103,16 @@ def _away_from_zero(rng, shape, low=0.1, high=3.0):
     return rng.uniform(low, high, shape) * rng.choice([-1.0, 1.0], shape)
 
 
+ACTIVATION_IN_PLACE = {
+    "relu": "e.g. `dout[x <= 0] = 0` writes into dout: use `dx = dout * (x > 0)` instead",
+    "sigmoid": "e.g. `dout *= out * (1 - out)` writes into dout (and `out *= ...` into the "
+               "cache): use `dx = dout * out * (1 - out)`, a new array",
+    "tanh": "e.g. `dout *= 1 - out**2` writes into dout (and `out **= 2` into the cache): "
+            "use `dx = dout * (1 - out**2)`, a new array",
+}
+"""The hint for a backward that changed dout or the cache, per activation."""
+
+
 def _check_activation(name, student, forward, backward, hints_for, draw):
     check = Check(f"{name}_backward", _REF)
     for k, shape in enumerate(ACT_SHAPES):
@@ -93,8 +122,7 @@ def _check_activation(name, student, forward, backward, hints_for, draw):
         case = f"case {k + 1}: x {x.shape}"
         _, cache = forward(x.copy())
         result = check.call(student, {"dout": dout.copy(), "cache": cache}, case,
-                            mutation_hint="e.g. `dout[x <= 0] = 0` writes into dout: use "
-                                          "`dx = dout * (x > 0)` instead")
+                            mutation_hint=ACTIVATION_IN_PLACE[name])
         if isinstance(result, tuple) and len(result) == 1:
             check.fail("should return the array dx itself, not a 1-tuple (dx,)", case)
         out = forward(x)[0]
@@ -116,9 +144,17 @@ def check_relu_backward(relu_backward):
             "the mask is reversed: the gradient passes where x > 0": dout * (x < 0),
             "ReLU applied to dout? The mask comes from the input x, not from dout":
                 np.maximum(dout, 0),
+            "the mask comes from the input x, not from dout: dx = dout * (x > 0)":
+                dout * (dout > 0),
+            "the derivative of max(x, 0) is 1 where x > 0 and 0 elsewhere, not sign(x)":
+                dout * np.sign(x),
         }
     return _check_activation("relu", relu_backward, F.relu_forward, F.relu_backward, hints,
                              _away_from_zero)
+
+
+def _sigmoid(a):
+    return 0.5 * (1 + np.tanh(a / 2))
 
 
 def check_sigmoid_backward(sigmoid_backward):
@@ -130,6 +166,12 @@ def check_sigmoid_backward(sigmoid_backward):
             "missing factor out: d sigmoid/dx = out * (1 - out)": dout * (1 - out),
             "multiply by dout (chain rule)": out * (1 - out),
             "sign: d sigmoid/dx = out * (1 - out), which is positive": -dout * out * (1 - out),
+            "that is tanh's derivative (1 - out**2); sigmoid's is out * (1 - out)":
+                dout * (1 - out * out),
+            "out is already sigmoid(x): use it as it is, don't apply sigmoid to it again":
+                dout * _sigmoid(out) * (1 - _sigmoid(out)),
+            "no factor 1/2: d sigmoid/dx = out * (1 - out)": dout * out * (1 - out) / 2,
+            "(1 - out), not (1 + out): d sigmoid/dx = out * (1 - out)": dout * out * (1 + out),
         }
     return _check_activation("sigmoid", sigmoid_backward, F.sigmoid_forward, F.sigmoid_backward,
                              hints, lambda rng, shape: rng.uniform(-4, 4, shape))
@@ -143,6 +185,13 @@ def check_tanh_backward(tanh_backward):
             "square the output: d tanh/dx = 1 - tanh(x)**2": dout * (1 - out),
             "multiply by dout (chain rule)": 1 - out * out,
             "sign: d tanh/dx = 1 - out**2, not 1 + out**2": dout * (1 + out * out),
+            "out is already tanh(x): dx = dout * (1 - out**2), don't apply tanh to it again":
+                dout * (1 - np.tanh(out) ** 2),
+            "that is sigmoid's derivative out * (1 - out); tanh's is 1 - out**2":
+                dout * out * (1 - out),
+            "square the whole of 1/cosh(x): d tanh/dx = 1/cosh(x)**2 = 1 - out**2":
+                dout / np.cosh(x),
+            "square only out: 1 - out**2, not (1 - out)**2": dout * (1 - out) ** 2,
         }
     return _check_activation("tanh", tanh_backward, F.tanh_forward, F.tanh_backward, hints,
                              lambda rng, shape: rng.uniform(-2.5, 2.5, shape))
@@ -204,8 +253,41 @@ def check_numerical_gradient(numerical_gradient):
                 "divide by 2 * h: the two points x + h and x - h are 2h apart": 2 * exact,
                 "perturb one entry at a time (x[i] += h), not the whole array (x + h)":
                     all_at_once,
+                "`/ 2 * h` multiplies by h: write `/ (2 * h)`": exact * H_CHECK ** 2,
+                "sign: (f(x + h) - f(x - h)) / (2 * h), not (f(x - h) - f(x + h)) / (2 * h)":
+                    -exact,
+                "return the gradient in x's shape: grad.reshape(x.shape)": exact.reshape(-1),
             }, rtol=1e-6, atol=1e-7 * float(np.max(np.abs(exact))), extra=" (the same as x)")
-    return check.done("(central differences, x restored)")
+    _check_uses_h(check, numerical_gradient)
+    return check.done("(central differences, x restored; the last one with h = 0.1, against "
+                      "the central difference at that step)")
+
+
+H_LARGE = 0.1
+"""A step so large that the central difference differs visibly from the exact gradient."""
+
+
+def _check_uses_h(check, numerical_gradient):
+    """One more case with h = H_LARGE: the answer must be the central difference at THAT step,
+    ``c exp(x) sinh(h) / h`` for f = sum(c exp(x)), not the exact gradient of a fixed tiny step."""
+    rng = rng_for(check.exercise, 99)
+    x = rng.uniform(-1.0, 1.0, (2, 3))
+    x[0, 0] = 0.0  # a relative step x * (1 + h) does not move a zero entry
+    c = rng.uniform(0.5, 1.5, x.shape)
+    case = f"case 7: f(x) = sum(c * exp(x)), x {x.shape}, h={H_LARGE} (a large step on purpose)"
+    got = check.call(numerical_gradient, {
+        "f": lambda v: float(np.sum(c * np.exp(v))), "x": x.copy(), "h": H_LARGE}, case,
+        input_rtol=1e-12, mutation_hint=IN_PLACE)
+    exact = c * np.exp(x)
+    expected = exact * np.sinh(H_LARGE) / H_LARGE
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = exact * np.sinh(H_LARGE * x) / (H_LARGE * x)
+    check.expect_array("grad", got, expected, case, {
+        "use the step h you are given (here h = 0.1): the check compares with the central "
+        "difference at that h, (f(x + h) - f(x - h)) / (2 * h), not with the exact gradient":
+            exact,
+        "step by h itself, x[i] + h, not by a fraction of x[i] (x[i] * (1 + h))": relative,
+    }, rtol=1e-6, extra=" (the same as x)")
 
 
 def check_rel_error(rel_error):
@@ -221,9 +303,11 @@ def check_rel_error(rel_error):
     cases.append((np.array([0.0, 2.0, -1.0]), np.array([0.0, 2.0, -1.0])))   # equal
     cases.append((np.array([1e-9, -2.0]), np.array([0.0, -2.0 + 1e-6])))     # a true zero
     cases.append((np.zeros((2, 3)), np.zeros((2, 3))))                       # 0 / 0 -> 0
+    tiny = 1e-10 * rng_for(check.exercise, 50).standard_normal(4)
+    cases.append((tiny, tiny * (1 + 1e-3)))                                  # scale-free
     for k, (a, b) in enumerate(cases):
         case = f"case {k + 1}: a {a.shape}"
-        got = check.call(rel_error, {"a": a.copy(), "b": b.copy()}, case)
+        got = check.call(rel_error, {"a": a.copy(), "b": b.copy()}, case, mutation_hint=IN_PLACE)
         expected = _rel_error(a, b)
         d = a - b
         scale_a = np.max(np.abs(a))
@@ -239,6 +323,19 @@ def check_rel_error(rel_error):
                 "that is the element-wise ratio |a_i - b_i| / (|a_i| + |b_i|); use the norm-wise "
                 "formula, which does not blow up where the true value is 0":
                     np.max(ratio),
+                "both arrays are zero: they are equal, so return 0.0, not 1":
+                    1.0 if not (np.any(a) or np.any(b)) else None,
+                "no floor on the denominator (like max(..., 1e-8)): the relative error is "
+                "scale-free, so arrays of size 1e-10 that differ by 0.1% give 1e-3":
+                    np.max(np.abs(d)) / max(scale_a, np.max(np.abs(b)), 1e-8)
+                    if max(scale_a, np.max(np.abs(b))) < 1e-8 else None,
+                "the largest |a - b| (max), not the 2-norm: max|a - b| / max(max|a|, max|b|)":
+                    np.linalg.norm(d) / max(np.linalg.norm(a), np.linalg.norm(b))
+                    if np.any(d) else None,
+                "the largest |a - b| (max), not the mean":
+                    np.mean(np.abs(d)) / max(scale_a, np.max(np.abs(b))) if np.any(d) else None,
+                "divide by the larger scale, max(max|a|, max|b|), not their sum":
+                    np.max(np.abs(d)) / (scale_a + np.max(np.abs(b))) if np.any(d) else None,
             }
         check.expect_scalar("rel_error", got, expected, case, hints, rtol=1e-9, atol=1e-15)
     got_ab = check.run(rel_error, [cases[1][0], cases[1][1]])

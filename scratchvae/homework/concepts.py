@@ -10,6 +10,7 @@ import numpy as np
 
 from scratchvae import losses as L
 from scratchvae.homework._core import Check, rng_for
+from scratchvae.homework._mistakes import IN_PLACE
 from scratchvae.reparam import reparameterize
 
 COVARIANCES = ("diag", "full")
@@ -23,10 +24,13 @@ def check_n_gaussian_params(n_gaussian_params):
     for k, (d, cov) in enumerate([(1, "diag"), (20, "diag"), (1, "full"), (2, "full"),
                                   (20, "full"), (784, "full")]):
         case = f"case {k + 1}: d={d}, covariance={cov!r}"
-        got = check.call(n_gaussian_params, {"d": d, "covariance": cov}, case)
+        got = check.call(n_gaussian_params, {"d": d, "covariance": cov}, case,
+                         mutation_hint=IN_PLACE)
         expected = 2 * d if cov == "diag" else d + d * (d + 1) // 2
         hints = {"diag": {"don't forget the d means: the encoder outputs mu AND the variances": d,
-                          "a diagonal covariance has d free numbers, not d^2": d + d * d},
+                          "a diagonal covariance has d free numbers, not d^2": d + d * d,
+                          "that is the count for a FULL covariance; a diagonal one has d "
+                          "variances, so 2d in all": d + d * (d + 1) // 2},
                  "full": {"a covariance matrix is symmetric: it has d (d + 1) / 2 free entries, "
                           "not d^2": d + d * d,
                           "don't forget the d means": d * (d + 1) // 2,
@@ -51,7 +55,7 @@ def check_gaussian_fixed_nll(gaussian_fixed_nll):
         x_hat = rng.uniform(0, 1, shape)
         case = f"case {k + 1}: x {shape}, sigma={sigma}"
         got = check.call(gaussian_fixed_nll, {"x": x.copy(), "x_hat": x_hat.copy(),
-                                              "sigma": sigma}, case)
+                                              "sigma": sigma}, case, mutation_hint=IN_PLACE)
         expected = L.gaussian_nll(x, x_hat, 2 * np.log(sigma))
         sq = np.sum((x - x_hat) ** 2, axis=-1)
         d = shape[1]
@@ -67,6 +71,12 @@ def check_gaussian_fixed_nll(gaussian_fixed_nll):
                 sq / sigma ** 2 + const,
             "mean over pixels vs sum? The NLL sums over pixels": expected / d,
             "sign: the NEGATIVE log-likelihood": -expected,
+            "the constant is d/2 * log(2 pi sigma^2), inside the log: d/2 log(2 pi) + "
+            "d log(sigma)": sq / (2 * sigma ** 2) + 0.5 * d * np.log(2 * np.pi) * sigma ** 2,
+            "the constant is d/2 * log(2 pi sigma^2) = d/2 log(2 pi) + d log(sigma): the "
+            "log(2 pi) counts once per pixel too":
+                sq / (2 * sigma ** 2) + d * np.log(sigma) + 0.5 * np.log(2 * np.pi),
+            "one value per example: sum over the pixels (axis=-1) only": expected.sum(),
         } if sigma != 1.0 else {
             "missing the constant d/2 * log(2 pi sigma^2)": sq / (2 * sigma ** 2),
             "missing 1/2?": sq / sigma ** 2 + const,
@@ -83,13 +93,16 @@ def check_equivalent_beta(equivalent_beta):
     check = Check("equivalent_beta", "2 sigma^2")
     for k, sigma in enumerate([0.1, 0.5, 1.0, 2.0, 0.03]):
         case = f"case {k + 1}: sigma={sigma}"
-        got = check.call(equivalent_beta, {"sigma": sigma}, case)
+        got = check.call(equivalent_beta, {"sigma": sigma}, case, mutation_hint=IN_PLACE)
         expected = 2 * sigma ** 2
         hints = {
             "missing factor 2: the NLL is ||x - x_hat||^2 / (2 sigma^2)": sigma ** 2,
             "variance vs standard deviation? beta = 2 sigma^2": 2 * sigma,
             "inverted: multiplying NLL + KL by 2 sigma^2 turns the NLL into ||x - x_hat||^2 and "
             "the KL's weight into 2 sigma^2": 1 / (2 * sigma ** 2),
+            "beta = 2 sigma^2: the factor that turns ||x - x_hat||^2 / (2 sigma^2) into "
+            "||x - x_hat||^2 (you inverted it, and sigma is squared)": 1 / (2 * sigma),
+            "beta = 2 sigma^2: multiply by 2 sigma^2, not by sigma^2 / 2": sigma ** 2 / 2,
         }
         check.expect_scalar("beta", got, expected, case,
                             {h: v for h, v in hints.items() if not np.isclose(v, expected)})
@@ -120,7 +133,8 @@ def check_elbo_terms(elbo_terms):
         params_before = {key: v.copy() for key, v in vae.params.items()}
         case = f"case {k + 1}: likelihood={likelihood!r}, x {x.shape}"
         result = check.call(elbo_terms, {"vae": vae, "x": x.copy(), "eps": eps.copy()}, case,
-                            allowed=(vae.encode, vae.decode, vae.reconstruction_nll))
+                            allowed=(vae.encode, vae.decode, vae.reconstruction_nll),
+                            mutation_hint=IN_PLACE)
         for key, value in vae.params.items():
             if not np.array_equal(value, params_before[key]):
                 check.fail(f"your function changed vae.params['{key}']: evaluating the ELBO "
@@ -138,7 +152,11 @@ def check_elbo_terms(elbo_terms):
                 vae.reconstruction_nll(x, vae.decode(z_var)),
             "mean over pixels vs sum? -log p(x|z) sums over pixels": exp_recon / vae.n_in,
             "sign: recon is the NEGATIVE log-likelihood": -exp_recon,
-        }, extra=" (batch,): one value per example")
+            "one value per example: don't average recon over the batch":
+                np.full_like(exp_recon, exp_recon.mean()) if batch > 1 else None,
+        }, extra=" (batch,): one value per example",
+            fallback_hint="recon = vae.reconstruction_nll(x, vae.decode(z)) with z = mu + "
+                          "exp(logvar / 2) * eps, the eps you are given (no draws of your own)")
         check.expect_array("kl", kl, exp_kl, case, _kl_hints_short(mu, logvar),
                            extra=" (batch,): one value per example")
         elbo = vae.elbo(x, eps=eps)
@@ -155,4 +173,8 @@ def _kl_hints_short(mu, logvar):
         "mean over latent dimensions vs sum?": exact / mu.shape[-1],
         "-log sigma instead of -log sigma^2 = -logvar?":
             0.5 * np.sum(np.exp(logvar) + mu * mu - 1 - logvar / 2, axis=-1),
+        "one KL per example: sum over the latent dimensions (axis=-1) only, not the batch too":
+            exact.sum(),
+        "one KL per example: sum over the latent dimensions (axis=-1), not over the batch "
+        "(axis=0)": 0.5 * np.sum(np.exp(logvar) + mu * mu - 1 - logvar, axis=0),
     }

@@ -27,6 +27,7 @@ from scratchvae.homework._core import (
     finite_difference_grad,
     rng_for,
 )
+from scratchvae.homework._mistakes import IN_PLACE, expect_in_order, gradient_hints
 from scratchvae.reparam import ReparamCache, reparameterize, reparameterize_backward
 
 LATENT_SHAPES = [(4, 3), (1, 5), (6, 2), (3, 3)]  # (batch, n_latent)
@@ -52,7 +53,8 @@ def check_reparameterize(reparameterize_fn):
         eps = rng.standard_normal(shape)
         case = f"case {k + 1}: mu {shape}"
         result = check.call(reparameterize_fn,
-                            {"mu": mu.copy(), "logvar": logvar.copy(), "eps": eps.copy()}, case)
+                            {"mu": mu.copy(), "logvar": logvar.copy(), "eps": eps.copy()}, case,
+                            mutation_hint=IN_PLACE)
         z, cache = check.unpack(result, ("z", "cache"), case)
         expected, exp_cache = reparameterize(mu, logvar, eps)
         std_hints = {
@@ -65,7 +67,17 @@ def check_reparameterize(reparameterize_fn):
             **{hint: mu + value * eps for hint, value in std_hints.items()},
             "z = mu ignores the noise: sample z = mu + std * eps": mu,
             "multiply the standard deviation by eps: z = mu + std * eps": mu + exp_cache.std,
-        })
+            "sign: z = mu + std * eps (eps is symmetric, but the backward assumes +)":
+                mu - exp_cache.std * eps,
+            "the roles are swapped: z = mu + std * eps (mu is the mean, std scales eps)":
+                exp_cache.std + mu * eps,
+        }, fallback_hint="z = mu + exp(logvar / 2) * eps with the eps you are given (no random "
+                         "draws of your own: the noise is an argument)")
+        if (hasattr(cache, "std") and hasattr(cache, "eps")
+                and np.shape(cache.std) == eps.shape and np.allclose(cache.std, eps)
+                and np.allclose(cache.eps, exp_cache.std)):
+            check.fail("`cache` holds eps and std the wrong way round", case,
+                       "ReparamCache(eps=eps, std=std): eps first (or pass them by name)")
         if not hasattr(cache, "std") or not hasattr(cache, "eps"):
             check.fail(f"`cache` should be ReparamCache(eps=eps, std=std), got "
                        f"{type(cache).__name__}", case)
@@ -91,13 +103,22 @@ def check_reparameterize_backward(reparameterize_backward_fn, reparameterize_fn=
         dz = rng.standard_normal(shape)
         case = f"case {k + 1}: mu {shape}"
         _, cache = reparameterize(mu.copy(), logvar.copy(), eps.copy())
-        result = check.call(reparameterize_backward_fn, {"dz": dz.copy(), "cache": cache}, case)
+        result = check.call(reparameterize_backward_fn, {"dz": dz.copy(), "cache": cache}, case,
+                            mutation_hint=IN_PLACE)
         dmu, dlogvar = check.unpack(result, ("dmu", "dlogvar"), case)
         std = np.exp(logvar / 2)
         exp_dmu, exp_dlogvar = reparameterize_backward(dz, ReparamCache(eps, std))
+        expect_in_order(check, (dmu, dlogvar), (exp_dmu, exp_dlogvar), ("dmu", "dlogvar"), case)
         check.expect_array("dmu", dmu, exp_dmu, case, {
             "dz/dmu = 1, so dmu = dz (chain rule: multiply by dz)": np.ones_like(dz),
             "dmu = dz, not dz * eps": dz * eps,
+            "dz/dmu = 1, so dmu = dz: std multiplies eps, not mu (z = mu + std * eps)":
+                dz * std,
+            "dz/dmu = 1, so dmu = dz: only dlogvar gets the factor eps * std / 2":
+                dz * eps * std / 2,
+            "sign: dmu = dz (z grows with mu)": -dz,
+            "one gradient per entry of mu, shape (batch, n_latent): don't sum over the batch":
+                dz.sum(axis=0),
         })
         check.expect_array("dlogvar", dlogvar, exp_dlogvar, case, {
             "missing 1/2? d exp(logvar / 2) / dlogvar = exp(logvar / 2) / 2": dz * eps * std,
@@ -106,6 +127,11 @@ def check_reparameterize_backward(reparameterize_backward_fn, reparameterize_fn=
             "variance vs standard deviation? dz/dlogvar = eps * std / 2 with std = "
             "exp(logvar / 2)": dz * eps * std * std / 2,
             "chain rule: multiply by dz": eps * std / 2,
+            "sign: dz/dlogvar = +eps * std / 2": -dz * eps * std / 2,
+            "cache.std is already exp(logvar / 2): use it as it is":
+                dz * eps * np.exp(std / 2) / 2,
+            "one gradient per entry of logvar, shape (batch, n_latent): don't sum over the "
+            "batch": exp_dlogvar.sum(axis=0),
         })
         for name, got, i in (("dmu", dmu, 0), ("dlogvar", dlogvar, 1)):
             inputs = [mu, logvar]
@@ -126,13 +152,14 @@ def _check_chain(check, forward, backward, mu, logvar, eps, dz, expected, case):
     case = f"{case}, chain: your reparameterize -> your reparameterize_backward"
     try:
         out = check.call(forward, {"mu": mu.copy(), "logvar": logvar.copy(), "eps": eps.copy()},
-                         case, count=False)
+                         case, count=False, mutation_hint=IN_PLACE)
     except NotImplementedYet:
         raise NotImplementedYet(
             "reparameterize_backward: the chain check feeds your reparameterize into your "
             "backward, and reparameterize is not implemented yet") from None
     _, cache = check.unpack(out, ("z", "cache"), case)
-    result = check.call(backward, {"dz": dz.copy(), "cache": cache}, case, count=False)
+    result = check.call(backward, {"dz": dz.copy(), "cache": cache}, case, count=False,
+                        mutation_hint=IN_PLACE)
     got = check.unpack(result, ("dmu", "dlogvar"), case)
     hint = ("your backward is right on the package's ReparamCache(eps, std) but wrong on the "
             "cache your own reparameterize returns: read the fields by name (cache.eps, "
@@ -164,6 +191,24 @@ def _kl_hints(mu, logvar):
             0.5 * np.sum(var + mu * mu - logvar, axis=-1),
         "one KL per example: sum over axis=-1 only, not over the batch too":
             L.kl_standard_normal(mu, logvar).sum(),
+        "one KL per example: sum over the latent dimensions (axis=-1), not over the batch "
+        "(axis=0)": 0.5 * np.sum(var + mu * mu - one - logvar, axis=0),
+        "return shape (batch,): sum without keepdims=True":
+            L.kl_standard_normal(mu, logvar)[:, None],
+        "one KL per example, not divided by the batch size: the batch mean is taken once, in "
+        "the loss": L.kl_standard_normal(mu, logvar) / mu.shape[0] if mu.shape[0] > 1 else None,
+        "one KL per example: sum over axis=-1 only, not the mean over the batch":
+            L.kl_standard_normal(mu, logvar).mean(),
+        "log sigma vs log sigma^2: logvar is already log sigma^2, so the term is logvar, not "
+        "2 * logvar (and sigma^2 = exp(logvar))":
+            0.5 * np.sum(var + mu * mu - one - 2 * logvar, axis=-1),
+        "mu**2, not mu: KL = 1/2 * sum(exp(logvar) + mu**2 - 1 - logvar)":
+            0.5 * np.sum(var + mu - one - logvar, axis=-1),
+        "logvar is log sigma^2 already: sigma^2 = exp(logvar), not exp(2 * logvar), and the "
+        "last term is logvar": 0.5 * np.sum(np.exp(2 * logvar) + mu * mu - one - 2 * logvar,
+                                              axis=-1),
+        "- 1, not + 1: KL = 1/2 * sum(exp(logvar) + mu**2 - 1 - logvar)":
+            0.5 * np.sum(var + mu * mu + one - logvar, axis=-1),
     }
 
 
@@ -177,7 +222,8 @@ def check_kl_standard_normal(kl_fn):
         if k == len(LATENT_SHAPES):  # q = p: the KL must be exactly 0
             mu, logvar = np.zeros(shape), np.zeros(shape)
         case = f"case {k + 1}: mu {shape}" + (" (mu = 0, logvar = 0: KL = 0)" if k == 4 else "")
-        got = check.call(kl_fn, {"mu": mu.copy(), "logvar": logvar.copy()}, case)
+        got = check.call(kl_fn, {"mu": mu.copy(), "logvar": logvar.copy()}, case,
+                         mutation_hint=IN_PLACE)
         check.expect_array("kl", got, L.kl_standard_normal(mu, logvar), case,
                            _kl_hints(mu, logvar), extra=" (batch,): one KL per example")
     return check.done()
@@ -192,15 +238,19 @@ def check_kl_standard_normal_grad(kl_grad_fn):
         rng = rng_for(check.exercise, k)
         mu, logvar = _mu_logvar(rng, shape)
         case = f"case {k + 1}: mu {shape}"
-        result = check.call(kl_grad_fn, {"mu": mu.copy(), "logvar": logvar.copy()}, case)
+        result = check.call(kl_grad_fn, {"mu": mu.copy(), "logvar": logvar.copy()}, case,
+                            mutation_hint=IN_PLACE)
         dmu, dlogvar = check.unpack(result, ("dmu", "dlogvar"), case)
         exp_dmu, exp_dlogvar = L.kl_standard_normal_grad(mu, logvar)
+        expect_in_order(check, (dmu, dlogvar), (exp_dmu, exp_dlogvar), ("dmu", "dlogvar"), case)
         batch = shape[0]
         check.expect_array("dmu", dmu, exp_dmu, case, {
             "missing 1/2? d/dmu of 1/2 mu^2 is mu": 2 * mu,
             "sign of the KL? dKL/dmu = +mu": -mu,
             "gradient of the sum, not of the batch mean: don't divide by the batch size":
                 mu / batch if batch > 1 else None,
+            "one gradient per entry of mu, shape (batch, n_latent): don't sum over the batch":
+                mu.sum(axis=0),
         })
         check.expect_array("dlogvar", dlogvar, exp_dlogvar, case, {
             "missing 1/2? dKL/dlogvar = (exp(logvar) - 1) / 2": np.exp(logvar) - 1,
@@ -212,6 +262,12 @@ def check_kl_standard_normal_grad(kl_grad_fn):
                 0.5 * (0.5 * np.exp(logvar / 2) - 1),
             "gradient of the sum, not of the batch mean: don't divide by the batch size":
                 exp_dlogvar / batch if batch > 1 else None,
+            "differentiate the whole term: d/dlogvar [exp(logvar) - logvar] / 2 = "
+            "(exp(logvar) - 1) / 2": (np.exp(logvar) - logvar) / 2,
+            "variance vs standard deviation? d/dlogvar exp(logvar) = exp(logvar), the "
+            "variance": 0.5 * (np.exp(logvar / 2) - 1),
+            "one gradient per entry of logvar, shape (batch, n_latent): don't sum over the "
+            "batch": exp_dlogvar.sum(axis=0),
         })
         for name, got, i in (("dmu", dmu, 0), ("dlogvar", dlogvar, 1)):
             inputs = [mu, logvar]
@@ -246,7 +302,8 @@ def check_bernoulli_nll(nll_fn):
         x = (rng.random(shape) < 0.5) * 1.0 if kind == "binary" else rng.uniform(0, 1, shape)
         label = " with large |logits| (up to 800)" if scale is None else ""
         case = f"case {k + 1}: logits {shape}, {kind} x{label}"
-        got = check.call(nll_fn, {"logits": logits.copy(), "x": x.copy()}, case)
+        got = check.call(nll_fn, {"logits": logits.copy(), "x": x.copy()}, case,
+                         mutation_hint=IN_PLACE)
         expected = L.bernoulli_nll(logits, x)
         p = F.sigmoid(logits)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -256,6 +313,15 @@ def check_bernoulli_nll(nll_fn):
                 "mean over pixels vs sum? Sum over pixels (one value per example)":
                     expected / shape[1],
                 "one value per example: sum over axis=-1 only": expected.sum(),
+                "one value per example: sum over the pixels (axis=-1), not the batch (axis=0)":
+                    np.sum(np.logaddexp(0, logits) - x * logits, axis=0),
+                "-log p(x|a) = softplus(a) - x * a with the logits a, not x * sigmoid(a)":
+                    np.sum(np.logaddexp(0, logits) - x * p, axis=-1),
+                "stable softplus(a) = max(a, 0) + log1p(exp(-|a|)): the absolute value":
+                    np.sum(np.maximum(logits, 0) + np.log1p(np.exp(-logits)) - x * logits,
+                           axis=-1),
+                "one value per example, not divided by the batch size":
+                    expected / shape[0] if shape[0] > 1 else None,
                 "the inputs are logits, not probabilities: p = sigmoid(logits)":
                     -np.sum(x * np.log(logits) + (1 - x) * np.log(1 - logits), axis=-1),
             }
@@ -285,7 +351,7 @@ def check_gaussian_nll(nll_fn):
         logvar = rng.uniform(-3, 1, shape)
         case = f"case {k + 1}: x {shape}"
         got = check.call(nll_fn, {"x": x.copy(), "mean": mean.copy(), "logvar": logvar.copy()},
-                         case)
+                         case, mutation_hint=IN_PLACE)
         expected = L.gaussian_nll(x, mean, logvar)
         sq = (x - mean) ** 2
         log2pi = np.log(2 * np.pi)
@@ -304,6 +370,14 @@ def check_gaussian_nll(nll_fn):
             "sign: the NEGATIVE log-likelihood": -expected,
             "mean over pixels vs sum? Sum over pixels (one value per example)":
                 expected / shape[1],
+            "one value per example: sum over the pixels (axis=-1), not the batch (axis=0)":
+                L.gaussian_nll(x.T, mean.T, logvar.T) if shape[0] > 1 else None,
+            "logvar is log sigma^2: the log-determinant term is logvar, not logvar / 2":
+                0.5 * np.sum(log2pi + logvar / 2 + sq / np.exp(logvar), axis=-1),
+            "the constant is log(2 pi), not log(pi)":
+                0.5 * np.sum(np.log(np.pi) + logvar + sq / np.exp(logvar), axis=-1),
+            "square the error: (x - mean)**2 / exp(logvar)":
+                0.5 * np.sum(log2pi + logvar + (x - mean) / np.exp(logvar), axis=-1),
         }, extra=" (batch,): one value per example")
     return check.done()
 
@@ -422,12 +496,15 @@ def check_vae_loss_and_grads(vae_loss_and_grads):
         case = f"case {k + 1}: x {x.shape}, hidden {n_hidden}, latent {n_latent}"
         args = {"params": {key: v.copy() for key, v in params.items()}, "x": x.copy(),
                 "eps": eps.copy()}
-        result = check.call(vae_loss_and_grads, args, case)
+        result = check.call(vae_loss_and_grads, args, case, mutation_hint=IN_PLACE)
         loss, grads = check.unpack(result, ("loss", "grads"), case)
         exp_loss, exp_grads = _package_vae(params).loss_and_grads(x, eps=eps)
         variants = {m: vae_reference(params, x, eps, m) for m in VAE_MISTAKES}
-        check.expect_scalar("loss", loss, exp_loss, case,
-                            {VAE_MISTAKES[m]: v[0] for m, v in variants.items()})
+        check.expect_scalar("loss", loss, exp_loss, case, {
+            **{VAE_MISTAKES[m]: v[0] for m, v in variants.items()},
+            "sign: the loss is the NEGATIVE ELBO, reconstruction NLL + KL (a positive number "
+            "for binary pixels)": -exp_loss,
+        })
         if not isinstance(grads, dict):
             check.fail(f"`grads` should be a dict keyed like params, got "
                        f"{type(grads).__name__}", case)
@@ -439,7 +516,8 @@ def check_vae_loss_and_grads(vae_loss_and_grads):
         # check from the output backwards: the first wrong gradient is the most informative
         for key in reversed(VAE_KEYS):
             check.expect_array(f"grads['{key}']", grads[key], exp_grads[key], case,
-                               {VAE_MISTAKES[m]: v[1][key] for m, v in variants.items()},
+                               {**{VAE_MISTAKES[m]: v[1][key] for m, v in variants.items()},
+                                **gradient_hints(exp_grads[key], batch)},
                                extra=f" (the same as params['{key}'])")
         expect_param_grads_close_to_fd(check, grads, params,
                                        lambda p: vae_reference(p, x, eps)[0], VAE_KEYS, case)
