@@ -140,13 +140,13 @@ def _col2im_kernel(cols, kh, kw, stride, padding, b, code, pre, out):
 # ---------------------------------------------------------------------------------------------
 
 
-def as_chwn(x):
+def _as_chwn(x):
     """(N, C, H, W) images -> the same values as a C-contiguous (C, H, W, N) array: a view
     when x's memory already is batch-innermost (every conv layer's output here), else a copy."""
     return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
 
 
-def chwn_as_nchw(a):
+def _chwn_as_nchw(a):
     """A (C, H, W, N) array seen as (N, C, H, W) images: a view, no copy."""
     return a.transpose(3, 0, 1, 2)
 
@@ -164,7 +164,7 @@ def im2col(x, kh, kw, stride=1, padding=0):
     H_out = conv2d_output_size(H, kh, stride, padding)
     W_out = conv2d_output_size(W, kw, stride, padding)
     cols = np.empty((C * kh * kw, H_out * W_out * N), dtype=x.dtype)
-    _im2col_kernel(as_chwn(x), kh, kw, stride, padding, cols)
+    _im2col_kernel(_as_chwn(x), kh, kw, stride, padding, cols)
     return cols
 
 
@@ -181,7 +181,7 @@ def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
     x = np.empty((C, H, W, N), dtype=cols.dtype)
     _col2im_kernel(np.ascontiguousarray(cols), kh, kw, stride, padding,
                    np.zeros(C, cols.dtype), 0, x, x)
-    return chwn_as_nchw(x)
+    return _chwn_as_nchw(x)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ def conv2d_act_forward(x, W, b, stride, padding, activation, *, check_finite=Tru
     out_shape = (N, C_out, conv2d_output_size(H, kh, stride, padding),
                  conv2d_output_size(Wd, kw, stride, padding))
     cols = np.empty((C_in * kh * kw, out_shape[2] * out_shape[3] * N), dtype=dtype)
-    _im2col_kernel(as_chwn(x), kh, kw, stride, padding, cols)
+    _im2col_kernel(_as_chwn(x), kh, kw, stride, padding, cols)
     pre_mat = W.reshape(C_out, -1) @ cols  # (C_out, H_out * W_out * N)
     out_mat = pre_mat if code == 0 else np.empty_like(pre_mat)
     _row_bias_act_kernel(pre_mat, b, code, out_mat)
@@ -249,7 +249,7 @@ def conv2d_act_backward(dout, cache, need_dx=True):
         dcols = W.reshape(C_out, -1).T @ dpre_mat
         dx = np.empty(_chwn_shape(x_shape), dtype=dcols.dtype)
         _col2im_kernel(dcols, kh, kw, stride, padding, np.zeros(C_in, dcols.dtype), 0, dx, dx)
-        dx = chwn_as_nchw(dx)
+        dx = _chwn_as_nchw(dx)
     return dx, dW, db
 
 
@@ -267,7 +267,7 @@ def conv_transpose2d_act_forward(x, W, b, stride, padding, output_padding, activ
     pre = np.empty(_chwn_shape(out_shape), dtype=dtype)
     out = pre if code == 0 else np.empty_like(pre)
     _col2im_kernel(cols, kh, kw, stride, padding, b, code, pre, out)
-    pre, out = chwn_as_nchw(pre), chwn_as_nchw(out)
+    pre, out = _chwn_as_nchw(pre), _chwn_as_nchw(out)
     cache = ConvActCache(ConvTranspose2dCache(as_images(x_mat, x.shape), W, out_shape, stride,
                                               padding),
                          _act_cache(activation, pre, out), activation)
