@@ -36,7 +36,6 @@ from scratchvae.deprecation import warn_renamed
 from scratchvae.functional import ACTIVATIONS, check_activation
 from scratchvae.validation import check_array, check_nonnegative_int, check_positive_int
 
-
 # ---------------------------------------------------------------------------------------------
 # output sizes
 # ---------------------------------------------------------------------------------------------

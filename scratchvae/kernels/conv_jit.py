@@ -33,8 +33,8 @@ from numba import njit
 
 from scratchvae import conv
 from scratchvae.conv import (
-    ConvActCache,
     Conv2dCache,
+    ConvActCache,
     ConvTranspose2dCache,
     as_images,
     as_matrix,

@@ -458,8 +458,9 @@ def sparse_x_weight_grad(x, dpre):
 
     x: (batch, n_in), dpre: (batch, n_out) -> dW: (n_in, n_out). Row k of dW adds
     x[i, k] * dpre[i] over the examples i where pixel k is nonzero: the rows of x.T (one
-    contiguous copy), two at a time (:func:`_sparse_row_pairs_times_dense_kernel`: neighbouring pixels are nonzero in
-    mostly the same images, so each row of dpre loaded serves both).
+    contiguous copy), two at a time (:func:`_sparse_row_pairs_times_dense_kernel`:
+    neighbouring pixels are nonzero in mostly the same images, so each row of dpre loaded
+    serves both).
     """
     dtype = _float_dtype(x, dpre)
     x, dpre = np.asarray(x, dtype=dtype), _c(dpre, dtype)
