@@ -482,3 +482,29 @@ def test_dense_layer_batch_innermost_gives_the_same_numbers_in_column_major_memo
     grads_r = ref.dense_act_backward(dout, cache_r)
     for got, want in zip(grads, grads_r):
         _assert_same(got, want, dtype, reduction=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gaussian_kernel_is_finite_wherever_the_numpy_op_is(dtype):
+    # logvar beyond exp's range (-89 overflows exp(-logvar) in float32, -710 in float64) and
+    # diff = 0 gave NaN (0 * inf) in the kernel; the NumPy op is finite there (issue 28)
+    extreme = -100.0 if dtype == np.float32 else -1000.0
+    x = np.array([[0.5, 0.5, 0.5, 0.5000001, 0.25]], dtype=dtype)
+    mean = np.array([[0.5, 0.5, 0.5, 0.5, 0.5]], dtype=dtype)
+    for lv_value in (extreme, -89.5, -709.0, 80.0, 700.0):
+        logvar = np.full_like(x, lv_value)
+        with np.errstate(over="ignore"):
+            want = ref.gaussian_nll_and_grad(x, mean, logvar, 0.5)
+            got = jit.gaussian_nll_and_grad(x, mean, logvar, 0.5)
+        for g, w in zip(got, want):
+            finite = np.isfinite(w)
+            assert np.array_equal(np.isfinite(g), finite), (lv_value, g, w)
+            np.testing.assert_allclose(g[finite], w[finite], rtol=1e-5 if dtype == np.float32
+                                       else 1e-12)
+        assert np.isfinite(got[0]).all() == np.isfinite(want[0]).all()
+    # diff == 0 at the extreme: every output finite (the pixel's term is log 2pi + logvar)
+    logvar = np.full((1, 3), extreme, dtype=dtype)
+    same = np.full((1, 3), 0.5, dtype=dtype)
+    nll, dmean, dlogvar = jit.gaussian_nll_and_grad(same, same, logvar, 1.0)
+    assert np.isfinite(nll).all() and np.isfinite(dmean).all() and np.isfinite(dlogvar).all()
+    np.testing.assert_allclose(nll, 1.5 * (np.log(2 * np.pi) + extreme), rtol=1e-6)
