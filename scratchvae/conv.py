@@ -323,6 +323,9 @@ def conv_transpose2d_backward(dout, cache, need_dx=True):
 
 
 class ConvActCache(NamedTuple):
+    """The cache of :func:`conv2d_act_forward` / :func:`conv_transpose2d_act_forward`, shared
+    by their Numba twins: the convolution's cache, the activation's cache and its name."""
+
     conv_cache: tuple  # Conv2dCache or ConvTranspose2dCache
     act_cache: tuple  # the activation's cache: (pre, out), or (pre, slope) for leaky_relu
     activation: str
@@ -386,6 +389,8 @@ def _check_4d(name, a, axes, check_finite=False):
 
 
 def check_images(name, x, contiguous=True, check_finite=False):
+    """``x`` as a float (N, C, H, W) array with no empty axis (C-contiguous if ``contiguous``;
+    NaN and inf refused when ``check_finite``), else a ValueError naming ``name``."""
     x = _check_4d(name, x, "(N, C, H, W)", check_finite)
     return np.ascontiguousarray(x) if contiguous else x
 

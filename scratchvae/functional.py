@@ -178,6 +178,8 @@ def identity_backward(dout, cache):
 
 
 class Activation(NamedTuple):
+    """One entry of the activation table: its forward and backward op."""
+
     forward: object   # x -> (out, cache)
     backward: object  # (dout, cache) -> dx
 
@@ -209,6 +211,9 @@ def check_activation(activation):
 
 
 class DenseActCache(NamedTuple):
+    """The cache of :func:`dense_act_forward`, shared by its Numba twin: the dense op's cache,
+    the activation's cache, the activation's name and the ``sparse_x`` hint."""
+
     dense_cache: DenseCache  # (x, W), from dense_forward
     act_cache: tuple  # the activation's cache: (pre, out), or (pre, slope) for leaky_relu
     activation: str

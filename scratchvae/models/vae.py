@@ -49,6 +49,9 @@ LOGVAR_RANGE_LIMIT = 30.0
 
 
 class GaussianHeadCache(NamedTuple):
+    """The cache of a Gaussian decoder head: the mean's sigmoid cache and the log-variance's
+    bounded-map cache (None for gaussian_fixed)."""
+
     mean: tuple  # the cache of sigmoid_forward(pre_mean)
     logvar: tuple  # the cache of bounded_logvar_forward(pre_logvar), None for gaussian_fixed
 
