@@ -341,10 +341,3 @@ class VAE(Model):
         nll, dmean, dlogvar = self.kernels.gaussian_nll_and_grad(x, mean, logvar, scale,
                                                                  check_finite=False)
         return nll, (dmean, dlogvar)
-
-    def _reconstruction_and_grad(self, x, decoder_out, scale):
-        """Per-example -log p(x|z) and ``scale`` times its gradient w.r.t. ``decoder_out``:
-        the decoder head, the likelihood op, and the head's backward."""
-        decoded, head_cache = self._decoder_head(decoder_out)
-        nll, ddecoded = self._nll_and_grad(x, decoded, scale)
-        return nll, self._decoder_head_backward(ddecoded, head_cache)
