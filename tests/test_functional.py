@@ -142,5 +142,6 @@ def test_public_ops_refuse_nan_on_a_direct_call_and_skip_the_scan_inside_a_step(
     for name, call in calls.items():
         with pytest.raises(ValueError, match="NaN or inf"):
             call(True)
+            pytest.fail(f"{name} accepted a NaN with check_finite=True")
         with np.errstate(invalid="ignore"):
             call(False)  # inside a step: dtype and shape only, the NaN passes through
