@@ -11,7 +11,7 @@ import numpy as np
 
 from scratchvae import conv
 from scratchvae import functional as F
-from scratchvae.conv import get_conv_backend
+from scratchvae.kernels import get_conv_backend
 from scratchvae.layer_base import Layer, claim_parameters
 from scratchvae.validation import (
     as_generator,
@@ -97,7 +97,7 @@ class Conv2d(_ConvBase):
 
     def _op_forward(self, x):
         return self.kernels.conv2d_act_forward(x, self.params["W"], self.params["b"], self.stride,
-                                               self.padding, self.activation)
+                                               self.padding, self.activation, check_finite=False)
 
     def _op_backward(self, dout, cache, need_dx):
         return self.kernels.conv2d_act_backward(dout, cache, need_dx=need_dx)
@@ -148,7 +148,7 @@ class ConvTranspose2d(_ConvBase):
     def _op_forward(self, x):
         return self.kernels.conv_transpose2d_act_forward(
             x, self.params["W"], self.params["b"], self.stride, self.padding,
-            self.output_padding, self.activation)
+            self.output_padding, self.activation, check_finite=False)
 
     def _op_backward(self, dout, cache, need_dx):
         return self.kernels.conv_transpose2d_act_backward(dout, cache, need_dx=need_dx)

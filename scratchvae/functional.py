@@ -1,9 +1,16 @@
-"""Pure forward/backward pairs: the dense layer and the activations.
+"""Pure forward/backward pairs: the dense layer, the activations, and the two composed.
 
 Every op is a pair ``name_forward(...) -> (out, cache)`` and ``name_backward(dout, cache)``
 returning the gradients with respect to the forward's inputs, in order. ``dout`` is the
 gradient of the loss with respect to ``out``. Caches are small NamedTuples. Inputs may be
 float32 or float64; outputs have the same dtype.
+
+These functions are the NumPy backend: a model on ``backend="numpy"`` runs them themselves
+(:mod:`scratchvae.kernels.reference` is only a table of them), and the Numba kernels in
+:mod:`scratchvae.kernels.jit` are drop-in twins with the same names, arguments and caches.
+Public ops check dtypes and shapes always, and the values (NaN, inf) when ``check_finite`` is
+True, the default for a direct call; a model's training step passes ``check_finite=False``
+because it checked its data where the data came in.
 
 Convolutions (conv2d, conv_transpose2d, im2col) live in :mod:`scratchvae.conv`; the old
 ``functional.conv2d_forward``-style names still work for one release and warn.
@@ -29,13 +36,12 @@ class DenseCache(NamedTuple):
     W: np.ndarray
 
 
-def dense_forward(x, W, b):
-    """Affine map ``out = x @ W + b``.
-
-    x: (batch, n_in), W: (n_in, n_out), b: (n_out,) -> out: (batch, n_out). float32 or float64
-    arrays only (integers would overflow silently in the product).
-    """
-    x, W, b = (check_array(name, a, finite=False) for name, a in (("x", x), ("W", W), ("b", b)))
+def check_dense_args(x, W, b, check_finite=True):
+    """(x, W, b) as float arrays of matching shapes: x (batch, n_in), W (n_in, n_out),
+    b (n_out,); NaN and inf refused when ``check_finite``. Integers are refused (they would
+    overflow silently in the product)."""
+    x, W, b = (check_array(name, a, finite=check_finite)
+               for name, a in (("x", x), ("W", W), ("b", b)))
     if x.ndim != 2 or W.ndim != 2 or b.ndim != 1:
         raise ValueError(
             f"dense_forward expects x (batch, n_in), W (n_in, n_out), b (n_out,); got x {x.shape}, "
@@ -46,17 +52,29 @@ def dense_forward(x, W, b):
             f"dense_forward shapes do not match: x {x.shape} @ W {W.shape} + b {b.shape} "
             "(need x.shape[1] == W.shape[0] and W.shape[1] == b.shape[0])"
         )
+    return x, W, b
+
+
+def dense_forward(x, W, b, *, check_finite=True):
+    """Affine map ``out = x @ W + b``.
+
+    x: (batch, n_in), W: (n_in, n_out), b: (n_out,) -> out: (batch, n_out). float32 or float64
+    arrays only.
+    """
+    x, W, b = check_dense_args(x, W, b, check_finite)
     out = x @ W + b
     return out, DenseCache(x, W)
 
 
-def dense_backward(dout, cache):
+def dense_backward(dout, cache, need_dx=True):
     """Gradients of ``out = x @ W + b``.
 
     dx = dout @ W.T  (batch, n_in);  dW = x.T @ dout  (n_in, n_out);  db = sum_batch dout  (n_out,)
+    Returns (dx, dW, db); dx is None when ``need_dx`` is False (the first layer of a network,
+    whose input is the data, skips that product).
     """
     x, W = cache
-    dx = dout @ W.T
+    dx = dout @ W.T if need_dx else None
     dW = x.T @ dout
     db = dout.sum(axis=0)
     return dx, dW, db
@@ -159,15 +177,76 @@ def identity_backward(dout, cache):
     return dout
 
 
+class Activation(NamedTuple):
+    """One entry of the activation table: its forward and backward op."""
+
+    forward: object   # x -> (out, cache)
+    backward: object  # (dout, cache) -> dx
+
+
 ACTIVATIONS = {
-    "identity": (identity_forward, identity_backward),
-    "relu": (relu_forward, relu_backward),
-    "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
-    "sigmoid": (sigmoid_forward, sigmoid_backward),
-    "tanh": (tanh_forward, tanh_backward),
-    "softplus": (softplus_forward, softplus_backward),
+    "identity": Activation(identity_forward, identity_backward),
+    "relu": Activation(relu_forward, relu_backward),
+    "leaky_relu": Activation(leaky_relu_forward, leaky_relu_backward),
+    "sigmoid": Activation(sigmoid_forward, sigmoid_backward),
+    "tanh": Activation(tanh_forward, tanh_backward),
+    "softplus": Activation(softplus_forward, softplus_backward),
 }
-"""name -> (forward, backward) for every activation, used by layers and kernels."""
+"""The one activation table: name -> (forward, backward). Layers, models and the Numba twins
+(whose scalar versions ``jit._act`` / ``jit._act_grad`` are tested against it, name by name)
+all take their activations from here."""
+
+
+def check_activation(activation):
+    """``activation`` if it names an entry of :data:`ACTIVATIONS`, else a ValueError listing them."""
+    if activation not in ACTIVATIONS:
+        valid = ", ".join(repr(a) for a in ACTIVATIONS)
+        raise ValueError(f"activation must be one of {valid}; got {activation!r}")
+    return activation
+
+
+# ---------------------------------------------------------------------------------------------
+# dense layer with its activation: out = act(x @ W + b), the op every Dense layer runs
+# ---------------------------------------------------------------------------------------------
+
+
+class DenseActCache(NamedTuple):
+    """The cache of :func:`dense_act_forward`, shared by its Numba twin: the dense op's cache,
+    the activation's cache, the activation's name and the ``sparse_x`` hint."""
+
+    dense_cache: DenseCache  # (x, W), from dense_forward
+    act_cache: tuple  # the activation's cache: (pre, out), or (pre, slope) for leaky_relu
+    activation: str
+    sparse_x: bool  # the speed hint the forward was given (the backward's dW uses it too)
+
+
+def dense_act_forward(x, W, b, activation, *, check_finite=True, sparse_x=False,
+                      batch_innermost=False):
+    """``pre = x @ W + b``; ``out = act(pre)``: :func:`dense_forward`, then the activation's
+    forward from :data:`ACTIVATIONS`.
+
+    x: (batch, n_in), W: (n_in, n_out), b: (n_out,) -> out: (batch, n_out), cache.
+    ``sparse_x`` (x is mostly zeros: the Numba twin skips them) and ``batch_innermost`` (the
+    Numba twin stores out with the batch index varying fastest, the memory order a convolution
+    after it reads without a copy) are speed hints: they never change the values.
+    """
+    act_forward, _ = ACTIVATIONS[check_activation(activation)]
+    pre, dense_cache = dense_forward(x, W, b, check_finite=check_finite)
+    out, act_cache = act_forward(pre)
+    return out, DenseActCache(dense_cache, act_cache, activation, bool(sparse_x))
+
+
+def dense_act_backward(dout, cache, need_dx=True):
+    """Gradients of :func:`dense_act_forward`, in reverse order:
+
+        dpre = act_backward(dout)  = dout * act'(pre)
+        dx, dW, db = dense_backward(dpre)
+
+    Returns (dx, dW, db); dx is None when ``need_dx`` is False.
+    """
+    _, act_backward = ACTIVATIONS[cache.activation]
+    dpre = act_backward(dout, cache.act_cache)
+    return dense_backward(dpre, cache.dense_cache, need_dx)
 
 
 # ---------------------------------------------------------------------------------------------

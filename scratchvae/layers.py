@@ -7,8 +7,6 @@ the same keys (e.g. "W" and "b"), one cache slot (a NamedTuple) that ``forward``
 The convolutional layers live in :mod:`scratchvae.conv_layers` and are imported here too.
 """
 
-from typing import NamedTuple
-
 import numpy as np
 
 from scratchvae import functional as F
@@ -23,12 +21,6 @@ from scratchvae.validation import (
 )
 
 
-class DenseLayerCache(NamedTuple):
-    x: np.ndarray    # the layer's input (batch, n_in)
-    pre: np.ndarray  # x @ W + b, before the activation (batch, n_out)
-    out: np.ndarray  # act(pre) (batch, n_out)
-
-
 class Dense(Layer):
     """Fully connected layer with an optional fused activation: ``out = act(x @ W + b)``.
 
@@ -37,12 +29,18 @@ class Dense(Layer):
     ``backend`` chooses the kernels ("numpy" reference or "numba"); both give the same numbers.
     ``batch_innermost=True`` stores the output with the batch index varying fastest, the memory
     order of the conv layers: set it when a convolution comes next (same values, no copy there).
+    ``sparse_x``: whether the Numba kernels skip the zeros of x (True for a first layer on
+    images, False, or None: decided from x and BLAS's thread count on each forward); it never
+    changes the values. forward and backward are the op pair
+    ``kernels.dense_act_forward`` / ``dense_act_backward`` (:mod:`scratchvae.functional`'s own
+    on the NumPy backend); the cache is the op's.
     """
 
     def __init__(self, n_in, n_out, activation="identity", rng=0, dtype=np.float64,
-                 backend="numpy", batch_innermost=False):
+                 backend="numpy", batch_innermost=False, sparse_x=None):
         super().__init__()
         self.batch_innermost = bool(batch_innermost)
+        self.sparse_x = None if sparse_x is None else bool(sparse_x)
         self.n_in = check_positive_int("n_in", n_in)
         self.n_out = check_positive_int("n_out", n_out)
         self.activation = check_choice("activation", activation, tuple(F.ACTIVATIONS))
@@ -57,18 +55,15 @@ class Dense(Layer):
         }
 
     def forward(self, x):
-        W, b = self.params["W"], self.params["b"]
-        out, pre = self.kernels.dense_act_forward(x, W, b, self.activation,
-                                                  self.batch_innermost)
-        self._cache = DenseLayerCache(x, pre, out)
+        """out = act(x @ W + b); x was checked where it entered the model (check_finite=False)."""
+        out, self._cache = self.kernels.dense_act_forward(
+            x, self.params["W"], self.params["b"], self.activation, check_finite=False,
+            sparse_x=self.sparse_x, batch_innermost=self.batch_innermost)
         return out
 
     def backward(self, dout, need_dx=True):
         """Set ``grads["W"]``, ``grads["b"]`` and return dx (None if ``need_dx`` is False)."""
-        cache = self._cached()
-        dx, dW, db = self.kernels.dense_act_backward(
-            dout, cache.x, self.params["W"], cache.pre, cache.out, self.activation, need_dx
-        )
+        dx, dW, db = self.kernels.dense_act_backward(dout, self._cached(), need_dx)
         self.grads = {"W": dW, "b": db}
         return dx
 

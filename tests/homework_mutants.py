@@ -972,7 +972,7 @@ def _conv_t_via_kernel(x, W, b, stride, padding):
     N, _, H, Wd = x.shape
     C_in, C_out, kh, kw = W.shape
     out_shape = (N, C_out, (H - 1) * stride - 2 * padding + kh, (Wd - 1) * stride - 2 * padding + kw)
-    cols = W.reshape(C_in, -1).T @ x.transpose(1, 0, 2, 3).reshape(C_in, -1)
+    cols = W.reshape(C_in, -1).T @ x.transpose(1, 2, 3, 0).reshape(C_in, -1)  # (h, w, n) columns
     return col2im(cols, out_shape, kh, kw, stride, padding) + b.reshape(1, -1, 1, 1)
 
 

@@ -9,9 +9,30 @@ import pytest
 from scratchvae import conv
 from scratchvae import functional as F
 from scratchvae.gradcheck import check_op, numerical_grad, rel_error
-from scratchvae.kernels import conv_jit, conv_reference
+from scratchvae.kernels import conv_jit, conv_reference, get_conv_backend
 
 BACKENDS = ("numpy", "numba")
+
+
+def conv2d_op(backend):
+    """conv2d forward/backward of ``backend``'s op table: the conv op with the identity
+    activation (on "numpy" that is scratchvae.conv's own conv2d_forward, composed)."""
+    ops = get_conv_backend(backend)
+
+    def forward(x, W, b, stride, padding):
+        return ops.conv2d_act_forward(x, W, b, stride, padding, "identity")
+
+    return forward, ops.conv2d_act_backward
+
+
+def conv_transpose2d_op(backend):
+    ops = get_conv_backend(backend)
+
+    def forward(x, W, b, stride, padding, output_padding=0):
+        return ops.conv_transpose2d_act_forward(x, W, b, stride, padding, output_padding,
+                                                "identity")
+
+    return forward, ops.conv_transpose2d_act_backward
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,7 +96,8 @@ def test_conv_transpose2d_seed_example_is_exact(backend):
     # float64 inputs (the dtype rule): small integers are exact, so the result is too
     x = np.array([[0.0, 1.0], [2.0, 3.0]]).reshape(1, 1, 2, 2)
     W = np.array([[0.0, 1.0], [2.0, 3.0]]).reshape(1, 1, 2, 2)
-    out, _ = conv.conv_transpose2d_forward(x, W, np.zeros(1), stride=1, backend=backend)
+    forward, _ = conv_transpose2d_op(backend)
+    out, _ = forward(x, W, np.zeros(1), 1, 0)
     expected = np.array([[0, 0, 1], [0, 4, 6], [4, 12, 9]])
     assert out.dtype == np.float64
     assert np.array_equal(out[0, 0], expected)
@@ -96,8 +118,9 @@ def test_conv_transpose2d_seed_example_is_exact(backend):
 def test_conv2d_forward_matches_direct_loops(cfg, backend):
     x, W, b = _arrays(cfg, transpose=False)
     stride, padding = cfg[6], cfg[7]
-    out, _ = conv.conv2d_forward(x, W, b, stride, padding, backend=backend)
-    assert out.flags.c_contiguous
+    forward, _ = conv2d_op(backend)
+    out, _ = forward(x, W, b, stride, padding)
+    assert out.transpose(1, 2, 3, 0).flags.c_contiguous  # batch-innermost memory, both backends
     assert rel_error(out, direct_conv2d(x, W, b, stride, padding)) < 1e-13
 
 
@@ -113,8 +136,7 @@ def test_conv_transpose2d_forward_matches_direct_loops(cfg, backend):
             continue
         if min(expected.shape) == 0:
             continue
-        out, _ = conv.conv_transpose2d_forward(x, W, b, stride, padding, output_padding,
-                                               backend=backend)
+        out, _ = conv_transpose2d_op(backend)[0](x, W, b, stride, padding, output_padding)
         assert out.shape == expected.shape
         assert rel_error(out, expected) < 1e-13
 
@@ -145,10 +167,9 @@ GRAD_CONFIGS = [  # (N, C_in, C_out, H, W, k, stride, padding): strides 1-2, pad
 def test_conv2d_gradients_match_finite_differences(cfg, backend):
     x, W, b = _arrays(cfg, transpose=False, seed=1)
     stride, padding = cfg[6], cfg[7]
-    report = check_op(
-        lambda x, W, b: conv.conv2d_forward(x, W, b, stride, padding, backend=backend),
-        conv.conv2d_backward, [x, W, b], rng=2, names=["x", "W", "b"],
-    )
+    forward, backward = conv2d_op(backend)
+    report = check_op(lambda x, W, b: forward(x, W, b, stride, padding), backward, [x, W, b],
+                      rng=2, names=["x", "W", "b"])
     assert report.max_rel_error < 1e-7
 
 
@@ -158,11 +179,9 @@ def test_conv_transpose2d_gradients_match_finite_differences(cfg, backend):
     x, W, b = _arrays(cfg, transpose=True, seed=3)
     stride, padding = cfg[6], cfg[7]
     output_padding = (stride - 1, 0)
-    report = check_op(
-        lambda x, W, b: conv.conv_transpose2d_forward(x, W, b, stride, padding, output_padding,
-                                                      backend=backend),
-        conv.conv_transpose2d_backward, [x, W, b], rng=4, names=["x", "W", "b"],
-    )
+    forward, backward = conv_transpose2d_op(backend)
+    report = check_op(lambda x, W, b: forward(x, W, b, stride, padding, output_padding),
+                      backward, [x, W, b], rng=4, names=["x", "W", "b"])
     assert report.max_rel_error < 1e-7
 
 
@@ -288,8 +307,8 @@ def test_conv_ops_keep_float_dtype(dtype):
     dx, dW, db = conv.conv2d_backward(np.ones_like(out), cache)
     assert out.dtype == dx.dtype == dW.dtype == db.dtype == dtype
     xt, Wt, bt = _arrays(CONFIGS[2], transpose=True, dtype=dtype)
-    out, cache = conv.conv_transpose2d_forward(xt, Wt, bt, 2, 0, 1, backend="numba")
-    dx, dW, db = conv.conv_transpose2d_backward(np.ones_like(out), cache)
+    out, cache = conv_jit.conv_transpose2d_act_forward(xt, Wt, bt, 2, 0, 1, "identity")
+    dx, dW, db = conv_jit.conv_transpose2d_act_backward(np.ones_like(out), cache)
     assert out.dtype == dx.dtype == dW.dtype == db.dtype == dtype
 
 
@@ -315,6 +334,13 @@ def test_conv_ops_reject_bad_shapes_with_named_errors():
     with pytest.raises(ValueError, match=r"W must have shape \(3, C_out, kh, kw\)"):
         conv.conv_transpose2d_forward(x, np.zeros((4, 3, 3, 3)), np.zeros(3))
     with pytest.raises(ValueError, match="backend must be one of"):
-        conv.conv2d_forward(x, np.zeros((4, 3, 3, 3)), np.zeros(4), backend="torch")
+        get_conv_backend("torch")
     with pytest.raises(ValueError, match="cols must have shape"):
         conv.col2im(np.zeros((5, 5)), (2, 3, 5, 5), 3, 3)
+
+
+def test_the_old_backend_argument_of_the_conv_ops_warns_and_runs_the_numpy_op():
+    x, W, b = _arrays(CONFIGS[1], transpose=False)
+    with pytest.warns(DeprecationWarning, match="backend=.* is deprecated"):
+        out, _ = conv.conv2d_forward(x, W, b, 1, 1, backend="numba")
+    assert rel_error(out, direct_conv2d(x, W, b, 1, 1)) < 1e-13

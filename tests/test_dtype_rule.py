@@ -9,6 +9,7 @@ import pytest
 
 import scratchvae as sv
 from scratchvae import conv, losses
+from scratchvae.kernels import get_conv_backend
 from scratchvae.validation import check_array
 
 BACKENDS = ["numpy", "numba"]
@@ -19,11 +20,14 @@ FLOAT_RULE = "must be a float32 or float64 array"
 def test_conv2d_forward_refuses_integer_images_instead_of_wrapping(backend):
     x = np.full((1, 1, 3, 3), 200, dtype=np.uint8)
     W = np.full((1, 1, 1, 1), 2, dtype=np.uint8)
+    ops = get_conv_backend(backend)
     with pytest.raises(ValueError, match=f"^x {FLOAT_RULE}, got dtype uint8"):
-        conv.conv2d_forward(x, W, np.zeros(1, np.uint8), backend=backend)
+        ops.conv2d_act_forward(x, W, np.zeros(1, np.uint8), 1, 0, "identity")
+    with pytest.raises(ValueError, match=f"^x {FLOAT_RULE}, got dtype uint8"):
+        conv.conv2d_forward(x, W, np.zeros(1, np.uint8))
     # converted explicitly, the same numbers give 400 (not 144)
-    out, _ = conv.conv2d_forward(x.astype(np.float32), W.astype(np.float32),
-                                 np.zeros(1, np.float32), backend=backend)
+    out, _ = ops.conv2d_act_forward(x.astype(np.float32), W.astype(np.float32),
+                                    np.zeros(1, np.float32), 1, 0, "identity")
     assert np.all(out == 400)
 
 

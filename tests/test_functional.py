@@ -102,3 +102,46 @@ def test_dense_forward_rejects_mismatched_shapes_naming_them():
         F.dense_forward(np.zeros((2, 3)), np.zeros((4, 5)), np.zeros(5))
     with pytest.raises(ValueError, match="dense_forward expects x"):
         F.dense_forward(np.zeros(3), np.zeros((3, 5)), np.zeros(5))
+
+
+def _with_nan(a):
+    a = np.array(a, dtype=np.float64)
+    a.flat[0] = np.nan
+    return a
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_public_ops_refuse_nan_on_a_direct_call_and_skip_the_scan_inside_a_step(backend):
+    from scratchvae import conv, losses, reparam
+    from scratchvae.kernels import get_backend, get_conv_backend
+
+    ops, conv_ops = get_backend(backend), get_conv_backend(backend)
+    rng = np.random.default_rng(0)
+    x, W, b = rng.random((4, 3)), rng.standard_normal((3, 2)), np.zeros(2)
+    mu, logvar, eps = (rng.standard_normal((4, 2)) for _ in range(3))
+    images, kernels = rng.standard_normal((2, 1, 5, 5)), rng.standard_normal((2, 1, 3, 3))
+    calls = {  # name -> (call with a NaN input, given check_finite)
+        "dense_forward": lambda cf: F.dense_forward(_with_nan(x), W, b, check_finite=cf),
+        "dense_act_forward": lambda cf: ops.dense_act_forward(_with_nan(x), W, b, "relu",
+                                                              check_finite=cf),
+        "reparameterize": lambda cf: reparam.reparameterize(_with_nan(mu), logvar, eps,
+                                                            check_finite=cf),
+        "reparam_kl_forward": lambda cf: ops.reparam_kl_forward(_with_nan(mu), logvar, eps,
+                                                                check_finite=cf),
+        "kl_standard_normal": lambda cf: losses.kl_standard_normal(_with_nan(mu), logvar,
+                                                                   check_finite=cf),
+        "bernoulli_nll_and_grad": lambda cf: ops.bernoulli_nll_and_grad(_with_nan(mu), mu, 1.0,
+                                                                        check_finite=cf),
+        "gaussian_nll_and_grad": lambda cf: ops.gaussian_nll_and_grad(x, _with_nan(x), 0.0, 1.0,
+                                                                      check_finite=cf),
+        "conv2d_act_forward": lambda cf: conv_ops.conv2d_act_forward(
+            _with_nan(images), kernels, np.zeros(2), 1, 0, "relu", check_finite=cf),
+        "conv2d_forward": lambda cf: conv.conv2d_forward(_with_nan(images), kernels,
+                                                         np.zeros(2), check_finite=cf),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match="NaN or inf"):
+            call(True)
+            pytest.fail(f"{name} accepted a NaN with check_finite=True")
+        with np.errstate(invalid="ignore"):
+            call(False)  # inside a step: dtype and shape only, the NaN passes through

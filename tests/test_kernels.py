@@ -1,8 +1,10 @@
-"""Numba kernels (scratchvae.kernels.jit) against their NumPy twins (kernels.reference).
+"""Numba kernels (scratchvae.kernels.jit) against the NumPy ops they twin (kernels.reference).
 
 Every kernel is checked on batch 1, odd sizes and non-contiguous inputs, in float64 (relative
 error < 1e-12 elementwise, < 1e-10 for sums) and float32 (< 1e-5). The wrappers hand the
-kernels C-contiguous arrays, so these tests compile each kernel for two dtypes only.
+kernels C-contiguous arrays, so these tests compile each kernel for two dtypes only. The op
+registry itself (every twin registered under an op name, same signature, same cache) is
+tested in tests/test_op_registry.py.
 """
 
 import json
@@ -68,18 +70,39 @@ def _dense_cases(dtype):
     return cases
 
 
+def _pre_out(cache):
+    """(pre, out) of a dense_act cache."""
+    act_cache = cache.act_cache
+    return act_cache.x, getattr(act_cache, "out", None)
+
+
 def test_the_numba_kernels_know_exactly_the_activations_of_functional():
-    assert set(jit.ACTIVATION_CODES) == set(FUNCTIONAL_ACTIVATIONS)
-    assert jit.LEAKY_SLOPE is ref.LEAKY_SLOPE is sv.functional.LEAKY_SLOPE
+    assert list(jit.ACTIVATION_CODES) == list(FUNCTIONAL_ACTIVATIONS)
+    assert jit.LEAKY_SLOPE is sv.functional.LEAKY_SLOPE
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_the_numba_scalar_activations_equal_the_one_activation_table(activation, dtype):
+    # jit._act / jit._act_grad are the scalar twins of functional.ACTIVATIONS, name by name
+    x = np.concatenate([np.linspace(-30, 30, 121), [0.0, -1e-3, 1e-3]]).astype(dtype)
+    forward, backward = FUNCTIONAL_ACTIVATIONS[activation]
+    out, cache = forward(x)
+    code = jit.ACTIVATION_CODES[activation]
+    act = np.array([jit._act.py_func(v, code) for v in x])
+    grad = np.array([jit._act_grad.py_func(p, o, code) for p, o in zip(x, out)])
+    np.testing.assert_allclose(act, out, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)
+    np.testing.assert_allclose(grad, backward(np.ones_like(x), cache),
+                               rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-30)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dense_act_forward_matches_reference_for_every_activation(dtype):
     for x, W, b in _dense_cases(dtype):
         for activation in ACTIVATIONS:
-            out, pre = jit.dense_act_forward(x, W, b, activation)
-            out_ref, pre_ref = ref.dense_act_forward(x, W, b, activation)
-            _assert_same(pre, pre_ref, dtype)
+            out, cache = jit.dense_act_forward(x, W, b, activation)
+            out_ref, cache_ref = ref.dense_act_forward(x, W, b, activation)
+            _assert_same(_pre_out(cache)[0], _pre_out(cache_ref)[0], dtype)
             _assert_same(out, out_ref, dtype)
 
 
@@ -88,13 +111,11 @@ def test_dense_act_backward_matches_reference_with_and_without_dx(dtype):
     rng = np.random.default_rng(1)
     for x, W, b in _dense_cases(dtype):
         for activation in ACTIVATIONS:
-            out, pre = ref.dense_act_forward(x, W, b, activation)
+            out, cache = ref.dense_act_forward(x, W, b, activation)
             dout = rng.standard_normal(out.shape).astype(dtype)
             for need_dx in (True, False):
-                dx, dW, db = jit.dense_act_backward(
-                    _non_contiguous(dout), x, W, pre, out, activation, need_dx)
-                dx_ref, dW_ref, db_ref = ref.dense_act_backward(
-                    dout, x, W, pre, out, activation, need_dx)
+                dx, dW, db = jit.dense_act_backward(_non_contiguous(dout), cache, need_dx)
+                dx_ref, dW_ref, db_ref = ref.dense_act_backward(dout, cache, need_dx)
                 _assert_same(dW, dW_ref, dtype, reduction=True)
                 _assert_same(db, db_ref, dtype, reduction=True)
                 if need_dx:
@@ -162,17 +183,21 @@ def test_dense_layer_on_sparse_x_takes_the_sparse_path_and_matches_reference(dty
     for name in ("sparse_x_matmul", "sparse_x_weight_grad"):
         monkeypatch.setattr(jit, name, recorded(name, getattr(jit, name)))
     for activation in ACTIVATIONS:
-        out, pre = jit.dense_act_forward(x, W, b, activation)
-        out_ref, pre_ref = ref.dense_act_forward(x, W, b, activation)
-        _assert_same(pre, pre_ref, dtype, reduction=True)
+        out, cache = jit.dense_act_forward(x, W, b, activation, sparse_x=None)  # automatic
+        assert cache.sparse_x
+        out_ref, cache_ref = ref.dense_act_forward(x, W, b, activation)
+        _assert_same(_pre_out(cache)[0], _pre_out(cache_ref)[0], dtype, reduction=True)
         _assert_same(out, out_ref, dtype, reduction=True)
         dout = rng.standard_normal(out.shape).astype(dtype)
-        _, dW, db = jit.dense_act_backward(dout, x, W, pre, out, activation, need_dx=False)
-        _, dW_ref, db_ref = ref.dense_act_backward(dout, x, W, pre_ref, out_ref, activation,
-                                                   need_dx=False)
+        _, dW, db = jit.dense_act_backward(dout, cache, need_dx=False)
+        _, dW_ref, db_ref = ref.dense_act_backward(dout, cache_ref, need_dx=False)
         _assert_same(dW, dW_ref, dtype, reduction=True)
         _assert_same(db, db_ref, dtype, reduction=True)
     assert calls.count("sparse_x_matmul") == calls.count("sparse_x_weight_grad") == len(ACTIVATIONS)
+    calls.clear()  # an explicit sparse_x=False takes BLAS's dense products, whatever x is
+    out, cache = jit.dense_act_forward(x, W, b, "relu", sparse_x=False)
+    jit.dense_act_backward(np.ones_like(out), cache, need_dx=False)
+    assert calls == [] and not cache.sparse_x
 
 
 def test_sparse_path_only_with_one_blas_thread_and_judged_on_the_first_rows():
@@ -320,10 +345,10 @@ def test_kernels_stay_finite_and_silent_for_extreme_logits(dtype):
         nll, dlogits = jit.bernoulli_nll_and_grad(logits, x, 1.0)
         outs = [jit.dense_act_forward(logits, np.eye(7, dtype=dtype), np.zeros(7, dtype), act)
                 for act in ACTIVATIONS]
-        backs = [jit.dense_act_backward(np.ones_like(logits), logits, np.eye(7, dtype=dtype),
-                                        pre, out, act) for (out, pre), act in zip(outs, ACTIVATIONS)]
+        backs = [jit.dense_act_backward(np.ones_like(logits), cache) for _, cache in outs]
     assert np.all(np.isfinite(nll)) and np.all(np.isfinite(dlogits))
-    assert np.all([np.isfinite(a).all() for out in outs for a in out])
+    assert np.all([np.isfinite(a).all() for out, cache in outs for a in (out, *_pre_out(cache))
+                   if a is not None])
     assert np.all([np.isfinite(a).all() for back in backs for a in back])
     # softplus(1e4) - 1e4 = 0; softplus(-1e4) + 1e4 = 1e4; log 2; softplus(1e4) = 1e4; ...
     expected = 0 + 1e4 + np.log(2) + 1e4 + 0 + np.log1p(np.exp(-80.0)) + 800.0
@@ -401,7 +426,8 @@ def test_disable_jit_runs_the_same_kernels_as_plain_python():
         "rng = np.random.default_rng(0)\n"
         "a, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 3))\n"
         "x = rng.uniform(size=(5, 3))\n"
-        "out, pre = jit.dense_act_forward(a, b, np.ones(3), 'softplus')\n"
+        "out, cache = jit.dense_act_forward(a, b, np.ones(3), 'softplus')\n"
+        "pre = cache.act_cache.x\n"
         "errors = [rel_error(out, ref.dense_act_forward(a, b, np.ones(3), 'softplus')[0]),\n"
         "          rel_error(jit.matmul(a, b), a @ b),\n"
         "          rel_error(jit.bernoulli_nll_and_grad(pre, x, 1.0)[0],\n"
@@ -421,15 +447,16 @@ def test_dense_backward_gives_dx_in_the_memory_order_of_x(dtype):
     x = x_t.T
     W = rng.standard_normal((30, 5)).astype(dtype)
     b = rng.standard_normal(5).astype(dtype)
-    out, pre = jit.dense_act_forward(x, W, b, "relu")
+    out, cache = jit.dense_act_forward(x, W, b, "relu")
     dout = rng.standard_normal(out.shape).astype(dtype)
-    dx, dW, db = jit.dense_act_backward(dout, x, W, pre, out, "relu")
-    out_r, pre_r = ref.dense_act_forward(x, W, b, "relu")
-    dx_r, dW_r, db_r = ref.dense_act_backward(dout, x, W, pre_r, out_r, "relu")
+    dx, dW, db = jit.dense_act_backward(dout, cache)
+    out_r, cache_r = ref.dense_act_forward(x, W, b, "relu")
+    dx_r, dW_r, db_r = ref.dense_act_backward(dout, cache_r)
     assert dx.flags.f_contiguous and not dx.flags.c_contiguous
     for got, want in ((dx, dx_r), (dW, dW_r), (db, db_r)):
         _assert_same(got, want, dtype, reduction=True)
-    dx_c, _, _ = jit.dense_act_backward(dout, np.ascontiguousarray(x), W, pre, out, "relu")
+    _, cache_c = jit.dense_act_forward(np.ascontiguousarray(x), W, b, "relu")
+    dx_c, _, _ = jit.dense_act_backward(dout, cache_c)
     assert dx_c.flags.c_contiguous
     _assert_same(dx_c, dx_r, dtype, reduction=True)
 
@@ -442,17 +469,42 @@ def test_dense_layer_batch_innermost_gives_the_same_numbers_in_column_major_memo
     x = rng.standard_normal((9, 7)).astype(dtype)
     W = rng.standard_normal((7, 5)).astype(dtype)
     b = rng.standard_normal(5).astype(dtype)
-    for kernels in (jit, ref):
-        out, pre = kernels.dense_act_forward(x, W, b, activation, batch_innermost=True)
-        assert out.flags.f_contiguous and pre.flags.f_contiguous
-        assert not out.flags.c_contiguous
-    out, pre = jit.dense_act_forward(x, W, b, activation, batch_innermost=True)
-    out_r, pre_r = ref.dense_act_forward(x, W, b, activation)
+    out, cache = jit.dense_act_forward(x, W, b, activation, batch_innermost=True)
+    pre = _pre_out(cache)[0]
+    assert out.flags.f_contiguous and pre.flags.f_contiguous
+    assert not out.flags.c_contiguous
+    out_r, cache_r = ref.dense_act_forward(x, W, b, activation, batch_innermost=True)
     _assert_same(out, out_r, dtype, reduction=True)
-    _assert_same(pre, pre_r, dtype, reduction=True)
+    _assert_same(pre, _pre_out(cache_r)[0], dtype, reduction=True)
     # the gradient a conv layer hands back is batch-innermost too (a transposed view)
     dout = np.ascontiguousarray(rng.standard_normal((5, 9)).astype(dtype)).T
-    grads = jit.dense_act_backward(dout, x, W, pre, out, activation)
-    grads_r = ref.dense_act_backward(dout, x, W, pre_r, out_r, activation)
+    grads = jit.dense_act_backward(dout, cache)
+    grads_r = ref.dense_act_backward(dout, cache_r)
     for got, want in zip(grads, grads_r):
         _assert_same(got, want, dtype, reduction=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gaussian_kernel_is_finite_wherever_the_numpy_op_is(dtype):
+    # logvar beyond exp's range (-89 overflows exp(-logvar) in float32, -710 in float64) and
+    # diff = 0 gave NaN (0 * inf) in the kernel; the NumPy op is finite there (issue 28)
+    extreme = -100.0 if dtype == np.float32 else -1000.0
+    x = np.array([[0.5, 0.5, 0.5, 0.5000001, 0.25]], dtype=dtype)
+    mean = np.array([[0.5, 0.5, 0.5, 0.5, 0.5]], dtype=dtype)
+    for lv_value in (extreme, -89.5, -709.0, 80.0, 700.0):
+        logvar = np.full_like(x, lv_value)
+        with np.errstate(over="ignore"):
+            want = ref.gaussian_nll_and_grad(x, mean, logvar, 0.5)
+            got = jit.gaussian_nll_and_grad(x, mean, logvar, 0.5)
+        for g, w in zip(got, want):
+            finite = np.isfinite(w)
+            assert np.array_equal(np.isfinite(g), finite), (lv_value, g, w)
+            np.testing.assert_allclose(g[finite], w[finite], rtol=1e-5 if dtype == np.float32
+                                       else 1e-12)
+        assert np.isfinite(got[0]).all() == np.isfinite(want[0]).all()
+    # diff == 0 at the extreme: every output finite (the pixel's term is log 2pi + logvar)
+    logvar = np.full((1, 3), extreme, dtype=dtype)
+    same = np.full((1, 3), 0.5, dtype=dtype)
+    nll, dmean, dlogvar = jit.gaussian_nll_and_grad(same, same, logvar, 1.0)
+    assert np.isfinite(nll).all() and np.isfinite(dmean).all() and np.isfinite(dlogvar).all()
+    np.testing.assert_allclose(nll, 1.5 * (np.log(2 * np.pi) + extreme), rtol=1e-6)

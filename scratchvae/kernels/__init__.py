@@ -1,11 +1,13 @@
-"""Hot loops behind the models, in two interchangeable backends with identical signatures.
+"""The ops behind the models, in two interchangeable backends: the op tables.
 
-- ``reference``: readable NumPy, built from :mod:`scratchvae.functional`, :mod:`scratchvae.reparam`
-  and :mod:`scratchvae.losses` (the single source of truth for the math).
-- ``jit``: Numba kernels that fuse the same computations (tested equal to ``reference``).
+- ``reference`` (``backend="numpy"``): a table of the readable ops themselves, from
+  :mod:`scratchvae.functional`, :mod:`scratchvae.conv`, :mod:`scratchvae.reparam` and
+  :mod:`scratchvae.losses` (the single source of truth for the math); nothing is recomputed.
+- ``jit`` and ``conv_jit`` (``backend="numba"``): Numba twins registered under the same op
+  names, with the same arguments and the same caches (tested equal op by op).
 
-Models pick one with ``backend="numpy"`` or ``backend="numba"``; ``get_backend`` returns the module.
-Import a backend module directly with ``from scratchvae.kernels import reference`` (or ``jit``).
+Models pick one with ``backend="numpy"`` or ``backend="numba"``; ``get_backend`` returns the
+module whose attributes are the ops (``get_conv_backend`` for the conv layers).
 Nothing here compiles at import: Numba compiles a kernel the first time it is called and keeps it
 in its on-disk cache (``cache=True``), so later processes start fast.
 """
@@ -21,12 +23,18 @@ DEFAULT_BACKEND = "numba"
 
 
 def get_backend(backend):
-    """Return the kernel module for ``backend`` ("numpy" -> reference, "numba" -> jit).
+    """Return the op module for ``backend`` ("numpy" -> reference, "numba" -> jit).
 
     Raises a clear ``ImportError`` if Numba is requested but cannot be imported: there is no
     silent fallback to NumPy.
     """
     return backend_module(backend, "scratchvae.kernels.reference", "scratchvae.kernels.jit")
+
+
+def get_conv_backend(backend):
+    """The module with the conv ops for ``backend`` ("numpy" -> reference, whose conv ops are
+    :mod:`scratchvae.conv`'s own; "numba" -> conv_jit)."""
+    return backend_module(backend, "scratchvae.kernels.reference", "scratchvae.kernels.conv_jit")
 
 
 def backend_module(backend, numpy_module, numba_module):

@@ -1,31 +1,31 @@
-"""Numba kernels for the hot loops: the same functions and signatures as
-:mod:`scratchvae.kernels.reference`, tested equal to it.
+"""Numba twins of the ops in :data:`scratchvae.kernels.reference.OPS`: same names, same
+arguments, same caches (registered in :data:`OPS`, tested op by op against the NumPy ops).
 
-How the speed is found (each idea is one kernel below):
+How each twin gets its speed (each idea is one kernel below):
 
-- The matrix products go to BLAS (``x @ W``), which is already near the machine's peak;
-  everything *around* them is fused into one pass over the data: bias + activation in place on
-  the product, the activation's derivative together with the bias gradient's column sum, the
-  whole per-example ELBO (softplus/sigmoid from one ``exp``, Gaussian terms, KL and
-  reparameterization with all their gradients), and Adam (one pass, no temporaries).
-- The NumPy reference makes a temporary array for almost every operator
-  (``np.sum(softplus(l) - x * l)`` makes five); a kernel makes only its outputs.
+- The matrix products go to BLAS (``x @ W``); everything *around* them is fused into one pass
+  over the data: bias + activation in place on the product, the activation's derivative
+  together with the bias gradient's column sum, the per-example likelihood with its gradient,
+  the reparameterization with its KL term and both their gradients, and Adam.
+- The NumPy ops make a temporary array for almost every operator; a kernel makes only its
+  outputs.
 - Same dtype in as out: float32 stays float32. Sums are accumulated in float64.
+- The first layer of a network on images can skip the zeros of x in both its products
+  (``sparse_x``: :func:`sparse_x_matmul`, :func:`sparse_x_weight_grad`).
 - :func:`matmul` is the *teaching* kernel: a blocked, row-parallel product accumulated in a
   local tile (i-k-j order, the inner j loop contiguous so LLVM vectorises it). The benchmark
   compares it with BLAS; the models use BLAS.
 
-Every kernel is ``@njit(cache=True, nogil=True, error_model="numpy")``. The NumPy error model drops Python's
-zero-division checks, which would otherwise stop LLVM from vectorising the loops. Nothing
-compiles at import: each kernel compiles the first time it is called with new argument types
-and is then cached on disk, so a second process starts fast. The wrappers pass C-contiguous
-arrays and plain floats, so each kernel compiles once per dtype. With ``NUMBA_DISABLE_JIT=1``
-the very same code runs as plain Python (slowly). The kernels around the products run on one
-thread: OpenBLAS's worker threads keep spinning for a while after each product, and a parallel
-loop started between two products fights them for the cores (a parallel Adam made a 2-core
-epoch 4x slower). BLAS and the teaching matmul use the thread count chosen with
-``OMP_NUM_THREADS`` / ``numba.set_num_threads(n)``. On images, with one BLAS thread, the first
-layer's two products skip the zeros of x (:func:`sparse_x_matmul`).
+Every kernel is ``@njit(cache=True, nogil=True, error_model="numpy")``. The NumPy error model
+drops Python's zero-division checks, which would otherwise stop LLVM from vectorising the loops.
+Nothing compiles at import: each kernel compiles the first time it is called with new argument
+types and is then cached on disk, so a second process starts fast. The wrappers pass
+C-contiguous arrays and plain floats, so each kernel compiles once per dtype. With
+``NUMBA_DISABLE_JIT=1`` the very same code runs as plain Python (slowly). The kernels around the
+products run on one thread: OpenBLAS's worker threads keep spinning for a while after each
+product, and a parallel loop started between two products competes with them for the cores
+(``benchmarks/`` has the measurements). BLAS and the teaching matmul use the thread count chosen
+with ``OMP_NUM_THREADS`` / ``numba.set_num_threads(n)``.
 """
 
 import math
@@ -33,28 +33,41 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from scratchvae import functional as F
 from scratchvae.functional import LEAKY_SLOPE, sum_to_shape
 from scratchvae.kernels import blas_threads
 from scratchvae.losses import LOG_2PI
-from scratchvae.validation import check_same_shape
+from scratchvae.validation import check_array, check_same_shape
 
-#: activation name -> the int code the kernels switch on
-ACTIVATION_CODES = {
-    "identity": 0,
-    "relu": 1,
-    "leaky_relu": 2,
-    "sigmoid": 3,
-    "tanh": 4,
-    "softplus": 5,
-}
+ACTIVATION_CODES = {name: code for code, name in enumerate(F.ACTIVATIONS)}
+"""activation name -> the int code the kernels switch on, in the order of the one activation
+table, ``functional.ACTIVATIONS`` (identity 0, relu 1, leaky_relu 2, sigmoid 3, tanh 4,
+softplus 5; :func:`_act` and :func:`_act_grad` are its scalar twins)."""
 
 
 def _activation_code(activation):
-    try:
-        return ACTIVATION_CODES[activation]
-    except KeyError:
-        valid = ", ".join(repr(a) for a in ACTIVATION_CODES)
-        raise ValueError(f"activation must be one of {valid}; got {activation!r}") from None
+    return ACTIVATION_CODES[F.check_activation(activation)]
+
+
+def _act_cache(activation, pre, out):
+    """The cache the activation's NumPy forward would return for ``pre`` (and ``out``)."""
+    if activation == "leaky_relu":
+        return F.LeakyReluCache(pre, LEAKY_SLOPE)
+    return F.ActivationCache(pre, out)
+
+
+def _pre_and_out(act_cache):
+    """(pre, out) from an activation cache (out is pre for leaky_relu: its derivative needs
+    pre only)."""
+    if isinstance(act_cache, F.LeakyReluCache):
+        return act_cache.x, act_cache.x
+    return act_cache.x, act_cache.out
+
+
+def _check_finite(**arrays):
+    """What a public op checks on a direct call (``check_finite=True``): no NaN or inf."""
+    for name, a in arrays.items():
+        check_array(name, a, finite=True)
 
 
 def _float_dtype(*arrays):
@@ -107,18 +120,17 @@ def _act(p, code):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _act_grad(p, code):
-    """act'(p), from the pre-activation p alone."""
+def _act_grad(p, o, code):
+    """act'(p) given the pre-activation p and o = act(p), as the NumPy backwards take it:
+    relu and leaky_relu at the input, sigmoid o (1 - o), tanh 1 - o^2, softplus sigmoid(p)."""
     if code == 1:
         return 1.0 if p > 0 else 0.0
     if code == 2:
         return 1.0 if p > 0 else LEAKY_SLOPE
     if code == 3:
-        s = _sigmoid(p)
-        return s * (1.0 - s)
+        return o * (1.0 - o)
     if code == 4:
-        t = math.tanh(p)
-        return 1.0 - t * t
+        return 1.0 - o * o
     if code == 5:
         return _sigmoid(p)
     return 1.0
@@ -177,14 +189,14 @@ def _row_bias_act_kernel(pre, b, code, out):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
-def _row_act_grad_bias_kernel(dout, pre, code, dpre, db):
+def _row_act_grad_bias_kernel(dout, pre, out, code, dpre, db):
     """dpre = dout * act'(pre) and db[c] = the sum of row c of dpre (accumulated in float64).
-    dout, pre, dpre: (C, M) matrices, one bias per ROW, as in :func:`_row_bias_act_kernel`.
+    dout, pre, out, dpre: (C, M) matrices, one bias per ROW, as in :func:`_row_bias_act_kernel`.
     ReLU has its own branch-free loop."""
     C, M = pre.shape
     for c in range(C):
         acc = 0.0
-        g_row, p_row, d_row = dout[c], pre[c], dpre[c]
+        g_row, p_row, o_row, d_row = dout[c], pre[c], out[c], dpre[c]
         if code == 0:
             for k in range(M):
                 g = g_row[k]
@@ -197,43 +209,50 @@ def _row_act_grad_bias_kernel(dout, pre, code, dpre, db):
                 acc += g
         else:
             for k in range(M):
-                g = g_row[k] * _act_grad(p_row[k], code)
+                g = g_row[k] * _act_grad(p_row[k], o_row[k], code)
                 d_row[k] = g
                 acc += g
         db[c] = acc
 
 
-def dense_act_forward(x, W, b, activation, batch_innermost=False):
-    """``pre = x @ W + b``; ``out = activation(pre)``. Returns (out, pre), both (batch, n_out).
+def dense_act_forward(x, W, b, activation, *, check_finite=True, sparse_x=False,
+                      batch_innermost=False):
+    """Twin of :func:`scratchvae.functional.dense_act_forward`: ``out = act(x @ W + b)``,
+    returning (out, the same ``DenseActCache``).
 
-    The product is BLAS; bias and activation are one fused pass over ``pre`` (no temporaries).
-    For "identity", ``out`` is ``pre`` itself (as in the reference). ``batch_innermost``: store
-    out and pre as the transposes of (n_out, batch) arrays, the memory order the conv layers
-    use, so a convolution after this layer reads its output without a copy (same values).
+    The product is BLAS (or, with ``sparse_x``, :func:`sparse_x_matmul` on the nonzeros of x;
+    ``sparse_x=None`` decides from x and BLAS's thread count, see :func:`_use_sparse`); bias and
+    activation are one fused pass over ``pre``. For "identity", ``out`` is ``pre`` itself.
+    ``batch_innermost``: out and pre are the transposes of (n_out, batch) arrays, the memory
+    order of the conv layers, so a convolution after this layer reads them without a copy.
     """
     code = _activation_code(activation)
+    x, W, b = F.check_dense_args(x, W, b, check_finite)
     dtype = _float_dtype(x, W, b)
-    x = np.asarray(x, dtype=dtype)
-    W = np.asarray(W, dtype=dtype)
+    x, W = x.astype(dtype, copy=False), W.astype(dtype, copy=False)
+    if sparse_x is None:
+        sparse_x = _use_sparse(x)
     if batch_innermost:
         pre_t = _c(W.T @ x.T, dtype)  # (n_out, batch): pre.T
         out_t = pre_t if code == 0 else np.empty_like(pre_t)
         _row_bias_act_kernel(pre_t, _c(b, dtype), code, out_t)
-        return out_t.T, pre_t.T
-    if _use_sparse(x):  # most of x is 0 (images): work on its nonzeros only
-        pre = sparse_x_matmul(x, W)
+        pre, out = pre_t.T, out_t.T
     else:
-        pre = _c(x @ W, dtype)  # BLAS handles transposed / strided operands itself
-    out = pre if code == 0 else np.empty_like(pre)
-    _bias_act_kernel(pre, _c(b, dtype), out, code)
-    return out, pre
+        # most of x is 0 (images): work on its nonzeros only; else BLAS (any layout)
+        pre = sparse_x_matmul(x, W) if sparse_x else _c(x @ W, dtype)
+        out = pre if code == 0 else np.empty_like(pre)
+        _bias_act_kernel(pre, _c(b, dtype), out, code)
+    cache = F.DenseActCache(F.DenseCache(x, W), _act_cache(activation, pre, out), activation,
+                            bool(sparse_x))
+    return out, cache
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _act_grad_bias_kernel(dout, pre, out, code, dpre, db):
     """dpre = dout * act'(pre) and db = sum over the batch of dpre, in one pass.
 
-    db is accumulated in float64 (``acc``) and cast once at the end.
+    dout, pre, out, dpre: (batch, n). db is accumulated in float64 (``acc``) and cast once at
+    the end. Identity (dpre is dout, not written) and ReLU have their own branch-free loops.
     """
     batch, n = dout.shape
     acc = np.zeros(n, dtype=np.float64)
@@ -246,60 +265,39 @@ def _act_grad_bias_kernel(dout, pre, out, code, dpre, db):
                 g = dout[i, j] if pre[i, j] > 0 else 0.0
                 dpre[i, j] = g
                 acc[j] += g
-        elif code == 2:
-            for j in range(n):
-                g = dout[i, j] if pre[i, j] > 0 else dout[i, j] * LEAKY_SLOPE
-                dpre[i, j] = g
-                acc[j] += g
-        elif code == 3:
-            for j in range(n):
-                o = out[i, j]
-                g = dout[i, j] * o * (1.0 - o)
-                dpre[i, j] = g
-                acc[j] += g
-        elif code == 4:
-            for j in range(n):
-                o = out[i, j]
-                g = dout[i, j] * (1.0 - o * o)
-                dpre[i, j] = g
-                acc[j] += g
         else:
             for j in range(n):
-                g = dout[i, j] * _sigmoid(pre[i, j])
+                g = dout[i, j] * _act_grad(pre[i, j], out[i, j], code)
                 dpre[i, j] = g
                 acc[j] += g
     for j in range(n):
         db[j] = acc[j]
 
 
-def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
-    """Backward of :func:`dense_act_forward`: (dx or None, dW, db).
+def dense_act_backward(dout, cache, need_dx=True):
+    """Twin of :func:`scratchvae.functional.dense_act_backward`: (dx or None, dW, db).
 
     dpre = dout * act'(pre) and db = sum_batch dpre in one fused pass; dW = x.T @ dpre and
-    dx = dpre @ W.T by BLAS, in x's memory order. dx is skipped when ``need_dx`` is False (the
-    first layer); there, if x is sparse (images) and BLAS runs on one thread, dW is
-    :func:`sparse_x_weight_grad` on the nonzeros of x.
+    dx = dpre @ W.T by BLAS, dx in x's memory order. dx is skipped when ``need_dx`` is False
+    (the first layer); there, if the forward took the zero-skipping path (``cache.sparse_x``),
+    dW is :func:`sparse_x_weight_grad` on the nonzeros of x.
     """
+    (x, W), act_cache, activation, sparse_x = cache
     code = _activation_code(activation)
-    dtype = _float_dtype(dout, x, W, pre, out)
+    pre, out = _pre_and_out(act_cache)
+    dtype = pre.dtype
     if _is_transposed(pre):  # dense_act_forward(..., batch_innermost=True): work on transposes
-        pre_t, dout_t = _c(pre.T, dtype), _c(np.asarray(dout).T, dtype)
+        pre_t, out_t, dout_t = pre.T, out.T, _c(np.asarray(dout).T, dtype)
         dpre_t = dout_t if code == 0 else np.empty_like(dout_t)
         db = np.empty(dout_t.shape[0], dtype=dtype)
-        _row_act_grad_bias_kernel(dout_t, pre_t, code, dpre_t, db)
+        _row_act_grad_bias_kernel(dout_t, _c(pre_t, dtype), _c(out_t, dtype), code, dpre_t, db)
         dpre = dpre_t.T
     else:
         dout = _c(dout, dtype)
-        pre = _c(pre, dtype)
-        out = _c(out, dtype)
         db = np.empty(dout.shape[1], dtype=dtype)
         dpre = dout if code == 0 else np.empty_like(dout)  # identity: dpre is dout (not written)
-        _act_grad_bias_kernel(dout, pre, out, code, dpre, db)
-    x = np.asarray(x, dtype=dtype)
-    W = np.asarray(W, dtype=dtype)
-    # the first layer (no dx: its input is the data) on sparse data skips the zeros of x
-    first_on_sparse = not need_dx and _use_sparse(x)
-    dW = sparse_x_weight_grad(x, dpre) if first_on_sparse else x.T @ dpre
+        _act_grad_bias_kernel(dout, _c(pre, dtype), _c(out, dtype), code, dpre, db)
+    dW = sparse_x_weight_grad(x, dpre) if sparse_x and not need_dx else x.T @ dpre
     dx = None
     if need_dx and _is_transposed(x):
         # x is a transposed view (a conv layer's batch-innermost output, flattened): give dx
@@ -328,13 +326,14 @@ faster, and a parallel zero-skipping kernel fights BLAS's waiting threads for th
 (``benchmarks/bench_vae.py`` has both rows; benchmarks/README.md the figures)."""
 
 SPARSE_CHECK_ROWS = 16
-"""How many rows of x :func:`_is_sparse` counts to estimate x's density (a full count of every
-layer's input, every step, cost 4% of an epoch). Either path is exact: the estimate only
-chooses the faster one."""
+"""How many rows of x :func:`_is_sparse` counts to estimate x's density (counting every row of
+every layer's input, every step, would be a pass over all of x). Either path is exact: the
+estimate only chooses the faster one."""
+
 
 def _use_sparse(x):
-    """Whether x @ W (and x.T @ dpre) should skip the zeros of x: x is sparse and BLAS runs on
-    at most SPARSE_MAX_BLAS_THREADS threads."""
+    """The automatic choice of ``sparse_x=None``: whether x @ W (and x.T @ dpre) should skip the
+    zeros of x, i.e. x is sparse and BLAS runs on at most SPARSE_MAX_BLAS_THREADS threads."""
     return blas_threads() <= SPARSE_MAX_BLAS_THREADS and _is_sparse(x)
 
 
@@ -349,7 +348,7 @@ def _sparse_rows_times_dense_kernel(a, B, out):
        every value is written, and the count only advances past a nonzero);
     2. accumulate eight nonzeros at a time: each pass over out[i] (in cache) adds eight rows
        of B, so out[i] is loaded and stored once per eight multiply-adds instead of once per
-       one (measured on MNIST batches: each product 5-9% faster than with four).
+       one.
     """
     n_rows, n_inner = a.shape
     n_out = B.shape[1]
@@ -392,9 +391,8 @@ def _sparse_row_pairs_times_dense_kernel(a, B, out):
     result rows: each B[k][j] loaded feeds two multiply-adds. It pays when neighbouring rows
     are nonzero in mostly the same places: the rows of x.T (one pixel over the batch; two
     adjacent pixels are nonzero in about 30 images of an MNIST batch of 128 where one alone is
-    in 25), where it makes the weight gradient 17-21% faster. Two images' pixels overlap
-    less (a union of 238 where one has 155), so x @ W keeps the one-row kernel. An odd last
-    row goes to the one-row kernel.
+    in 25). Two images' pixels overlap less (a union of 238 where one has 155), so x @ W
+    keeps the one-row kernel. An odd last row goes to the one-row kernel.
     """
     n_rows, n_inner = a.shape
     n_out = B.shape[1]
@@ -460,9 +458,9 @@ def sparse_x_weight_grad(x, dpre):
 
     x: (batch, n_in), dpre: (batch, n_out) -> dW: (n_in, n_out). Row k of dW adds
     x[i, k] * dpre[i] over the examples i where pixel k is nonzero: the rows of x.T (one
-    contiguous copy: on an MNIST batch about 0.04 ms, a tenth of the kernel's time), two at a
-    time (:func:`_sparse_row_pairs_times_dense_kernel`: neighbouring pixels are nonzero in
-    mostly the same images, so each row of dpre loaded serves both).
+    contiguous copy), two at a time (:func:`_sparse_row_pairs_times_dense_kernel`:
+    neighbouring pixels are nonzero in mostly the same images, so each row of dpre loaded
+    serves both).
     """
     dtype = _float_dtype(x, dpre)
     x, dpre = np.asarray(x, dtype=dtype), _c(dpre, dtype)
@@ -511,14 +509,17 @@ def _reparam_kl_forward_kernel(mu, logvar, eps, z, std, kl):
         kl[i] = 0.5 * acc
 
 
-def reparam_kl_forward(mu, logvar, eps):
-    """``std = exp(logvar / 2)``, ``z = mu + std * eps`` and the KL per example, in one pass.
+def reparam_kl_forward(mu, logvar, eps, *, check_finite=True):
+    """Twin of :func:`scratchvae.reparam.reparam_kl_forward`: ``std = exp(logvar / 2)``,
+    ``z = mu + std * eps`` and the KL per example, in one pass.
 
     mu, logvar, eps: (batch, n_latent). Returns (z, std, kl) with kl: (batch,).
     """
     dtype = _float_dtype(mu, logvar, eps)
     mu, logvar, eps = _c(mu, dtype), _c(logvar, dtype), _c(eps, dtype)
     check_same_shape(mu=mu, logvar=logvar, eps=eps)
+    if check_finite:
+        _check_finite(mu=mu, logvar=logvar, eps=eps)
     z = np.empty_like(mu)
     std = np.empty_like(mu)
     kl = np.empty(mu.shape[0], dtype=dtype)
@@ -541,7 +542,12 @@ def _reparam_kl_backward_kernel(dz, mu, logvar, eps, std, kl_weight, dmu, dlogva
 
 
 def reparam_kl_backward(dz, mu, logvar, eps, std, kl_weight):
-    """Gradients into mu and logvar from both z and ``kl_weight`` * KL. Returns (dmu, dlogvar)."""
+    """Twin of :func:`scratchvae.reparam.reparam_kl_backward`: the gradients into mu and logvar
+    from both z and ``kl_weight`` * KL, in one pass. ``kl_weight``: a number here (the NumPy op
+    also takes an array). Returns (dmu, dlogvar)."""
+    if np.ndim(kl_weight) != 0:
+        raise ValueError(f"kl_weight must be a number for the Numba kernel, got shape "
+                         f"{np.shape(kl_weight)}")
     dtype = _float_dtype(dz, mu, logvar, eps, std)
     dz, mu, logvar = _c(dz, dtype), _c(mu, dtype), _c(logvar, dtype)
     eps, std = _c(eps, dtype), _c(std, dtype)
@@ -594,14 +600,18 @@ def _bernoulli_kernel(logits, x, e_neg_abs, scale, nll, dlogits):
         nll[i] = lin + logs
 
 
-def bernoulli_nll_and_grad(logits, x, scale):
-    """Per-example Bernoulli NLL (batch,) and ``scale * (sigmoid(logits) - x)``, in one pass.
+def bernoulli_nll_and_grad(logits, x, scale, *, check_finite=True):
+    """Twin of :func:`scratchvae.losses.bernoulli_nll_and_grad`: the per-example Bernoulli NLL
+    (batch,) and ``scale * (sigmoid(logits) - x)``, in one pass.
 
     Stable for any finite logits (|logits| up to 1e4 and beyond): no overflow, finite results.
     """
     dtype = _float_dtype(logits, x)
     logits, x = _c(logits, dtype), _c(x, dtype)
     check_same_shape(logits=logits, x=x)
+    if check_finite:
+        _check_finite(logits=logits)
+        check_array("x", x, low=0.0, high=1.0)
     logits2, x2 = logits.reshape(-1, logits.shape[-1]), x.reshape(-1, x.shape[-1])
     nll = np.empty(logits2.shape[0], dtype=dtype)
     dlogits = np.empty_like(logits2)
@@ -613,11 +623,25 @@ def bernoulli_nll_and_grad(logits, x, scale):
     return nll.reshape(logits.shape[:-1]), dlogits.reshape(logits.shape)
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _squared_error_over_variance(diff, lv, inv):
+    """diff^2 / exp(lv) with inv = exp(-lv), exact wherever the result is finite (as
+    ``losses.squared_error_over_variance``): 0 where diff == 0; where diff^2 inv overflows or
+    underflows to 0 (|lv| beyond the dtype's exp range), (diff exp(-lv / 2))^2 instead."""
+    if diff == 0:
+        return 0.0
+    d2 = diff * diff * inv
+    if d2 == 0 or not math.isfinite(d2):
+        s = diff * math.exp(-0.5 * lv)
+        d2 = s * s
+    return d2
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _gaussian_kernel(x, mean, logvar, scale, nll, dmean, dlogvar):
-    """Per pixel: inv = exp(-logvar); diff = x - mean;
-    nll += (log 2pi + logvar + diff^2 inv)/2;  dmean = -scale diff inv;
-    dlogvar = scale (1 - diff^2 inv) / 2."""
+    """Per pixel: inv = exp(-logvar); diff = x - mean; d2 = diff^2 inv;
+    nll += (log 2pi + logvar + d2)/2;  dmean = -scale diff inv (0 where diff == 0);
+    dlogvar = scale (1 - d2) / 2."""
     batch, n = x.shape
     for i in range(batch):
         acc = 0.0
@@ -625,22 +649,26 @@ def _gaussian_kernel(x, mean, logvar, scale, nll, dmean, dlogvar):
             lv = logvar[i, j]
             inv = math.exp(-lv)
             diff = x[i, j] - mean[i, j]
-            d2 = diff * diff * inv
+            d2 = _squared_error_over_variance(diff, lv, inv)
             acc += LOG_2PI + lv + d2
-            dmean[i, j] = -scale * (diff * inv)
+            dmean[i, j] = 0.0 if diff == 0 else -scale * (diff * inv)
             dlogvar[i, j] = scale * (0.5 * (1.0 - d2))
         nll[i] = 0.5 * acc
 
 
-def gaussian_nll_and_grad(x, mean, logvar, scale):
-    """Per-example Gaussian NLL (batch,) and ``scale`` times its gradients in mean and logvar.
+def gaussian_nll_and_grad(x, mean, logvar, scale, *, check_finite=True):
+    """Twin of :func:`scratchvae.losses.gaussian_nll_and_grad`: the per-example Gaussian NLL
+    (batch,) and ``scale`` times its gradients in mean and logvar, in one pass.
 
     x, mean: (batch, d); logvar: (batch, d) or anything broadcasting to it (the gradient is
-    summed back to logvar's shape, as in the reference).
+    summed back to logvar's shape, as in the NumPy op). Finite wherever the NumPy op is, for
+    any logvar (e.g. -1000 in float64, -100 in float32).
     """
     dtype = _float_dtype(x, mean, logvar)
     x, mean = _c(x, dtype), _c(mean, dtype)
     check_same_shape(x=x, mean=mean)
+    if check_finite:
+        _check_finite(x=x, mean=mean, logvar=logvar)
     logvar_shape = np.shape(logvar)
     full_logvar = _c(np.broadcast_to(np.asarray(logvar, dtype=dtype), x.shape), dtype)
     d = x.shape[-1]
@@ -810,3 +838,24 @@ def matmul(a, b):
     _matmul_kernel(a, b, c)
     return c
 
+
+
+OPS = {
+    "dense_act_forward": dense_act_forward,
+    "dense_act_backward": dense_act_backward,
+    "reparam_kl_forward": reparam_kl_forward,
+    "reparam_kl_backward": reparam_kl_backward,
+    "bernoulli_nll_and_grad": bernoulli_nll_and_grad,
+    "gaussian_nll_and_grad": gaussian_nll_and_grad,
+}
+"""op name -> its Numba twin (the conv twins are in :data:`scratchvae.kernels.conv_jit.OPS`)."""
+
+KERNELS = {
+    "sparse_x_matmul": sparse_x_matmul,
+    "sparse_x_weight_grad": sparse_x_weight_grad,
+    "adam_update": adam_update,
+    "scaled_sum_into": scaled_sum_into,
+    "matmul": matmul,
+}
+"""kernel name -> a Numba kernel with no op of its own; each replaces the NumPy expression of
+the same name in :data:`scratchvae.kernels.reference.EXPRESSIONS`."""

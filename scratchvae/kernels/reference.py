@@ -1,54 +1,55 @@
-"""Readable NumPy versions of the hot loops: the reference every Numba kernel is tested against.
+"""The NumPy backend: a table of the readable ops themselves, by name, and nothing recomputed.
 
-Each function here has a twin with the same signature in :mod:`scratchvae.kernels.jit`.
-The models call these through ``model.kernels`` so both backends run the same model code.
+A model on ``backend="numpy"`` calls ``self.kernels.<op name>``; for every op that name is the
+very function in :mod:`scratchvae.functional`, :mod:`scratchvae.conv`, :mod:`scratchvae.reparam`
+or :mod:`scratchvae.losses` (``reference.dense_act_forward is functional.dense_act_forward``).
+:data:`OPS` lists them; :mod:`scratchvae.kernels.jit` and :mod:`scratchvae.kernels.conv_jit`
+register a Numba twin for each name, with the same arguments and the same cache (tested op by
+op in ``tests/test_kernels.py``).
+
+Below the table are the few NumPy expressions that are not ops of the math (a sparse product,
+Adam's update, the data-parallel sum, the teaching matmul): each Numba kernel without an op of
+its own is tested equal to the expression here with the same signature.
 """
 
 import numpy as np
 
+from scratchvae import conv, losses, reparam
 from scratchvae import functional as F
-from scratchvae import losses
-from scratchvae.functional import LEAKY_SLOPE
-from scratchvae.reparam import ReparamCache, reparameterize, reparameterize_backward
+
+OPS = {
+    "dense_act_forward": F.dense_act_forward,
+    "dense_act_backward": F.dense_act_backward,
+    "reparam_kl_forward": reparam.reparam_kl_forward,
+    "reparam_kl_backward": reparam.reparam_kl_backward,
+    "bernoulli_nll_and_grad": losses.bernoulli_nll_and_grad,
+    "gaussian_nll_and_grad": losses.gaussian_nll_and_grad,
+    "im2col": conv.im2col,
+    "col2im": conv.col2im,
+    "conv2d_act_forward": conv.conv2d_act_forward,
+    "conv2d_act_backward": conv.conv2d_act_backward,
+    "conv_transpose2d_act_forward": conv.conv_transpose2d_act_forward,
+    "conv_transpose2d_act_backward": conv.conv_transpose2d_act_backward,
+}
+"""op name -> the readable op (what ``backend="numpy"`` runs)."""
+
+dense_act_forward = F.dense_act_forward
+dense_act_backward = F.dense_act_backward
+reparam_kl_forward = reparam.reparam_kl_forward
+reparam_kl_backward = reparam.reparam_kl_backward
+bernoulli_nll_and_grad = losses.bernoulli_nll_and_grad
+gaussian_nll_and_grad = losses.gaussian_nll_and_grad
+im2col = conv.im2col
+col2im = conv.col2im
+conv2d_act_forward = conv.conv2d_act_forward
+conv2d_act_backward = conv.conv2d_act_backward
+conv_transpose2d_act_forward = conv.conv_transpose2d_act_forward
+conv_transpose2d_act_backward = conv.conv_transpose2d_act_backward
+
 
 # ---------------------------------------------------------------------------------------------
-# dense layer with its activation:  pre = x @ W + b,  out = act(pre)
+# NumPy expressions that Numba kernels without an op of their own replace
 # ---------------------------------------------------------------------------------------------
-
-
-def dense_act_forward(x, W, b, activation, batch_innermost=False):
-    """``pre = x @ W + b``; ``out = activation(pre)``.
-
-    x: (batch, n_in), W: (n_in, n_out), b: (n_out,), activation: a name in
-    ``functional.ACTIVATIONS``. Returns (out, pre), both (batch, n_out). ``batch_innermost``
-    changes only the memory order of the results (column-major: the batch index varies
-    fastest), which the Numba twin uses to feed a convolution without a copy.
-    """
-    pre, _ = F.dense_forward(x, W, b)
-    act_forward, _ = F.ACTIVATIONS[activation]
-    out, _ = act_forward(pre)  # leaky_relu uses its default slope, LEAKY_SLOPE
-    if batch_innermost:
-        return np.asfortranarray(out), np.asfortranarray(pre)
-    return out, pre
-
-
-def dense_act_backward(dout, x, W, pre, out, activation, need_dx=True):
-    """Backward of :func:`dense_act_forward`.
-
-    dpre = dout * act'(pre);  dx = dpre @ W.T;  dW = x.T @ dpre;  db = sum_batch dpre.
-    Returns (dx, dW, db); dx is None when ``need_dx`` is False (the first layer of a network,
-    whose input is the data, skips that matrix product).
-    """
-    _, act_backward = F.ACTIVATIONS[activation]
-    if activation == "leaky_relu":
-        cache = F.LeakyReluCache(pre, LEAKY_SLOPE)
-    else:
-        cache = F.ActivationCache(pre, out)
-    dpre = act_backward(dout, cache)
-    dW = x.T @ dpre
-    db = dpre.sum(axis=0)
-    dx = dpre @ W.T if need_dx else None
-    return dx, dW, db
 
 
 def sparse_x_matmul(x, W):
@@ -60,62 +61,6 @@ def sparse_x_weight_grad(x, dpre):
     """``dW = x.T @ dpre``; x: (batch, n_in), dpre: (batch, n_out). (The Numba twin skips the
     zeros of x.)"""
     return x.T @ dpre
-
-
-# ---------------------------------------------------------------------------------------------
-# the ELBO's pieces: reparameterization + KL (forward and backward), likelihood terms
-# ---------------------------------------------------------------------------------------------
-
-
-def reparam_kl_forward(mu, logvar, eps):
-    """``std = exp(logvar / 2)``, ``z = mu + std * eps`` and ``KL(q(z|x) || N(0, I))`` per example.
-
-    mu, logvar, eps: (batch, n_latent). Returns (z, std, kl) with kl: (batch,).
-    """
-    z, cache = reparameterize(mu, logvar, eps)
-    kl = losses.kl_standard_normal(mu, logvar)
-    return z, cache.std, kl
-
-
-def reparam_kl_backward(dz, mu, logvar, eps, std, kl_weight):
-    """Gradients into mu and logvar from both places they are used: z and the KL term.
-
-    With loss = ... (through z) + kl_weight * KL:
-        dmu     = dz                  + kl_weight * mu
-        dlogvar = dz * eps * std / 2  + kl_weight * (exp(logvar) - 1) / 2
-    Returns (dmu, dlogvar), each (batch, n_latent).
-    """
-    dmu_from_z, dlogvar_from_z = reparameterize_backward(dz, ReparamCache(eps, std))
-    dmu_from_kl, dlogvar_from_kl = losses.kl_standard_normal_grad(mu, logvar)
-    # mu and logvar each feed two terms (the sample z and the KL): their gradients add.
-    dmu = dmu_from_z + kl_weight * dmu_from_kl
-    dlogvar = dlogvar_from_z + kl_weight * dlogvar_from_kl
-    return dmu, dlogvar
-
-
-def bernoulli_nll_and_grad(logits, x, scale):
-    """Per-example Bernoulli NLL and ``scale`` times its gradient.
-
-    nll = sum_i softplus(logits_i) - x_i logits_i  (batch,);  dlogits = scale * (sigmoid(logits) - x).
-    """
-    nll = losses.bernoulli_nll(logits, x)
-    dlogits = scale * losses.bernoulli_nll_grad(logits, x)
-    return nll, dlogits
-
-
-def gaussian_nll_and_grad(x, mean, logvar, scale):
-    """Per-example Gaussian NLL and ``scale`` times its gradients in mean and logvar.
-
-    x, mean, logvar: (batch, d). Returns (nll (batch,), dmean, dlogvar).
-    """
-    nll = losses.gaussian_nll(x, mean, logvar)
-    dmean, dlogvar = losses.gaussian_nll_grad(x, mean, logvar)
-    return nll, scale * dmean, scale * dlogvar
-
-
-# ---------------------------------------------------------------------------------------------
-# optimizer update and the teaching matmul
-# ---------------------------------------------------------------------------------------------
 
 
 def adam_update(param, grad, m, v, lr, beta1, beta2, eps, step):
@@ -144,3 +89,12 @@ def matmul(a, b):
     """``c[i, j] = sum_k a[i, k] * b[k, j]``; a: (n, k), b: (k, m) -> (n, m)."""
     return a @ b
 
+
+EXPRESSIONS = {
+    "sparse_x_matmul": sparse_x_matmul,
+    "sparse_x_weight_grad": sparse_x_weight_grad,
+    "adam_update": adam_update,
+    "scaled_sum_into": scaled_sum_into,
+    "matmul": matmul,
+}
+"""kernel name -> the NumPy expression a Numba kernel with no op of its own replaces."""

@@ -137,7 +137,7 @@ class AdversarialAutoencoder(Autoencoder):
         # one pass through D for both sets: rows [z_prior; z_fake], targets [1; 0]
         logits = self.networks["discriminator"].forward(np.concatenate([z_prior, z_fake]))
         target = np.concatenate([np.ones((n_real, 1)), np.zeros((n_fake, 1))]).astype(self.dtype)
-        nll, dlogits = self.kernels.bernoulli_nll_and_grad(logits, target, 1.0)
+        nll, dlogits = self.kernels.bernoulli_nll_and_grad(logits, target, 1.0, check_finite=False)
         loss = float(np.mean(nll[:n_real]) + np.mean(nll[n_real:]))
         weight = np.concatenate([np.full(n_real, 1.0 / n_real), np.full(n_fake, 1.0 / n_fake)])
         self.networks["discriminator"].backward(dlogits * weight[:, None].astype(self.dtype),
@@ -154,7 +154,8 @@ class AdversarialAutoencoder(Autoencoder):
         z = self.networks["encoder"].forward(x)
         logits = self.networks["discriminator"].forward(z)
         target = np.ones((batch, 1), dtype=self.dtype)
-        nll, dlogits = self.kernels.bernoulli_nll_and_grad(logits, target, 1.0 / batch)
+        nll, dlogits = self.kernels.bernoulli_nll_and_grad(logits, target, 1.0 / batch,
+                                                            check_finite=False)
         dz = self.networks["discriminator"].backward(dlogits, need_dx=True)
         self.networks["encoder"].backward(dz, need_dx=False)
         return float(np.mean(nll)), self._group_grads(self._collect_grads(), "encoder")

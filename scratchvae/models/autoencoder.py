@@ -143,17 +143,27 @@ class Autoencoder(Model):
         return mse(decoder_out, x_target)
 
     def _loss_and_grads(self, x_in, x_target):
-        """Reconstruct ``x_in`` and compare with ``x_target`` (the clean x for a denoising AE)."""
+        """Reconstruct ``x_in`` and compare with ``x_target`` (the clean x for a denoising AE).
+
+        Read it top to bottom: the forward pass through the layers' ops, the loss (the
+        backend's ``bernoulli_nll_and_grad`` for "bce", ``losses.mse`` / ``mse_grad`` for
+        "mse"), then the backward pass in reverse order.
+        """
+        net = self.networks
         batch = x_target.shape[0]
-        decoder_out = self._decoder_out(x_in)
+        # forward: code = g(x_in), decoder output (logits for "bce", x_hat for "mse")
+        code = net["encoder"].forward(x_in)
+        decoder_out = net["decoder"].forward(code)
+        # loss: per-example reconstruction loss, averaged over the batch (here only)
         if self.loss_name == "bce":
             per_example, ddecoder_out = self.kernels.bernoulli_nll_and_grad(
-                decoder_out, x_target, 1.0 / batch)
+                decoder_out, x_target, 1.0 / batch, check_finite=False)
         else:
-            per_example = mse(decoder_out, x_target)
-            ddecoder_out = mse_grad(decoder_out, x_target) / batch  # d(batch mean)/dx_hat
+            per_example = mse(decoder_out, x_target, check_finite=False)
+            ddecoder_out = mse_grad(decoder_out, x_target, check_finite=False) / batch
         loss = float(np.mean(per_example))
         self.last_loss_terms = {"reconstruction": loss}
-        dcode = self.networks["decoder"].backward(ddecoder_out.astype(self.dtype, copy=False))
-        self.networks["encoder"].backward(dcode, need_dx=False)
+        # backward, in reverse order
+        dcode = net["decoder"].backward(ddecoder_out.astype(self.dtype, copy=False))
+        net["encoder"].backward(dcode, need_dx=False)
         return loss, self._collect_grads()

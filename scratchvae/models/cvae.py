@@ -98,23 +98,30 @@ class CVAE(VAE):
         from ``rng``; beta: the KL weight (None: ``self.beta``). Returns (loss, grads) keyed
         like ``params``; the batch mean is taken here.
         """
+        ops, net = self.kernels, self.networks
         beta = self._kl_weight(beta)
         x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
         batch = x.shape[0]
         c = self._one_hot(y, batch)
-        mu, logvar = self._encode_xy(x, c)
+        # forward: encoder on [x, c], its two heads, z with its KL, decoder on [z, c]
+        h = net["encoder"].forward(np.concatenate([x, c], axis=1))
+        mu = net["mu"].forward(h)
+        logvar = net["logvar"].forward(h)
         eps = self._noise(eps, rng, mu.shape)
-        z, std, kl = self.kernels.reparam_kl_forward(mu, logvar, eps)
-        decoder_out = self.networks["decoder"].forward(np.concatenate([z, c], axis=1))
-        recon, ddecoder_out = self._reconstruction_and_grad(x, decoder_out, scale=1.0 / batch)
-        loss = float(np.mean(recon + beta * kl))
-        self.last_loss_terms = {"reconstruction": float(np.mean(recon)), "kl": float(np.mean(kl))}
+        z, std, kl = ops.reparam_kl_forward(mu, logvar, eps, check_finite=False)
+        decoder_out = net["decoder"].forward(np.concatenate([z, c], axis=1))
+        decoded, head_cache = self._decoder_head(decoder_out)
+        # loss: per-example -log p(x|z, y) + beta * KL, averaged over the batch (here only)
+        nll, ddecoded = self._nll_and_grad(x, decoded, scale=1.0 / batch)
+        loss = float(np.mean(nll + beta * kl))
+        self.last_loss_terms = {"reconstruction": float(np.mean(nll)), "kl": float(np.mean(kl))}
 
-        # backward: the decoder's input is [z, c]; only the z columns lead to parameters
-        dz = self.networks["decoder"].backward(ddecoder_out)[:, : self.n_latent]
-        dmu, dlogvar = self.kernels.reparam_kl_backward(dz, mu, logvar, eps, std, beta / batch)
-        dh = self.networks["mu"].backward(dmu) + self.networks["logvar"].backward(dlogvar)
-        self.networks["encoder"].backward(dh, need_dx=False)
+        # backward, in reverse order: the decoder's input is [z, c]; only z leads to parameters
+        ddecoder_out = self._decoder_head_backward(ddecoded, head_cache)
+        dz = net["decoder"].backward(ddecoder_out)[:, : self.n_latent]
+        dmu, dlogvar = ops.reparam_kl_backward(dz, mu, logvar, eps, std, beta / batch)
+        dh = net["mu"].backward(dmu) + net["logvar"].backward(dlogvar)
+        net["encoder"].backward(dh, need_dx=False)
         return loss, self._collect_grads()
 
     def elbo(self, x, y, rng=0, eps=None):

@@ -29,7 +29,7 @@ from scratchvae.kernels import DEFAULT_BACKEND
 from scratchvae.losses import gaussian_nll
 from scratchvae.mathutils import log_mean_exp, log_standard_normal, logsumexp, softmax
 from scratchvae.models.vae import VAE
-from scratchvae.reparam import ReparamCache, reparameterize_backward, std_from_logvar
+from scratchvae.reparam import reparameterize, reparameterize_backward, std_from_logvar
 from scratchvae.validation import as_generator, check_array, check_positive_int
 
 ROWS_PER_CHUNK = 10000
@@ -201,13 +201,16 @@ class IWAE(VAE):
         if k == 1:
             return super().loss_and_grads(x, eps=eps[0], beta=beta)
 
-        # forward: the batch tiled k times, one decoder call for all k * B rows
-        mu, logvar = self._encode(x)
-        std = std_from_logvar(logvar)
-        z = mu + std * eps                                          # (k, B, L)
-        decoder_out = self.networks["decoder"].forward(z.reshape(k * batch, self.n_latent))
-        nll, ddecoder_out = self._reconstruction_and_grad(np.tile(x, (k, 1)), decoder_out,
-                                                          scale=1.0)
+        net = self.networks
+        # forward: the encoder once, k samples per example, one decoder call for all k * B rows
+        h = net["encoder"].forward(x)
+        mu = net["mu"].forward(h)
+        logvar = net["logvar"].forward(h)
+        z, reparam_cache = reparameterize(*np.broadcast_arrays(mu, logvar, eps),
+                                          check_finite=False)              # (k, B, L)
+        decoder_out = net["decoder"].forward(z.reshape(k * batch, self.n_latent))
+        decoded, head_cache = self._decoder_head(decoder_out)
+        nll, ddecoded = self._nll_and_grad(np.tile(x, (k, 1)), decoded, scale=1.0)
         nll = nll.reshape(k, batch)
         log_w = log_weights(nll, z, eps, logvar)                    # (k, B)
         bound = log_mean_exp(log_w, axis=0)                         # (B,)
@@ -217,16 +220,17 @@ class IWAE(VAE):
 
         # backward: d loss / d log w_i = -w~_i / B; each sample's gradient is weighted by it
         c = softmax(log_w.T).T / batch                              # (k, B), columns sum to 1/B
+        ddecoder_out = self._decoder_head_backward(ddecoded, head_cache)
         ddecoder_out = ddecoder_out * c.reshape(k * batch, 1)       # through -log p(x|z_i)
-        dz = self.networks["decoder"].backward(ddecoder_out).reshape(k, batch, self.n_latent)
+        dz = net["decoder"].backward(ddecoder_out).reshape(k, batch, self.n_latent)
         dz = dz + c[..., None] * z                                  # through -log p(z_i)
-        dmu, dlogvar = reparameterize_backward(dz, ReparamCache(eps, std))
+        dmu, dlogvar = reparameterize_backward(dz, reparam_cache)
         # mu and logvar are shared by the k samples: sum their gradients; log q(z_i|x) adds
         # -1/2 per logvar entry (with eps fixed it depends on logvar only)
         dmu = dmu.sum(axis=0)
         dlogvar = dlogvar.sum(axis=0) - 0.5 * c.sum(axis=0)[:, None]
-        dh = self.networks["mu"].backward(dmu) + self.networks["logvar"].backward(dlogvar)
-        self.networks["encoder"].backward(dh, need_dx=False)
+        dh = net["mu"].backward(dmu) + net["logvar"].backward(dlogvar)
+        net["encoder"].backward(dh, need_dx=False)
         return loss, self._collect_grads()
 
     # -- internals ---------------------------------------------------------------------------

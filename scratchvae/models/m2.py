@@ -40,10 +40,10 @@ import numpy as np
 
 from scratchvae.kernels import DEFAULT_BACKEND
 from scratchvae.layers import mlp
-from scratchvae.losses import kl_standard_normal_grad
+from scratchvae.losses import kl_standard_normal, kl_standard_normal_grad
 from scratchvae.mathutils import check_labels, log_softmax, one_hot, softmax
 from scratchvae.models.cvae import CVAE
-from scratchvae.reparam import ReparamCache, reparameterize_backward
+from scratchvae.reparam import reparameterize, reparameterize_backward
 from scratchvae.validation import as_generator, check_array, check_nonnegative_number, check_sizes
 
 UNLABELLED = -1
@@ -130,6 +130,7 @@ class M2(CVAE):
         Returns (loss, grads) keyed like ``params``. ``last_loss_terms`` holds the three parts
         of the loss ("labelled", "unlabelled", "classification"); they add up to it.
         """
+        net = self.networks
         beta = self._kl_weight(beta)
         x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
         batch, K, L = x.shape[0], self.n_classes, self.n_latent
@@ -143,14 +144,18 @@ class M2(CVAE):
         rows_n = np.concatenate([lab, np.tile(unl, K)])
         rows_y = np.concatenate([y[lab], np.repeat(np.arange(K), n_unl)])
         x_rows, c, eps_rows = x[rows_n], one_hot(rows_y, K, dtype=self.dtype), eps[rows_y, rows_n]
-        mu, logvar = self._encode_xy(x_rows, c)
-        z, std, kl = self.kernels.reparam_kl_forward(mu, logvar, eps_rows)
-        decoder_out = self.networks["decoder"].forward(np.concatenate([z, c], axis=1))
-        nll, ddecoder_out = self._reconstruction_and_grad(x_rows, decoder_out, scale=1.0)
+        h = net["encoder"].forward(np.concatenate([x_rows, c], axis=1))
+        mu = net["mu"].forward(h)
+        logvar = net["logvar"].forward(h)
+        z, reparam_cache = reparameterize(mu, logvar, eps_rows, check_finite=False)
+        kl = kl_standard_normal(mu, logvar, check_finite=False)
+        decoder_out = net["decoder"].forward(np.concatenate([z, c], axis=1))
+        decoded, head_cache = self._decoder_head(decoder_out)
+        nll, ddecoded = self._nll_and_grad(x_rows, decoded, scale=1.0)
         neg_L = nll + beta * kl + np.log(K)                         # -L(x, y) per row
 
         # the classifier q(y|x), on every example
-        log_q = log_softmax(self.networks["classifier"].forward(x))      # (batch, K)
+        log_q = log_softmax(net["classifier"].forward(x))                # (batch, K)
         q = np.exp(log_q)
         q_unl, log_q_unl = q[unl], log_q[unl]
         neg_L_unl = neg_L[n_lab:].reshape(K, n_unl).T                    # (n_unl, K)
@@ -168,18 +173,19 @@ class M2(CVAE):
         dlogits[unl] = q_unl * (g - np.sum(q_unl * g, axis=1, keepdims=True)) / batch
         if n_lab:
             dlogits[lab] = self.alpha / n_lab * (q[lab] - one_hot(y[lab], K, dtype=self.dtype))
-        self.networks["classifier"].backward(dlogits, need_dx=False)
+        net["classifier"].backward(dlogits, need_dx=False)
 
         # backward, CVAE part: each row's gradient is weighted by 1/B (labelled) or q(y|x)/B
         weight = np.concatenate([np.ones(n_lab, dtype=self.dtype), q_unl.T.reshape(-1)]) / batch
-        dz = self.networks["decoder"].backward(ddecoder_out * weight[:, None])[:, :L]
-        dmu_z, dlogvar_z = reparameterize_backward(dz, ReparamCache(eps_rows, std))
-        dmu_kl, dlogvar_kl = kl_standard_normal_grad(mu, logvar)
+        ddecoder_out = self._decoder_head_backward(ddecoded, head_cache)
+        dz = net["decoder"].backward(ddecoder_out * weight[:, None])[:, :L]
+        dmu_z, dlogvar_z = reparameterize_backward(dz, reparam_cache)
+        dmu_kl, dlogvar_kl = kl_standard_normal_grad(mu, logvar, check_finite=False)
         # mu and logvar feed both z and the KL: their gradients add (KL weighted per row)
         dmu = dmu_z + beta * weight[:, None] * dmu_kl
         dlogvar = dlogvar_z + beta * weight[:, None] * dlogvar_kl
-        dh = self.networks["mu"].backward(dmu) + self.networks["logvar"].backward(dlogvar)
-        self.networks["encoder"].backward(dh, need_dx=False)
+        dh = net["mu"].backward(dmu) + net["logvar"].backward(dlogvar)
+        net["encoder"].backward(dh, need_dx=False)
         return loss, self._collect_grads()
 
     # -- internals ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from scratchvae.functional import ACTIVATIONS as FUNCTIONAL_ACTIVATIONS
-from scratchvae.functional import sigmoid
+from scratchvae.functional import sigmoid, sigmoid_backward, sigmoid_forward
 from scratchvae.kernels import DEFAULT_BACKEND
 from scratchvae.layers import Dense, Sequential, mlp
 from scratchvae.losses import bernoulli_nll, gaussian_nll, kl_standard_normal
@@ -46,6 +46,14 @@ LOGVAR_RANGE_LIMIT = 30.0
 # ---------------------------------------------------------------------------------------------
 # The Gaussian decoder's log-variance, kept in a safe range by a smooth, differentiable map
 # ---------------------------------------------------------------------------------------------
+
+
+class GaussianHeadCache(NamedTuple):
+    """The cache of a Gaussian decoder head: the mean's sigmoid cache and the log-variance's
+    bounded-map cache (None for gaussian_fixed)."""
+
+    mean: tuple  # the cache of sigmoid_forward(pre_mean)
+    logvar: tuple  # the cache of bounded_logvar_forward(pre_logvar), None for gaussian_fixed
 
 
 class BoundedLogvarCache(NamedTuple):
@@ -215,29 +223,36 @@ class VAE(Model):
         """The loss above with the encoder fed ``x_encoded`` and the decoder scored against x.
 
         For the VAE x_encoded is x; the denoising VAE passes the corrupted x_tilde. Read it top
-        to bottom: the forward pass, the loss, then the backward pass in reverse order.
+        to bottom, like CS231n's ``TwoLayerNet.loss``: the forward pass through named ops, the
+        loss, then the backward pass in reverse order. Each layer's forward/backward is the op
+        pair ``dense_act_forward`` / ``dense_act_backward`` (conv ops in a ConvVAE); ``ops`` is
+        the backend's op table (on "numpy", the functions of functional, reparam and losses).
         """
+        ops, net = self.kernels, self.networks
         beta = self._kl_weight(beta)
         batch = x.shape[0]
-        # forward: encoder and its two heads, reparameterized sample (with its KL), decoder
-        h = self.networks["encoder"].forward(x_encoded)
-        mu, logvar = self.networks["mu"].forward(h), self.networks["logvar"].forward(h)
+        # forward: encoder, its two heads, the sample z with its KL term, decoder, likelihood
+        h = net["encoder"].forward(x_encoded)
+        mu = net["mu"].forward(h)
+        logvar = net["logvar"].forward(h)
         eps = self._noise(eps, rng, mu.shape)
-        z, std, kl = self.kernels.reparam_kl_forward(mu, logvar, eps)
-        decoder_out = self.networks["decoder"].forward(z)
+        z, std, kl = ops.reparam_kl_forward(mu, logvar, eps, check_finite=False)
+        decoder_out = net["decoder"].forward(z)
+        decoded, head_cache = self._decoder_head(decoder_out)  # logits, or (mean, logvar)
         # loss: per-example -log p(x|z) + beta * KL, averaged over the batch (here only)
-        nll, ddecoder_out = self._reconstruction_and_grad(x, decoder_out, scale=1.0 / batch)
+        nll, ddecoded = self._nll_and_grad(x, decoded, scale=1.0 / batch)
         loss = float(np.mean(nll + beta * kl))
         self.last_loss_terms = {"reconstruction": float(np.mean(nll)), "kl": float(np.mean(kl))}
 
-        # backward, in reverse order: the decoder gives dz; mu and logvar are each used twice
-        # (by z and by the KL), so their gradients add, w = beta / B (kernels.reference shows it):
+        # backward, in reverse order. mu and logvar are each used twice (by z and by the KL),
+        # so reparam_kl_backward adds both paths (w = beta / B):
         #   dmu = dz + w * mu,   dlogvar = dz * eps * std / 2 + w * (exp(logvar) - 1) / 2
-        dz = self.networks["decoder"].backward(ddecoder_out)
-        dmu, dlogvar = self.kernels.reparam_kl_backward(dz, mu, logvar, eps, std, beta / batch)
+        ddecoder_out = self._decoder_head_backward(ddecoded, head_cache)
+        dz = net["decoder"].backward(ddecoder_out)
+        dmu, dlogvar = ops.reparam_kl_backward(dz, mu, logvar, eps, std, beta / batch)
         # h feeds both heads, so its gradient is the sum of what comes back from each
-        dh = self.networks["mu"].backward(dmu) + self.networks["logvar"].backward(dlogvar)
-        self.networks["encoder"].backward(dh, need_dx=False)
+        dh = net["mu"].backward(dmu) + net["logvar"].backward(dlogvar)
+        net["encoder"].backward(dh, need_dx=False)
         return loss, self._collect_grads()
 
     def elbo(self, x, rng=0, eps=None):
@@ -287,33 +302,42 @@ class VAE(Model):
         return eps.astype(self.dtype, copy=False)
 
     def _decoder_head(self, decoder_out):
-        """Decoder output -> (p(x|z)'s parameters, the bounded-logvar cache or None).
+        """Decoder output -> (p(x|z)'s parameters, the head's cache for
+        :meth:`_decoder_head_backward`).
 
         bernoulli: the output is the logits. gaussian_fixed: mean = sigmoid(pre_mean), logvar =
         2 log sigma. gaussian: the output is [pre_mean, pre_logvar], mean = sigmoid(pre_mean),
-        logvar = bounded_logvar_forward(pre_logvar) (whose cache is returned).
+        logvar = bounded_logvar_forward(pre_logvar).
         """
         if self.likelihood == "bernoulli":
             return decoder_out, None
         if self.likelihood == "gaussian_fixed":
-            mean = sigmoid(decoder_out)
+            mean, mean_cache = sigmoid_forward(decoder_out)
             logvar = np.full_like(mean, 2.0 * np.log(self.sigma))
-            return (mean, logvar), None
+            return (mean, logvar), GaussianHeadCache(mean_cache, None)
         pre_mean, pre_logvar = decoder_out[:, : self.n_in], decoder_out[:, self.n_in:]
-        mean = sigmoid(pre_mean)
+        mean, mean_cache = sigmoid_forward(pre_mean)
         logvar, logvar_cache = bounded_logvar_forward(pre_logvar, *self.logvar_range)
-        return (mean, logvar), logvar_cache
+        return (mean, logvar), GaussianHeadCache(mean_cache, logvar_cache)
 
-    def _reconstruction_and_grad(self, x, decoder_out, scale):
-        """Per-example -log p(x|z) and ``scale`` times its gradient w.r.t. ``decoder_out``."""
-        decoded, logvar_cache = self._decoder_head(decoder_out)
+    def _decoder_head_backward(self, ddecoded, cache):
+        """The gradient with respect to the decoder's output, from that of its parameters
+        (dlogits, or (dmean, dlogvar)): the backward of :meth:`_decoder_head`."""
         if self.likelihood == "bernoulli":
-            return self.kernels.bernoulli_nll_and_grad(decoded, x, scale)
-        mean, logvar = decoded
-        nll, dmean, dlogvar = self.kernels.gaussian_nll_and_grad(x, mean, logvar, scale)
-        dpre_mean = dmean * mean * (1 - mean)  # through mean = sigmoid(pre_mean)
+            return ddecoded
+        dmean, dlogvar = ddecoded
+        dpre_mean = sigmoid_backward(dmean, cache.mean)  # through mean = sigmoid(pre_mean)
         if self.likelihood == "gaussian_fixed":
-            return nll, dpre_mean
-        dpre_logvar = bounded_logvar_backward(dlogvar, logvar_cache)
-        return nll, np.concatenate([dpre_mean, dpre_logvar], axis=1)
+            return dpre_mean
+        dpre_logvar = bounded_logvar_backward(dlogvar, cache.logvar)
+        return np.concatenate([dpre_mean, dpre_logvar], axis=1)
 
+    def _nll_and_grad(self, x, decoded, scale):
+        """Per-example -log p(x|z) and ``scale`` times its gradient with respect to
+        ``decoded`` (dlogits, or (dmean, dlogvar)): the backend's likelihood op."""
+        if self.likelihood == "bernoulli":
+            return self.kernels.bernoulli_nll_and_grad(decoded, x, scale, check_finite=False)
+        mean, logvar = decoded
+        nll, dmean, dlogvar = self.kernels.gaussian_nll_and_grad(x, mean, logvar, scale,
+                                                                 check_finite=False)
+        return nll, (dmean, dlogvar)
