@@ -11,6 +11,10 @@ a minute on two cores, and its reconstructions keep each sprite's shape:
 recognises the shape in them.
 """
 
+import json
+import time
+from pathlib import Path
+
 from scratchvae.commands.common import (  # noqa: F401  (DATASETS & co. lived here)
     DATASET_DEFAULTS,
     DATASETS,
@@ -26,21 +30,13 @@ from scratchvae.commands.common import (  # noqa: F401  (DATASETS & co. lived he
     positive_int,
     resolve_run,
 )
+from scratchvae.models import cli_entries
 
 HELP = "train a model (default: a VAE on the embedded sprites) and save it with figures"
 
-#: what ``val_loss`` is for each model (the model's loss on the test set, with beta = 1)
-VAL_LOSS_MEANING = {
-    "vae": "-ELBO on the test set with sampled z, nats per example",
-    "convvae": "-ELBO on the test set with sampled z, nats per example",
-    "cvae": "-ELBO of x given its label on the test set, sampled z, nats per example",
-    "dvae": "the denoising bound's negative on the test set, nats per example",
-    "iwae": "-L_k, the k-sample importance-weighted bound, on the test set, nats per example",
-    "m2": "the M2 loss on the labelled test set: -bound + alpha x classification loss",
-    "ae": "reconstruction loss on the test set, per example",
-    "dae": "reconstruction loss of corrupted test inputs against the clean ones, per example",
-    "aae": "reconstruction loss on the test set, per example",
-}
+#: what ``val_loss`` is for each model (from the models' registry entries)
+VAL_LOSS_MEANING = {name: entry.val_loss_meaning for name, entry in cli_entries().items()}
+
 
 def add_arguments(parser):
     from scratchvae.kernels import BACKENDS, DEFAULT_BACKEND
@@ -135,10 +131,6 @@ def write_figures(model, run_dir, x, image_shape, history=None, rng=0):
 
 
 def run(args):
-    import json
-    import time
-    from pathlib import Path
-
     from scratchvae.progress import epoch_line, show_progress
     from scratchvae.registry import build_model
     from scratchvae.train import fit
@@ -160,7 +152,7 @@ def run(args):
     if y_train is not None:  # for models that condition on labels (cvae, m2)
         options["n_classes"] = int(max(y_train.max(), y_test.max())) + 1
     model = build_model(args.model, x_train.shape[1], image_shape, options)
-    if not getattr(model, "needs_labels", False):
+    if not model.needs_labels:
         y_train = y_test = None
 
     name = args.name or _run_name(out, args.model, args.dataset)
@@ -193,12 +185,17 @@ def run(args):
     if not args.no_figures:
         written += write_figures(model, run_dir, x_test, image_shape,
                                  history if history["epoch"] else None, rng=args.seed)
+    _print_summary(args.model, history, time.perf_counter() - started, written, run_dir)
+    return 0
+
+
+def _print_summary(model_name, history, seconds, written, run_dir):
+    """The closing lines of ``scratchvae train``: final losses, files written, what next."""
     if history["epoch"]:
-        print(f"done in {time.perf_counter() - started:.1f} s: train_loss "
+        print(f"done in {seconds:.1f} s: train_loss "
               f"{history['train_loss'][-1]:.3f}, val_loss {history['val_loss'][-1]:.3f} "
-              f"({VAL_LOSS_MEANING.get(args.model, 'the model loss on the test set')})")
+              f"({VAL_LOSS_MEANING.get(model_name, 'the model loss on the test set')})")
     print("wrote:")
     for path in written:
         print(f"  {path}")
     print(f"next: scratchvae evaluate {run_dir}   |   scratchvae sample {run_dir} -n 64")
-    return 0

@@ -34,8 +34,8 @@ import numpy as np
 from numba import njit, prange
 
 from scratchvae.functional import LEAKY_SLOPE, sum_to_shape
-from scratchvae.kernels import blas_threads
 from scratchvae.losses import LOG_2PI
+from scratchvae.speed import blas_threads, zero_skipping_chosen
 from scratchvae.validation import check_same_shape
 
 #: activation name -> the int code the kernels switch on
@@ -333,9 +333,13 @@ layer's input, every step, cost 4% of an epoch). Either path is exact: the estim
 chooses the faster one."""
 
 def _use_sparse(x):
-    """Whether x @ W (and x.T @ dpre) should skip the zeros of x: x is sparse and BLAS runs on
-    at most SPARSE_MAX_BLAS_THREADS threads."""
-    return blas_threads() <= SPARSE_MAX_BLAS_THREADS and _is_sparse(x)
+    """Whether x @ W (and x.T @ dpre) should skip the zeros of x: x is sparse and the running
+    fit's speed policy says so (:mod:`scratchvae.speed`); outside a fit, BLAS runs on at most
+    SPARSE_MAX_BLAS_THREADS threads."""
+    chosen = zero_skipping_chosen()
+    if chosen is None:
+        chosen = blas_threads() <= SPARSE_MAX_BLAS_THREADS
+    return chosen and _is_sparse(x)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
