@@ -2,6 +2,7 @@
 interface and its one registry entry per model, the speed policy, the guard's schedule, input
 validated once, the history, and the adversarial autoencoder's own trainer."""
 
+import dataclasses
 import inspect
 import math
 
@@ -209,3 +210,31 @@ def test_fit_trains_the_adversarial_autoencoder_with_its_own_trainer(monkeypatch
     h = fit(aae, _x(), epochs=1, batch_size=8, progress=False)
     assert made == [1] and set(aae.optimizers) == {"autoencoder", "discriminator", "encoder"}
     assert {"train_discriminator", "train_generator"} <= set(h)
+
+
+# -- one config dataclass per model -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_has_a_config_dataclass_with_its_constructor_defaults(name):
+    cls = MODELS[name].cls
+    config = cls.Config()
+    signature = inspect.signature(cls)
+    fields = {f.name for f in dataclasses.fields(config)}
+    assert fields == set(signature.parameters) - {"rng"}
+    for field in fields:
+        assert getattr(config, field) == signature.parameters[field].default
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.dtype = np.float64
+
+
+def test_from_config_builds_the_model_and_settings_give_its_config_back():
+    config = sv.VAE.Config(n_in=12, hidden=(5,), n_latent=3, beta=2.0, backend="numpy")
+    vae = sv.VAE.from_config(config, rng=4)
+    again = sv.VAE(n_in=12, hidden=(5,), n_latent=3, beta=2.0, backend="numpy", rng=4)
+    for key, value in again.params.items():
+        np.testing.assert_array_equal(vae.params[key], value)
+    rebuilt = sv.VAE.from_config(vae.settings, rng=4)
+    assert rebuilt.config() == vae.config()
+    with pytest.raises(ValueError, match="config must be a VAE.Config"):
+        sv.VAE.from_config(sv.CVAE.Config())

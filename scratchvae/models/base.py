@@ -21,11 +21,17 @@ The interface ``sv.fit``, evaluation and checkpoints rely on (declared here, nev
     check_data(x, name) a whole data set checked once by the model's rules (shape, dtype,
                         finite, range); ``sv.fit`` calls it on x_train and x_val
     dtype, backend, config()
+    Config              a frozen dataclass per model class, one field per constructor argument
+                        (defaults as in the signature, the initial-weight ``rng`` aside):
+                        ``sv.VAE.Config(n_latent=2)``, ``sv.VAE.from_config(config, rng=0)``,
+                        ``model.settings`` (the model's own, as a Config)
 
 What the validation loss means for each model is in its registry entry
 (:data:`scratchvae.models.MODELS`).
 """
 
+import dataclasses
+import inspect
 from contextlib import contextmanager
 
 from scratchvae.kernels import BACKENDS, get_backend
@@ -43,6 +49,28 @@ class Model:
     has_kl_weight = False
     #: how sv.fit trains the model: "gradient" or "adversarial" (see the module docstring)
     training = "gradient"
+
+    def __init_subclass__(cls, **kwargs):
+        """Give every model class that defines its constructor its own ``Config`` dataclass."""
+        super().__init_subclass__(**kwargs)
+        if "__init__" in vars(cls):
+            cls.Config = config_dataclass(cls)
+
+    @classmethod
+    def from_config(cls, config, rng=0):
+        """The model with the settings of ``config`` (a ``cls.Config``) and initial weights
+        drawn from ``rng``."""
+        if not isinstance(config, cls.Config):
+            raise ValueError(f"config must be a {cls.__name__}.Config, got "
+                             f"{type(config).__name__}")
+        return cls(**dataclasses.asdict(config), rng=rng)
+
+    @property
+    def settings(self):
+        """The model's settings as its class's ``Config`` (the values :meth:`config` saves)."""
+        config = self.config()
+        fields = {field.name for field in dataclasses.fields(self.Config)}
+        return self.Config(**{k: v for k, v in config.items() if k in fields})
 
     def _setup(self, dtype, backend):
         self.dtype = check_dtype("dtype", dtype)
@@ -122,4 +150,27 @@ class Model:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self._config.items())
         return f"{type(self).__name__}({args})"
+
+
+def config_dataclass(cls):
+    """A frozen dataclass ``<Class>Config`` with one field per argument of ``cls.__init__``
+    (the same defaults; ``rng``, the initial weights' seed, is not a setting)."""
+    fields = []
+    for name, parameter in inspect.signature(cls.__init__).parameters.items():
+        if name in ("self", "rng") or parameter.kind in (parameter.VAR_POSITIONAL,
+                                                         parameter.VAR_KEYWORD):
+            continue
+        default = parameter.default
+        if default is parameter.empty:
+            fields.append((name, object))
+        elif isinstance(default, (list, dict, set)):
+            fields.append((name, object, dataclasses.field(default_factory=lambda d=default: d)))
+        else:
+            fields.append((name, object, dataclasses.field(default=default)))
+    config = dataclasses.make_dataclass(f"{cls.__name__}Config", fields, frozen=True)
+    config.__module__ = cls.__module__
+    config.__qualname__ = f"{cls.__qualname__}.Config"
+    config.__doc__ = (f"The settings of a :class:`{cls.__name__}`: one field per constructor "
+                      "argument, with its default (see the class for their meaning).")
+    return config
 

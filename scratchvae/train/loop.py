@@ -129,9 +129,9 @@ def end_epoch(run, trainer, guard, epoch, totals, beta, started):
                                           validation_generator(run.seed), run.val_batch_size)
         guard.check_values({"the validation loss": val}, applied=True)
         record_validation(run.history, val, val_terms)
-    run.history["seconds"].append(time.perf_counter() - started)
     guard.at(epoch + 1, "(end of epoch)")
     guard.check_state(trainer.state_arrays())
+    run.history["seconds"].append(time.perf_counter() - started)
     if run.checkpoint is not None:
         save_epoch(run.checkpoint, run.model, trainer, run.history, epoch + 1,
                    run.run_metadata())
