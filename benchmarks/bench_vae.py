@@ -91,6 +91,11 @@ def parse_args(argv=None):
     parser.add_argument("--torch-python", default=os.environ.get("SCRATCHVAE_TORCH_PYTHON"),
                         help="a Python with torch (and numpy) for the torch worker, when torch "
                              "is not installed here")
+    parser.add_argument("--n-train", type=int, default=N_TRAIN,
+                        help=f"training examples per epoch (default {N_TRAIN}; fewer only for "
+                             "a quick check of the script, not for the goals)")
+    parser.add_argument("--no-compile-time", action="store_true",
+                        help="skip measuring Numba's compile time in fresh processes")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal
     args = parser.parse_args(argv)
     if args.epochs < 6:
@@ -113,7 +118,7 @@ def gemm_flops_per_epoch(n_examples):
     return per_example * n_examples
 
 
-def load_mnist10k(root):
+def load_mnist10k(root, n_train=N_TRAIN):
     import numpy as np
 
     path = Path(root) / "mnist" / "t10k-images-idx3-ubyte.gz"
@@ -130,7 +135,7 @@ def load_mnist10k(root):
             return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
     images = read_idx(path).reshape(-1, 784).astype(np.float32) / np.float32(255)
-    return images[:N_TRAIN], images[N_TRAIN:]
+    return images[:n_train], images[N_TRAIN:]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,7 +419,7 @@ def worker(args):
         import numba
 
         numba.set_num_threads(args.threads)
-    x_train, x_test = load_mnist10k(args.root)
+    x_train, x_test = load_mnist10k(args.root, min(args.n_train, N_TRAIN))
     trainers = [make_trainer(backend, args, x_train)]
     if backend in FIT_ROWS:  # a second model for the bare loop, from the same weights
         trainers.append(make_trainer(backend, args, x_train))
@@ -444,7 +449,8 @@ def worker(args):
 def worker_command(backend, args):
     python = args.torch_python if backend == "torch" and args.torch_python else sys.executable
     return [python, str(Path(__file__).resolve()), "--worker", backend, "--threads",
-            str(args.threads), "--root", str(args.root), "--seed", str(args.seed)]
+            str(args.threads), "--root", str(args.root), "--seed", str(args.seed),
+            "--n-train", str(args.n_train)]
 
 
 def main(argv=None):
@@ -459,7 +465,7 @@ def main(argv=None):
 
     wanted = args.backends.split(",")
     compile_cold = compile_cached = None
-    if "numba" in wanted:
+    if "numba" in wanted and not args.no_compile_time:
         compile_cold, compile_cached = jit_compile_seconds(env)
 
     torch_version = "not installed"
@@ -479,7 +485,7 @@ def main(argv=None):
 
     times = take_turns(workers, args.epochs, args.pause)
 
-    flops = gemm_flops_per_epoch(N_TRAIN)
+    flops = gemm_flops_per_epoch(args.n_train)
     results = {}
     for w in workers:
         answers = times[w.name]
@@ -518,7 +524,7 @@ def main(argv=None):
 
 
 def print_table(results, args, torch_version):
-    print(f"VAE 784-400-20 Bernoulli | mnist10k: {N_TRAIN} train / 2000 test | batch {BATCH} | "
+    print(f"VAE 784-400-20 Bernoulli | mnist10k: {args.n_train} train / 2000 test | batch {BATCH} | "
           f"Adam {LR:g} | float32 | {args.threads} threads | median of {args.epochs - 1} epochs "
           "after 1 warm-up")
     print(f"{args.machine}; load average before the run {args.load_before:.2f}")
@@ -541,7 +547,7 @@ def print_table(results, args, torch_version):
             continue
         r = results[name]
         speedup = f"{r['seconds_per_epoch'] / numba_s:.2f}x" if numba_s else "-"
-        if name == "numba":
+        if name == "numba" and r["jit_compile_seconds_cold"] is not None:
             compile_s = f"{r['jit_compile_seconds_cold']:.1f} ({r['jit_compile_seconds_cached']:.2f})"
         else:
             compile_s = "-"
@@ -550,7 +556,7 @@ def print_table(results, args, torch_version):
         print(f"{label:<16}{r['seconds_per_epoch']:>9.3f}{r['gflops']:>9.1f}"
               f"{speedup:>9}{compile_s:>15}{mem:>10}{elbo:>12}")
     print("GFLOP/s: GEMM flops of forward + backward per epoch "
-          f"({gemm_flops_per_epoch(N_TRAIN) / 1e9:.1f} GFLOP) / s per epoch (a row that skips "
+          f"({gemm_flops_per_epoch(args.n_train) / 1e9:.1f} GFLOP) / s per epoch (a row that skips "
           "the zeros of x does fewer).")
     print("/ numba: this row's s/epoch / numba's.  JIT compile: first step minus a steady "
           "step in a fresh process, empty cache (cached).")
