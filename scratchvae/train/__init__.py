@@ -9,9 +9,9 @@ One epoch, step by step (:mod:`scratchvae.train.loop`):
                   optimizer.step(grads); the adversarial autoencoder takes its three steps
     3. guard:     a NaN/inf loss stops training with NonFiniteError before the step is applied
                   (:mod:`scratchvae.train.guard`)
-    4. after the epoch: history (:mod:`scratchvae.train.history`), validation loss, then,
-       before a checkpoint is written, every parameter and optimizer buffer is checked: a file
-       holding NaN or inf is never written, so the checkpoint on disk is always the last good
+    4. after the epoch: history (:mod:`scratchvae.train.history`), every parameter checked,
+       validation loss, every optimizer buffer checked, all before a checkpoint is written: a
+       file holding NaN or inf is never written, so the checkpoint on disk is always the last good
        one (:mod:`scratchvae.train.checkpointing`); the epoch's line; callbacks.
 
 Every argument is checked once, before the first step (:mod:`scratchvae.train.arguments`):

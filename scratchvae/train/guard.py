@@ -4,8 +4,9 @@ checkpoint holding NaN or inf is ever written.
 What is checked, and when (the cost stays a small fraction of an epoch):
 
     every step        the loss (a float), before the step is applied
-    end of an epoch   every parameter and every optimizer buffer, before the checkpoint is
-                      written (:meth:`Guard.check_state`)
+    end of an epoch   every parameter (:meth:`Guard.check_params`, reported at the epoch's
+                      last step), the validation loss, every optimizer buffer
+                      (:meth:`Guard.check_state`), all before the checkpoint is written
     on a failure      the parameters, to say whether an earlier step already broke the model
 
 A parameter turned NaN or inf by a step makes the next step's loss NaN or inf (it feeds the
@@ -85,14 +86,23 @@ class Guard:
 
         ``applied``: the step that produced them had already changed the parameters."""
         for key, value in values.items():
-            if not math.isfinite(value):
-                what = "loss" if key == "loss" else f"loss term {key!r}"
-                self.fail(what, "NaN" if math.isnan(value) else "inf", applied)
+            self.check_value("loss" if key == "loss" else f"loss term {key!r}", value, applied)
+
+    def check_value(self, what, value, applied=False):
+        """Raise NonFiniteError if the float ``value`` (called ``what``) is NaN or inf."""
+        if not math.isfinite(value):
+            self.fail(what, "NaN" if math.isnan(value) else "inf", applied)
+
+    def check_params(self):
+        """Raise NonFiniteError if a parameter holds NaN or inf (the model is then unusable)."""
+        found = first_nonfinite_array(self.params, "params")
+        if found is not None:
+            self.fail(*found, applied=True)
 
     def check_state(self, arrays_by_label):
-        """Raise NonFiniteError if a parameter or an array of ``arrays_by_label`` ({label:
-        {key: array}}, e.g. optimizer states) holds NaN or inf."""
-        for label, arrays in {"params": self.params, **arrays_by_label}.items():
+        """Raise NonFiniteError if an array of ``arrays_by_label`` ({label: {key: array}}, e.g.
+        optimizer states) holds NaN or inf."""
+        for label, arrays in arrays_by_label.items():
             found = first_nonfinite_array(arrays, label)
             if found is not None:
                 self.fail(*found, applied=True)
@@ -106,5 +116,9 @@ class Guard:
                 param, param_kind = found
                 kind = f"{param_kind} (written by an earlier step: this step's {what} is {kind})"
                 what, applied = param, True
-        raise NonFiniteError(nonfinite_message(what, kind, self.epoch, self.step,
-                                               self.checkpoint, self.last_saved, applied))
+        message = nonfinite_message(what, kind, self.epoch, self.step, self.checkpoint,
+                                    self.last_saved, applied)
+        if what.startswith("params["):
+            message += (" (Parameters are checked when a loss is NaN or inf and at the end of "
+                        "every epoch: an earlier step of the epoch may have written the value.)")
+        raise NonFiniteError(message)

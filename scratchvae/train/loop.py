@@ -123,11 +123,12 @@ def end_epoch(run, trainer, guard, epoch, totals, beta, started):
     """After an epoch: history, validation loss, the guard's state check, the checkpoint and
     the epoch's line."""
     record_train(run.history, epoch + 1, totals, beta)
+    guard.check_params()  # reported at the epoch's last step, where the guard stands
     if run.x_val is not None:
         guard.at(epoch + 1, "(validation)")
         val, val_terms = _validation_loss(run.model, run.traits, run.x_val, run.y_val,
                                           validation_generator(run.seed), run.val_batch_size)
-        guard.check_values({"the validation loss": val}, applied=True)
+        guard.check_value("the validation loss", val, applied=True)
         record_validation(run.history, val, val_terms)
     guard.at(epoch + 1, "(end of epoch)")
     guard.check_state(trainer.state_arrays())
