@@ -55,10 +55,11 @@ def _bad_arguments(tmp_path):
         (dict(progress="sometimes"), "progress must be True, False or 'always'"),
         (dict(zero_skipping="fast"), "zero_skipping must be True, False or None"),
         (dict(threads=0), "threads must be"),
+        (dict(resume="yes"), "resume must be True or False"),
     ]
 
 
-@pytest.mark.parametrize("case", range(16))
+@pytest.mark.parametrize("case", range(17))
 def test_every_argument_of_fit_is_checked_before_the_first_step(tmp_path, case):
     arguments, message = _bad_arguments(tmp_path)[case]
     model = _vae()

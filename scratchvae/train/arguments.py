@@ -54,6 +54,7 @@ class Run:
     policy: SpeedPolicy
     initial_epoch: int = 0
     history: dict = None
+    resume: bool = False
     last_saved: object = None
 
     @property
@@ -78,7 +79,7 @@ class Run:
 
 def prepare_run(model, x_train, x_val, y_train, y_val, *, epochs, batch_size, val_batch_size,
                 kl_warmup_epochs, lr, rng, progress, shuffle, drop_last, callbacks, checkpoint,
-                metadata, initial_epoch, history, threads, zero_skipping):
+                metadata, initial_epoch, history, resume, threads, zero_skipping):
     """The :class:`Run` of one ``fit`` call; ValueError naming the first bad argument."""
     traits = traits_of(model)
     if kl_warmup_epochs and not traits.has_kl_weight:
@@ -101,7 +102,7 @@ def prepare_run(model, x_train, x_val, y_train, y_val, *, epochs, batch_size, va
         checkpoint=check_checkpoint_path(checkpoint), metadata=check_metadata(metadata),
         policy=decide(threads, zero_skipping, parallel_by_default=traits.parallel_by_default),
         initial_epoch=check_nonnegative_int("initial_epoch", initial_epoch),
-        history=check_history(history))
+        history=check_history(history), resume=check_flag("resume", resume))
     if run.steps_per_epoch == 0:
         raise ValueError(f"batch_size must be at most the number of examples ({len(x_train)}) "
                          f"when drop_last=True, got {batch_size}")

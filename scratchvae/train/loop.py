@@ -82,12 +82,13 @@ def fit(model, x_train, optimizer=None, epochs=10, batch_size=128, x_val=None, r
                       kl_warmup_epochs=kl_warmup_epochs, lr=lr, rng=rng, progress=progress,
                       shuffle=shuffle, drop_last=drop_last, callbacks=callbacks,
                       checkpoint=checkpoint, metadata=metadata, initial_epoch=initial_epoch,
-                      history=history, threads=threads, zero_skipping=zero_skipping)
+                      history=history, resume=resume, threads=threads,
+                      zero_skipping=zero_skipping)
     trusted = model.values_checked() if isinstance(model, Model) else contextlib.nullcontext()
     with trusted, applied(run.policy):
         trainer = make_trainer(model, run.traits, optimizer, run.lr, run.policy.threads)
         with contextlib.closing(trainer):
-            if resume:
+            if run.resume:
                 resume_from_checkpoint(run, trainer, rng_given=rng is not None)
             guard = Guard(model.params, run.checkpoint, run.last_saved)
             for epoch in range(run.initial_epoch, run.epochs):
