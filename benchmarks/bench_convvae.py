@@ -7,9 +7,11 @@
 The model is ``sv.ConvVAE(image_shape=(1, 28, 28), n_latent=20, channels=(32, 64))``:
 two stride-2 4x4 convs (28 -> 14 -> 7), dense heads for mu and logvar, a dense layer and two
 stride-2 transposed convs back to 28 x 28, Bernoulli likelihood, float32, Adam (lr 1e-3),
-batch size 128. scratchvae trains as ``sv.fit`` does: ``sv.parallel.for_training(model)``
-computes each step, which for the Numba backend with two or more BLAS threads is data parallel
-(each thread runs a copy of the model on a slice of the batch, :mod:`scratchvae.parallel`).
+batch size 128. The "numpy" and "numba" rows time what a user runs: ``sv.fit`` epochs (no
+x_val, seconds from ``history["seconds"]``), whose speed policy makes the Numba backend with
+two or more BLAS threads data parallel (each thread runs a copy of the model on a slice of the
+batch, :mod:`scratchvae.parallel`); in the same worker a second model from the same weights
+runs the bare step loop on the same batches, and the ratio fit / bare is printed.
 The row "numba, whole batch" runs the model itself on the whole batch (BLAS on every thread),
 to show what data parallelism adds. PyTorch runs the same architecture and loss; if ``torch``
 does not import in this interpreter, ``--torch-python`` (or $SCRATCHVAE_TORCH_PYTHON) names a
@@ -22,8 +24,8 @@ step (Numba compilation) is timed separately and not counted.
 
 Timings depend on the machine and on what else runs on it: the table prints the CPU, the BLAS
 kernel (threadpoolctl) and the load average so numbers from a busy machine are recognisable as
-such. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from this script's own environment so
-OpenBLAS picks the kernel the CPU supports, as on a user's machine.
+such. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from the workers' environment (only)
+so OpenBLAS picks the kernel the CPU supports, as on a user's machine.
 """
 
 import argparse
@@ -35,7 +37,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from threads import machine_line, set_thread_env  # benchmarks/threads.py, beside this script
+from threads import (  # benchmarks/threads.py, beside this script
+    BLAS_PIN_VARIABLES,
+    THREAD_VARIABLES,
+    machine_line,
+    set_thread_env,
+)
 from workers import Worker, ratio_line, take_turns  # benchmarks/workers.py
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,37 +97,70 @@ def load_images(root, n):
 
 class ScratchTrainer:
     """scratchvae's ConvVAE with Adam; ``epoch()`` trains one epoch, returns (seconds, loss).
-    Each step is computed as ``sv.fit`` computes it (``sv.parallel.for_training``), or by the
-    model itself on the whole batch when ``whole_batch``."""
 
-    def __init__(self, x, backend, args, whole_batch=False):
+    ``fit=True``: the epoch is one ``sv.fit`` epoch (no x_val; seconds from
+    ``history["seconds"]``), with the speed policy ``sv.fit`` decides (data parallel for the
+    Numba backend with two or more BLAS threads). ``fit=False``: the bare step loop on the
+    batches and noise ``sv.fit`` draws for that epoch, computed as ``sv.fit`` computes each step
+    (``sv.parallel.for_training``), or by the model itself on the whole batch when
+    ``whole_batch``."""
+
+    def __init__(self, x, backend, args, whole_batch=False, fit=False):
         import numpy as np
 
         import scratchvae as sv
 
-        self.np, self.x, self.batch = np, x, args.batch_size
+        self.np, self.sv, self.x, self.batch = np, sv, x, args.batch_size
         self.model = sv.ConvVAE(image_shape=(1, 28, 28), n_latent=args.latent,
                                 channels=tuple(args.channels), dtype=np.float32,
                                 backend=backend, rng=0)
+        self.fit = fit
         self.stepper = self.model if whole_batch else sv.parallel.for_training(self.model)
+        self.threads = 1 if self.stepper is self.model else self.stepper.threads
         self.opt = sv.optim.Adam(self.model.params, lr=1e-3, backend=backend)
-        self.rng = np.random.default_rng(0)
         self.n_params = self.model.n_params
-        start = time.perf_counter()
-        self._step(x[: self.batch])  # warm-up: compiles (or loads) the Numba kernels
+        self.epochs_done = 0
+        start = time.perf_counter()  # warm-up: compiles (or loads) the Numba kernels
+        self.model.loss_and_grads(x[: self.batch], rng=0)
         self.warmup = time.perf_counter() - start
 
-    def _step(self, xb):
-        loss, grads = self.stepper.loss_and_grads(xb, rng=self.rng)
-        self.opt.step(grads)
-        return loss
+    def epoch(self):
+        epoch, self.epochs_done = self.epochs_done, self.epochs_done + 1
+        if self.fit:
+            history = self.sv.fit(self.model, self.x, optimizer=self.opt, epochs=epoch + 1,
+                                  initial_epoch=epoch, batch_size=self.batch, rng=0,
+                                  progress=False, threads=self.threads)
+            return history["seconds"][-1], history["train_loss"][-1]
+        rng = self.sv.train.epoch_generator(0, epoch)
+        batches = self.sv.train.minibatch_indices(len(self.x), self.batch, rng)
+        start = time.perf_counter()
+        losses = []
+        for idx in batches:
+            loss, grads = self.stepper.loss_and_grads(self.x[idx], rng=rng)
+            self.opt.step(grads)
+            losses.append(loss)
+        return time.perf_counter() - start, float(self.np.mean(losses))
+
+
+class FitAndBare:
+    """The "numpy" and "numba" rows: an ``sv.fit`` epoch and, on a second model from the same
+    weights, the bare loop on the same batches (alternating which goes first); ``epoch()``
+    returns (fit seconds, fit loss, bare seconds, models still bit-identical)."""
+
+    def __init__(self, x, backend, args):
+        self.fitted = ScratchTrainer(x, backend, args, fit=True)
+        self.bare = ScratchTrainer(x, backend, args)
+        self.warmup, self.n_params = self.fitted.warmup, self.fitted.n_params
+        self.stepper, self.model = self.fitted.stepper, self.fitted.model
 
     def epoch(self):
-        order = self.rng.permutation(len(self.x))
-        start = time.perf_counter()
-        losses = [self._step(self.x[order[i: i + self.batch]])
-                  for i in range(0, len(self.x), self.batch)]
-        return time.perf_counter() - start, float(self.np.mean(losses))
+        if self.fitted.epochs_done % 2 == 0:
+            (seconds, loss), (bare, _) = self.fitted.epoch(), self.bare.epoch()
+        else:
+            (bare, _), (seconds, loss) = self.bare.epoch(), self.fitted.epoch()
+        same = all((self.bare.model.params[k] == v).all()
+                   for k, v in self.fitted.model.params.items())
+        return seconds, loss, bare, bool(same)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,7 +238,10 @@ def worker(args):
 
             if args.threads:
                 numba.set_num_threads(args.threads)
-        trainer = ScratchTrainer(x, backend, args, whole_batch=args.worker.endswith("batch"))
+        if args.worker.endswith("batch"):
+            trainer = ScratchTrainer(x, backend, args, whole_batch=True)
+        else:
+            trainer = FitAndBare(x, backend, args)
         version = LABELS[args.worker]
         if trainer.stepper is not trainer.model:
             version += f" ({trainer.stepper.threads} threads)"
@@ -235,9 +278,13 @@ def worker_command(backend, args, data_file):
 
 def main(argv=None):
     args = parse_args(argv)
-    unpinned = set_thread_env(args.threads)  # workers inherit this environment
     if args.worker:
+        set_thread_env(args.threads)
         return worker(args)
+    env = dict(os.environ)  # the workers' environment: thread counts set, BLAS pins removed
+    unpinned = {var: env.pop(var) for var in BLAS_PIN_VARIABLES if var in env}
+    if args.threads:
+        env.update({var: str(args.threads) for var in THREAD_VARIABLES})
 
     sys.path.insert(0, str(REPO))
     import numba
@@ -251,7 +298,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         data_file = os.path.join(tmp, "x.npy")
         np.save(data_file, x)
-        workers = [Worker(b, worker_command(b, args, data_file)) for b in backends]
+        workers = [Worker(b, worker_command(b, args, data_file), env=env) for b in backends]
         answers = take_turns(workers, args.epochs, args.pause)
         for w in workers:
             w.close()
@@ -266,9 +313,10 @@ def main(argv=None):
     print(f"\nConvVAE epoch: {len(x)} {data_name} images 28x28, batch {args.batch_size}, "
           f"channels {tuple(args.channels)}, latent {args.latent}, float32, Adam; median of "
           f"{args.epochs} epochs, backends taking turns")
-    print(f"{machine_line()}; load average {load[0]:.1f}; threads: "
+    worker_machine = workers[0].hello["machine"] if workers else machine_line()
+    print(f"{worker_machine}; load average {load[0]:.1f}; threads: "
           f"{args.threads or 'library defaults'}; numpy {np.__version__}, numba {numba.__version__}")
-    print("BLAS pins removed for this run (the CPU picks its kernel): "
+    print("BLAS pins removed from the workers' environment (the CPU picks its kernel): "
           + (", ".join(f"{k}={v}" for k, v in unpinned.items()) or "none were set"))
     header = (f"{'backend':<28} {'epoch s':>9} {'images/s':>10} {'warm-up s':>10} "
               f"{'last loss':>10}  every epoch (s)")
@@ -281,9 +329,29 @@ def main(argv=None):
     if rows:
         n_params = {r["n_params"] for r in rows.values()}
         print(f"parameters: {', '.join(map(str, sorted(n_params)))} (equal rows: same model)")
-    every = {w.name: [seconds for seconds, _ in answers[w.name]] for w in workers}
+    print_ratios(answers, [w.name for w in workers])
+    if args.json:
+        info = {"rows": rows, "machine": machine_line(), "threads": args.threads,
+                "epochs": args.epochs, "pause_between_turns": args.pause,
+                "unset_for_the_workers": unpinned, "load_average_after": load[0],
+                "images": len(x), "data": data_name}
+        Path(args.json).write_text(json.dumps(info, indent=2))
+    return rows
+
+
+
+def print_ratios(answers, names):
+    """The goals' ratios, each the median of per-round ratios (benchmarks/workers.py)."""
+    print("numpy and numba rows: sv.fit epochs (history['seconds'], no x_val)")
+    every = {name: [a[0] for a in answers[name]] for name in names}
+    for name in ("numpy", "numba"):
+        if name in every:
+            same = all(a[3] for a in answers[name])
+            print(ratio_line(f"{name}: sv.fit / bare step loop time", every[name],
+                             [a[2] for a in answers[name]], "target <= 1.03")
+                  + ("" if same else "  (MODELS DIFFER)"))
     if "numba" in every and "torch" in every:
-        print(ratio_line("numba / pytorch time", every["numba"], every["torch"],
+        print(ratio_line("numba (sv.fit) / pytorch time", every["numba"], every["torch"],
                          "target <= 0.80"))
     if "numba" in every and "numpy" in every:
         print(ratio_line("numpy / numba time", every["numpy"], every["numba"],
@@ -291,13 +359,6 @@ def main(argv=None):
     if "numba" in every and "numba-whole-batch" in every:
         print(ratio_line("numba / numba whole batch time", every["numba"],
                          every["numba-whole-batch"], "data parallelism's gain"))
-    if args.json:
-        info = {"rows": rows, "machine": machine_line(), "threads": args.threads,
-                "epochs": args.epochs, "pause_between_turns": args.pause,
-                "unset_for_this_run": unpinned, "load_average_after": load[0],
-                "images": len(x), "data": data_name}
-        Path(args.json).write_text(json.dumps(info, indent=2))
-    return rows
 
 
 if __name__ == "__main__":

@@ -9,20 +9,26 @@ VAE, ReLU, batch 128, Adam 1e-3, float32. PyTorch (optional, not a dependency) r
 pytorch/examples VAE with the same sizes, started from the same initial weights, fed the same
 batches and the same noise eps.
 
-The scratchvae rows compute each step as ``sv.fit`` does (``sv.parallel.for_training``: for
-this dense VAE, the model itself on the whole batch). Four more rows, each in its own worker
-too. The Numba backend's first layer skips the zeros of x when BLAS runs on one thread
-(``jit.SPARSE_MAX_BLAS_THREADS``) and multiplies them by BLAS otherwise; "numba, sparse x" and
-"numba, dense x" force one way or the other, so both are measured at every thread count.
+The "numpy" and "numba" rows time what a user runs: one ``sv.fit`` epoch per round (no
+x_val), read from ``history["seconds"]`` (the pure NumPy path is the NumPy model with the NumPy
+optimizer). In the same worker, on the same batches and noise (``sv.train.epoch_generator``,
+``sv.train.minibatch_indices``: the batches ``fit`` draws), a second model started from the
+same weights runs the bare step loop, ``loss, grads = vae.loss_and_grads(x[idx], rng=rng);
+opt.step(grads)``, and nothing else; the two models stay bit-identical (checked every round),
+so the per-round ratio fit / bare is what ``fit``'s machinery costs. Four more rows, each in
+its own worker too, time the bare loop only. The Numba backend's first layer skips the zeros of
+x when the speed policy says so (``sv.speed``: by default when BLAS runs on one thread) and
+multiplies them by BLAS otherwise; "numba, sparse x" and "numba, dense x" force one way or the
+other (``zero_skipping=``), so both are measured at every thread count.
 "numba, parallel" is ``sv.parallel.DataParallel(vae, threads)``: each thread a slice of the
 batch, BLAS on one thread per slice (``sv.fit`` does not choose it for this model: measured
 slower). "GEMM floor" runs the epoch's matrix products alone (forward,
 dW and dx of every layer, same shapes, nothing else): the time an implementation that calls BLAS
 for every product cannot go below.
 
-BLAS: the benchmark removes OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE from its own environment, so
-OpenBLAS picks the kernel this CPU supports (as on a user's machine); the table names the kernel
-threadpoolctl reports.
+BLAS: the benchmark removes OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE from its workers' environment
+only, so OpenBLAS picks the kernel this CPU supports (as on a user's machine); the table names
+the kernel threadpoolctl reports in each worker.
 
 Each backend trains in its own worker process (benchmarks/workers.py); the workers take turns,
 one epoch each (so a busy machine slows them alike), only the one whose turn it is runs, and
@@ -47,7 +53,13 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from threads import blas_kernel, machine_line, set_thread_env  # benchmarks/threads.py
+from threads import (  # benchmarks/threads.py
+    BLAS_PIN_VARIABLES,
+    THREAD_VARIABLES,
+    blas_kernel,
+    machine_line,
+    set_thread_env,
+)
 from workers import Worker, ratio_line, take_turns  # benchmarks/workers.py
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +67,8 @@ SIZES = (784, 400, 20)
 BATCH = 128
 LR = 1e-3
 N_TRAIN = 8000
+#: the rows timed through sv.fit (and, in the same worker, by the bare step loop)
+FIT_ROWS = ("numpy", "numba")
 BACKENDS = ("numpy", "numba", "numba-sparse", "numba-dense", "numba-parallel", "gemm", "torch")
 LABELS = {"numpy": "numpy", "numba": "numba", "numba-sparse": "numba, sparse x",
           "numba-dense": "numba, dense x", "numba-parallel": "numba, parallel",
@@ -77,6 +91,11 @@ def parse_args(argv=None):
     parser.add_argument("--torch-python", default=os.environ.get("SCRATCHVAE_TORCH_PYTHON"),
                         help="a Python with torch (and numpy) for the torch worker, when torch "
                              "is not installed here")
+    parser.add_argument("--n-train", type=int, default=N_TRAIN,
+                        help=f"training examples per epoch (default {N_TRAIN}; fewer only for "
+                             "a quick check of the script, not for the goals)")
+    parser.add_argument("--no-compile-time", action="store_true",
+                        help="skip measuring Numba's compile time in fresh processes")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal
     args = parser.parse_args(argv)
     if args.epochs < 6:
@@ -99,7 +118,7 @@ def gemm_flops_per_epoch(n_examples):
     return per_example * n_examples
 
 
-def load_mnist10k(root):
+def load_mnist10k(root, n_train=N_TRAIN):
     import numpy as np
 
     path = Path(root) / "mnist" / "t10k-images-idx3-ubyte.gz"
@@ -116,7 +135,7 @@ def load_mnist10k(root):
             return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
     images = read_idx(path).reshape(-1, 784).astype(np.float32) / np.float32(255)
-    return images[:N_TRAIN], images[N_TRAIN:]
+    return images[:n_train], images[N_TRAIN:]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,31 +144,50 @@ def load_mnist10k(root):
 
 
 class ScratchTrainer:
-    """The scratchvae VAE with Adam. Steps as ``sv.fit`` computes them
-    (``sv.parallel.for_training``), or data parallel on ``threads`` threads when given."""
+    """The scratchvae VAE with Adam, trained by the bare step loop on ``sv.fit``'s batches
+    (``epoch_generator(seed, e)``: its permutation, then its noise), or by ``sv.fit`` itself
+    (``fit_epoch``). ``threads``/``zero_skipping``: the speed policy, as ``sv.fit`` takes it."""
 
-    def __init__(self, backend, x_train, seed, threads=None):
+    def __init__(self, backend, x_train, seed, threads=None, zero_skipping=None):
         import numpy as np
 
         import scratchvae as sv
 
-        self.np = np
+        self.np, self.sv = np, sv
         self.name = backend
         self.x = x_train
+        self.seed = seed
         self.vae = sv.VAE(n_in=SIZES[0], hidden=(SIZES[1],), n_latent=SIZES[2],
                           likelihood="bernoulli", dtype=np.float32, backend=backend, rng=seed)
         self.opt = sv.optim.Adam(self.vae.params, lr=LR, backend=backend)
-        self.stepper = sv.parallel.for_training(self.vae, threads)
-        self.noise = np.random.default_rng(seed + 1)  # eps for every step
+        self.policy = sv.speed.decide(threads, zero_skipping)
+        self.stepper = sv.parallel.for_training(self.vae, self.policy.threads)
 
     def initial_weights(self):
         return {k: v.copy() for k, v in self.vae.params.items()}
 
-    def epoch(self, perm):
-        for start in range(0, len(perm), BATCH):
-            batch = self.x[perm[start:start + BATCH]]
-            _, grads = self.stepper.loss_and_grads(batch, rng=self.noise)
-            self.opt.step(grads)
+    def batches(self, epoch):
+        """fit's batches and noise stream of ``epoch``: (index arrays, Generator)."""
+        rng = self.sv.train.epoch_generator(self.seed, epoch)
+        return self.sv.train.minibatch_indices(len(self.x), BATCH, rng), rng
+
+    def epoch(self, epoch):
+        """The bare step loop over fit's batches of ``epoch``; returns its seconds."""
+        batches, rng = self.batches(epoch)
+        start = time.perf_counter()
+        with self.sv.speed.applied(self.policy):
+            for idx in batches:
+                _, grads = self.stepper.loss_and_grads(self.x[idx], rng=rng)
+                self.opt.step(grads)
+        return time.perf_counter() - start
+
+    def fit_epoch(self, epoch):
+        """One ``sv.fit`` epoch (epochs done: ``epoch``); returns its ``history["seconds"]``."""
+        history = self.sv.fit(self.vae, self.x, optimizer=self.opt, epochs=epoch + 1,
+                              initial_epoch=epoch, batch_size=BATCH, rng=self.seed,
+                              progress=False, threads=self.policy.threads,
+                              zero_skipping=self.policy.zero_skipping)
+        return history["seconds"][-1]
 
     def test_neg_elbo(self, x, eps):
         return float(-self.np.mean(self.vae.elbo(x, eps=eps)))
@@ -292,10 +330,10 @@ print(times[0] - sorted(times[1:])[2])
 """
 
 
-def jit_compile_seconds():
+def jit_compile_seconds(worker_env):
     """(cold, cached): first-step time minus a steady step, with an empty then a warm cache."""
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        env = {**worker_env, "NUMBA_CACHE_DIR": cache}
         out = []
         for _ in range(2):  # first run compiles and writes the cache, second loads it
             result = subprocess.run([sys.executable, "-c", _COMPILE_PROBE], env=env,
@@ -309,17 +347,64 @@ def jit_compile_seconds():
 
 def peak_step_mib(backend, x_train, seed):
     """tracemalloc peak of one training step above what was allocated before it (MiB)."""
-    import numpy as np
-
     tracemalloc.start()
-    trainer = ScratchTrainer(backend, x_train, seed)
-    trainer.epoch(np.arange(2 * BATCH))
+    trainer = ScratchTrainer(backend, x_train[:2 * BATCH], seed)
+    trainer.epoch(0)
     baseline = tracemalloc.get_traced_memory()[0]  # params, Adam state, data
     tracemalloc.reset_peak()
-    trainer.epoch(np.arange(BATCH))
+    trainer.x = x_train[:BATCH]
+    trainer.epoch(1)
     peak = (tracemalloc.get_traced_memory()[1] - baseline) / 2**20
     tracemalloc.stop()
     return peak
+
+
+def make_trainer(backend, args, x_train):
+    """The trainer of one worker's row."""
+    if backend == "torch":
+        weights = ScratchTrainer("numpy", x_train, args.seed).initial_weights()
+        return TorchTrainer(x_train, args.seed, weights, args.threads)
+    if backend == "gemm":
+        return GemmFloor(x_train, args.seed)
+    if backend == "numba-dense":
+        from scratchvae.kernels import jit
+
+        jit.SPARSE_MAX_DENSITY = -1.0  # never the sparse path: every product by BLAS
+        return ScratchTrainer("numba", x_train, args.seed, zero_skipping=False)
+    if backend == "numba-sparse":
+        return ScratchTrainer("numba", x_train, args.seed, zero_skipping=True)
+    if backend == "numba-parallel":
+        return ScratchTrainer("numba", x_train, args.seed, threads=args.threads)
+    return ScratchTrainer(backend, x_train, args.seed)
+
+
+def fit_permutation(seed, epoch, n):
+    """The order in which ``sv.fit`` visits the examples in ``epoch`` (its batches, joined)."""
+    import numpy as np
+
+    from scratchvae.train import epoch_generator, minibatch_indices
+
+    return np.concatenate(minibatch_indices(n, BATCH, epoch_generator(seed, epoch)))
+
+
+def run_epoch(backend, trainers, epoch, args):
+    """One round of this worker: for "numpy" and "numba" an ``sv.fit`` epoch and the bare loop
+    on the same batches (alternating which goes first) -> {"fit", "bare", "same"}; for the other
+    rows the bare loop's (or torch's, or the GEMM floor's) seconds."""
+    if backend in FIT_ROWS:
+        fitted, bare = trainers
+        order = ("fit", "bare") if epoch % 2 == 0 else ("bare", "fit")
+        seconds = {name: (fitted.fit_epoch(epoch) if name == "fit" else bare.epoch(epoch))
+                   for name in order}
+        same = all((fitted.vae.params[k] == bare.vae.params[k]).all() for k in bare.vae.params)
+        return {**seconds, "same": bool(same)}
+    trainer = trainers[0]
+    if isinstance(trainer, ScratchTrainer):
+        return trainer.epoch(epoch)
+    perm = fit_permutation(args.seed, epoch, len(trainer.x))
+    start = time.perf_counter()
+    trainer.epoch(perm)
+    return time.perf_counter() - start
 
 
 def worker(args):
@@ -334,25 +419,10 @@ def worker(args):
         import numba
 
         numba.set_num_threads(args.threads)
-    x_train, x_test = load_mnist10k(args.root)
-    if backend == "torch":
-        weights = ScratchTrainer("numpy", x_train, args.seed).initial_weights()
-        trainer = TorchTrainer(x_train, args.seed, weights, args.threads)
-    elif backend == "gemm":
-        trainer = GemmFloor(x_train, args.seed)
-    elif backend in ("numba-dense", "numba-sparse"):
-        from scratchvae.kernels import jit
-
-        if backend == "numba-dense":
-            jit.SPARSE_MAX_DENSITY = -1.0  # never the sparse path: every product by BLAS
-        else:
-            jit.SPARSE_MAX_BLAS_THREADS = 10**6  # the sparse path at any BLAS thread count
-        trainer = ScratchTrainer("numba", x_train, args.seed)
-    elif backend == "numba-parallel":
-        trainer = ScratchTrainer("numba", x_train, args.seed, threads=args.threads)
-    else:
-        trainer = ScratchTrainer(backend, x_train, args.seed)
-    shuffle = np.random.default_rng(args.seed)  # the same batches in every worker
+    x_train, x_test = load_mnist10k(args.root, min(args.n_train, N_TRAIN))
+    trainers = [make_trainer(backend, args, x_train)]
+    if backend in FIT_ROWS:  # a second model for the bare loop, from the same weights
+        trainers.append(make_trainer(backend, args, x_train))
     eps_test = np.random.default_rng(args.seed + 2).standard_normal(
         (len(x_test), SIZES[2])).astype(np.float32)
     answer = {"ready": True, "blas": blas_kernel(), "machine": machine_line()}
@@ -361,18 +431,16 @@ def worker(args):
 
         answer["version"] = torch.__version__
     print(json.dumps(answer), flush=True)
+    epoch = 0
     for line in sys.stdin:
         command = line.strip()
         if command == "epoch":
-            perm = shuffle.permutation(len(x_train))
-            start = time.perf_counter()
-            trainer.epoch(perm)
-            answer = time.perf_counter() - start
+            answer = run_epoch(backend, trainers, epoch, args)
+            epoch += 1
         elif command == "elbo":
-            answer = trainer.test_neg_elbo(x_test, eps_test)
+            answer = trainers[0].test_neg_elbo(x_test, eps_test)
         elif command == "peak":
-            answer = (peak_step_mib(backend, x_train, args.seed)
-                      if backend in ("numpy", "numba") else None)
+            answer = peak_step_mib(backend, x_train, args.seed) if backend in FIT_ROWS else None
         else:
             break
         print(json.dumps(answer), flush=True)
@@ -381,7 +449,8 @@ def worker(args):
 def worker_command(backend, args):
     python = args.torch_python if backend == "torch" and args.torch_python else sys.executable
     return [python, str(Path(__file__).resolve()), "--worker", backend, "--threads",
-            str(args.threads), "--root", str(args.root), "--seed", str(args.seed)]
+            str(args.threads), "--root", str(args.root), "--seed", str(args.seed),
+            "--n-train", str(args.n_train)]
 
 
 def main(argv=None):
@@ -389,13 +458,15 @@ def main(argv=None):
     if args.worker:
         return worker(args)
     args.load_before = os.getloadavg()[0]
-    args.unpinned = set_thread_env(args.threads)  # workers inherit this environment
+    env = dict(os.environ)  # the workers' environment: thread counts set, BLAS pins removed
+    args.unpinned = {var: env.pop(var) for var in BLAS_PIN_VARIABLES if var in env}
+    env.update({var: str(args.threads) for var in THREAD_VARIABLES})
     import numpy as np
 
     wanted = args.backends.split(",")
     compile_cold = compile_cached = None
-    if "numba" in wanted:
-        compile_cold, compile_cached = jit_compile_seconds()
+    if "numba" in wanted and not args.no_compile_time:
+        compile_cold, compile_cached = jit_compile_seconds(env)
 
     torch_version = "not installed"
     if "torch" in wanted and not args.torch_python:
@@ -403,7 +474,8 @@ def main(argv=None):
             import torch  # noqa: F401  (only to know whether it is there; it trains in a worker)
         except ImportError:
             wanted.remove("torch")
-    workers = [Worker(name, worker_command(name, args)) for name in BACKENDS if name in wanted]
+    workers = [Worker(name, worker_command(name, args), env=env)
+               for name in BACKENDS if name in wanted]
     for w in workers:
         if w.name == "torch":
             torch_version = w.hello["version"]
@@ -413,15 +485,22 @@ def main(argv=None):
 
     times = take_turns(workers, args.epochs, args.pause)
 
-    flops = gemm_flops_per_epoch(N_TRAIN)
+    flops = gemm_flops_per_epoch(args.n_train)
     results = {}
     for w in workers:
-        steady = times[w.name][1:]
-        seconds = statistics.median(steady)
+        answers = times[w.name]
+        if w.name in FIT_ROWS:  # sv.fit's epochs (what users run), and the bare loop's
+            epoch_seconds = [a["fit"] for a in answers]
+            extra = {"bare_epoch_seconds": [a["bare"] for a in answers],
+                     "fit_and_bare_bit_identical": all(a["same"] for a in answers)}
+        else:
+            epoch_seconds, extra = answers, {}
+        seconds = statistics.median(epoch_seconds[1:])
         results[w.name] = {
             "seconds_per_epoch": seconds,
-            "epoch_seconds": times[w.name],
-            "first_epoch_seconds": times[w.name][0],
+            "epoch_seconds": epoch_seconds,
+            **extra,
+            "first_epoch_seconds": epoch_seconds[0],
             "gflops": flops / seconds / 1e9,
             "peak_mib_tracemalloc": peak[w.name],
             "test_neg_elbo": w.ask("elbo"),
@@ -435,7 +514,7 @@ def main(argv=None):
     print_table(results, args, torch_version)
     if args.json:
         info = {"epochs": args.epochs, "threads": args.threads, "batch": BATCH,
-                "machine": args.machine, "unset_for_this_run": args.unpinned,
+                "machine": args.machine, "unset_for_the_workers": args.unpinned,
                 "gemm_flops_per_epoch": flops, "torch": torch_version,
                 "numpy": np.__version__, "load_average_before": args.load_before,
                 "pause_between_turns": args.pause,
@@ -445,12 +524,15 @@ def main(argv=None):
 
 
 def print_table(results, args, torch_version):
-    print(f"VAE 784-400-20 Bernoulli | mnist10k: {N_TRAIN} train / 2000 test | batch {BATCH} | "
+    print(f"VAE 784-400-20 Bernoulli | mnist10k: {args.n_train} train / 2000 test | batch {BATCH} | "
           f"Adam {LR:g} | float32 | {args.threads} threads | median of {args.epochs - 1} epochs "
           "after 1 warm-up")
     print(f"{args.machine}; load average before the run {args.load_before:.2f}")
     unpinned = ", ".join(f"{k}={v}" for k, v in args.unpinned.items()) or "none were set"
-    print(f"BLAS pins removed for this run (the CPU picks its kernel): {unpinned}")
+    print(f"BLAS pins removed from the workers' environment (the CPU picks its kernel): "
+          f"{unpinned}")
+    for name, kernel in args.blas.items():
+        print(f"  {LABELS[name]}: BLAS {kernel}")
     print("each backend in its own process, taking turns")
     header = (f"{'backend':<16}{'s/epoch':>9}{'GFLOP/s':>9}{'/ numba':>9}"
               f"{'JIT compile s':>15}{'peak MiB':>10}{'test -ELBO':>12}")
@@ -465,7 +547,7 @@ def print_table(results, args, torch_version):
             continue
         r = results[name]
         speedup = f"{r['seconds_per_epoch'] / numba_s:.2f}x" if numba_s else "-"
-        if name == "numba":
+        if name == "numba" and r["jit_compile_seconds_cold"] is not None:
             compile_s = f"{r['jit_compile_seconds_cold']:.1f} ({r['jit_compile_seconds_cached']:.2f})"
         else:
             compile_s = "-"
@@ -474,30 +556,45 @@ def print_table(results, args, torch_version):
         print(f"{label:<16}{r['seconds_per_epoch']:>9.3f}{r['gflops']:>9.1f}"
               f"{speedup:>9}{compile_s:>15}{mem:>10}{elbo:>12}")
     print("GFLOP/s: GEMM flops of forward + backward per epoch "
-          f"({gemm_flops_per_epoch(N_TRAIN) / 1e9:.1f} GFLOP) / s per epoch (a row that skips "
+          f"({gemm_flops_per_epoch(args.n_train) / 1e9:.1f} GFLOP) / s per epoch (a row that skips "
           "the zeros of x does fewer).")
     print("/ numba: this row's s/epoch / numba's.  JIT compile: first step minus a steady "
           "step in a fresh process, empty cache (cached).")
     print("peak MiB: tracemalloc peak of one training step above what was allocated before it "
           "(n/a for torch, whose allocator tracemalloc cannot see).")
+    print_ratios(results)
+    elbos = [r["test_neg_elbo"] for n, r in results.items() if n in ("numpy", "numba")]
+    if len(elbos) == 2:
+        print(f"test -ELBO |numba - numpy| = {abs(elbos[0] - elbos[1]):.4f} nats "
+              "(target <= 0.5)")
+
+
+
+def print_ratios(results):
+    """The goals' ratios, each the median of per-round ratios (benchmarks/workers.py)."""
+    numba_s = results.get("numba", {}).get("seconds_per_epoch")
     every = {name: r["epoch_seconds"][1:] for name, r in results.items()}  # after the warm-up
+    print("numpy and numba rows: sv.fit epochs (history['seconds'], no x_val); the other rows: "
+          "the bare step loop")
+    for name in FIT_ROWS:
+        if name in results:
+            r = results[name]
+            print(ratio_line(f"{name}: sv.fit / bare step loop time", every[name],
+                             r["bare_epoch_seconds"][1:], "target <= 1.03")
+                  + ("" if r["fit_and_bare_bit_identical"] else "  (MODELS DIFFER)"))
+    if numba_s and "torch" in results:
+        print(ratio_line("numba (sv.fit) / torch time", every["numba"], every["torch"],
+                         "target <= 0.70"))
     if numba_s and "gemm" in results:
         print(ratio_line("numba / GEMM floor time", every["numba"], every["gemm"],
                          "target <= 1.40"))
     if numba_s and "numpy" in results:
-        print(ratio_line("numpy / numba time", every["numpy"], every["numba"],
+        print(ratio_line("numpy / numba time (both sv.fit)", every["numpy"], every["numba"],
                          "target >= 1.50: numba 1.5x faster"))
     for name in ("numba-sparse", "numba-dense", "numba-parallel"):
         if numba_s and name in results:
             ratio = results[name]["seconds_per_epoch"] / numba_s
             print(f"{LABELS[name]} / numba = {ratio:.2f}")
-    if numba_s and "torch" in results:
-        ratio = numba_s / results["torch"]["seconds_per_epoch"]
-        print(f"numba / torch time = {ratio:.2f}")
-    elbos = [r["test_neg_elbo"] for n, r in results.items() if n in ("numpy", "numba")]
-    if len(elbos) == 2:
-        print(f"test -ELBO |numba - numpy| = {abs(elbos[0] - elbos[1]):.4f} nats "
-              "(target <= 0.5)")
 
 
 if __name__ == "__main__":

@@ -14,15 +14,16 @@ import time
 
 
 class Worker:
-    """The parent's handle on a worker process started with ``command`` (a list of strings).
+    """The parent's handle on a worker process started with ``command`` (a list of strings),
+    in the environment ``env`` (None: the parent's).
 
     The worker first prints one line of JSON (its hello: versions, BLAS kernel, ...), kept in
     ``hello``; then ``ask("epoch")`` sends a command and returns the worker's JSON answer."""
 
-    def __init__(self, name, command):
+    def __init__(self, name, command, env=None):
         self.name = name
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True)
+                                        text=True, env=env)
         self.hello = self._read()
 
     def _read(self):

@@ -14,21 +14,19 @@ a weighted sum is the weighted sum of the gradients. The noise eps is drawn for 
 batch before it is cut, so the result does not depend on the number of threads. It is how
 several GPUs train one model (PyTorch's DistributedDataParallel), here with threads on one CPU.
 
-Why threads help (measured in ``benchmarks/bench_convvae.py``): BLAS already runs each matrix
-product on every core, but the passes around the products (im2col, col2im, bias, activations,
-the loss) run on one core, and a parallel loop started between two products fights BLAS's
-spinning threads for the cores (see :mod:`scratchvae.kernels.jit`). Here BLAS runs on one
-thread per slice, and everything, the products and the passes around them, runs on every core.
-The Numba kernels release Python's lock (``nogil=True``), as NumPy's products do, so the
-threads run at the same time. Measured on two cores (benchmarks/README.md): an epoch of the
-convolutional VAE takes 0.68-1.00 of the time it takes on the whole batch (median of six runs
-0.90); one of the small dense VAE takes about 1.3x more (its steps are about 3 ms, its
-half-batch products are less efficient, and the Python between the kernels of the two threads
-takes turns on the lock). So :func:`for_training` uses it for the convolutional VAE only.
-Machines with more cores were not measured.
+Why threads help: BLAS already runs each matrix product on every core, but the passes around
+the products (im2col, col2im, bias, activations, the loss) run on one core, and a parallel loop
+started between two products fights BLAS's spinning threads for the cores. Here BLAS runs on
+one thread per slice, and everything, the products and the passes around them, runs on every
+core. The Numba kernels release Python's lock (``nogil=True``), as NumPy's products do, so the
+threads run at the same time. Whether it pays off depends on the model and the machine
+(benchmarks/README.md has the measurements): ``sv.fit`` uses it by default only for the models
+whose registry entry says so (``parallel_by_default``: the convolutional VAE on the "numba"
+backend), decided once per call by :func:`scratchvae.speed.decide`.
 
-Supported: :class:`scratchvae.VAE` and :class:`scratchvae.ConvVAE` (exactly these classes: the
-extensions draw their noise differently or weight examples unequally).
+Supported: the models whose registry entry has ``data_parallel`` (:data:`SUPPORTED_MODELS`:
+the VAE and the ConvVAE, exactly these classes: the extensions draw their noise differently or
+weight examples unequally).
 """
 
 import copy
@@ -38,12 +36,12 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
-from scratchvae.kernels import blas_threads, blas_threads_limited
-from scratchvae.models.convvae import ConvVAE
-from scratchvae.models.vae import VAE
+from scratchvae.models import MODELS, entry_of
+from scratchvae.speed import blas_threads, blas_threads_limited, decide  # noqa: F401
 from scratchvae.validation import as_generator, check_array, check_positive_int
 
-SUPPORTED_MODELS = (VAE, ConvVAE)
+#: the classes DataParallel supports, from the models' registry entries (``data_parallel``)
+SUPPORTED_MODELS = tuple(entry.cls for entry in MODELS.values() if entry.data_parallel)
 _KERNEL_MODULES = ("scratchvae.kernels.reference", "scratchvae.kernels.jit",
                   "scratchvae.kernels.conv_reference", "scratchvae.kernels.conv_jit")  # shared
 
@@ -158,15 +156,17 @@ def for_training(model, threads=None):
     """What ``sv.fit`` calls ``loss_and_grads`` on: ``DataParallel(model, threads)`` or the
     model itself.
 
-    threads=None (automatic): data parallel with one thread per BLAS thread for a ConvVAE on
-    the "numba" backend when BLAS runs on two or more threads; the model itself otherwise (the
-    dense VAE measured slower in parallel, see the module docstring). threads=1: the model
-    itself. threads >= 2: DataParallel (ValueError for a model it does not support).
+    threads=None: the documented default of :func:`scratchvae.speed.decide` (data parallel
+    with one thread per BLAS thread for a model whose registry entry has
+    ``parallel_by_default``, on the "numba" backend, when BLAS runs on two or more threads;
+    the model itself otherwise). threads=1: the model itself. threads >= 2: DataParallel
+    (ValueError for a model it does not support).
     """
     if threads is None:
-        if type(model) is ConvVAE and model.backend == "numba" and blas_threads() >= 2:
-            return DataParallel(model, blas_threads())
-        return model
+        entry = entry_of(type(model))
+        by_default = (entry is not None and entry.parallel_by_default
+                      and getattr(model, "backend", None) == "numba")
+        threads = decide(None, False, parallel_by_default=by_default).threads
     threads = check_positive_int("threads", threads)
     return model if threads == 1 else DataParallel(model, threads)
 

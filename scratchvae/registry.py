@@ -2,10 +2,12 @@
 
     model = build_model("vae", n_in=1024, image_shape=(32, 32), latent=10, hidden=(256,))
 
-``BUILDERS`` maps a name to a function ``builder(n_in, image_shape, options) -> model``.
-Add a model by adding one entry (or ``@register("name")`` on the builder). ``options`` is a
-plain dict; every builder reads the options it understands with ``options.get`` and ignores the
-rest (the CLI passes the same options to every model). Common options:
+Every model's command-line name, defaults and options come from its entry in
+:data:`scratchvae.models.MODELS` (one entry per model); ``BUILDERS`` maps each name to a
+builder ``builder(n_in, image_shape, options) -> model`` made from that entry (``@register``
+adds a builder by hand). ``options`` is a plain dict; a builder reads the options its model's
+entry lists and ignores the rest (the CLI passes the same options to every model). Common
+options:
 
     hidden      tuple of hidden-layer widths          latent      size of z (or of the AE code)
     likelihood  "bernoulli" | "gaussian" | "gaussian_fixed"   (AE: bernoulli -> loss "bce",
@@ -16,15 +18,40 @@ rest (the CLI passes the same options to every model). Common options:
     noise, level   the corruption of "dae" (and "dvae")
 """
 
+import functools
+
 from scratchvae.kernels import DEFAULT_BACKEND
+from scratchvae.models import cli_entries
 
 __all__ = ["BUILDERS", "build_model", "register", "model_names"]
 
-BUILDERS = {}
+#: option -> conversion of its value (the CLI gives lists where the models take tuples)
+_CONVERT = {"hidden": tuple, "channels": tuple, "beta": float, "alpha": float, "k": int,
+            "latent": int, "n_classes": int}
+
+
+def _build_entry(entry, n_in, image_shape, options):
+    """The model of ``entry`` for inputs of ``n_in`` numbers (images of ``image_shape``)."""
+    kwargs = dict(entry.cli_defaults)
+    for option, argument in entry.cli_options.items():
+        value = options.get(option)
+        if value is not None:
+            value = _CONVERT.get(option, lambda v: v)(value)
+            kwargs[argument] = _ae_loss(value) if argument == "loss" else value
+    kwargs.update(backend=options.get("backend") or DEFAULT_BACKEND,
+                  rng=int(options.get("seed") or 0), dtype=options.get("dtype") or "float32")
+    if entry.input == "image_shape":
+        kwargs["image_shape"] = _image_shape(entry.cli_name, n_in, image_shape)
+    else:
+        kwargs["n_in"] = n_in
+    return entry.cls(**kwargs)
+
+
+BUILDERS = {name: functools.partial(_build_entry, entry) for name, entry in cli_entries().items()}
 
 
 def register(name):
-    """Decorator: ``@register("vae")`` adds the builder to :data:`BUILDERS`."""
+    """Decorator: ``@register("name")`` adds a hand-written builder to :data:`BUILDERS`."""
 
     def add(builder):
         BUILDERS[name] = builder
@@ -50,117 +77,16 @@ def build_model(name, n_in, image_shape=None, options=None, **kwargs):
     return BUILDERS[name](int(n_in), None if image_shape is None else tuple(image_shape), merged)
 
 
-def _common(options):
-    return dict(
-        backend=options.get("backend") or DEFAULT_BACKEND,
-        rng=int(options.get("seed") or 0),
-        dtype=options.get("dtype") or "float32",
-    )
-
-
-def _hidden(options, default):
-    hidden = options.get("hidden")
-    return tuple(default if hidden is None else hidden)
-
-
-def _ae_loss(options):
-    likelihood = options.get("likelihood") or "bernoulli"
+def _ae_loss(likelihood):
+    """An autoencoder's loss for a likelihood option: "bce" for bernoulli, else "mse"."""
     return "bce" if likelihood == "bernoulli" else "mse"
 
 
-@register("vae")
-def _vae(n_in, image_shape, options):
-    from scratchvae.models.vae import VAE
-
-    return VAE(n_in=n_in, hidden=_hidden(options, (400,)), n_latent=options.get("latent") or 20,
-               likelihood=options.get("likelihood") or "bernoulli",
-               beta=float(1.0 if options.get("beta") is None else options["beta"]),
-               activation=options.get("activation") or "relu", **_common(options))
-
-
-@register("ae")
-def _ae(n_in, image_shape, options):
-    from scratchvae.models.autoencoder import Autoencoder
-
-    return Autoencoder(n_in=n_in, hidden=_hidden(options, (256,)),
-                       n_code=options.get("latent") or 32, loss=_ae_loss(options),
-                       activation=options.get("activation") or "relu", **_common(options))
-
-
-@register("dae")
-def _dae(n_in, image_shape, options):
-    from scratchvae.models.denoising import DenoisingAutoencoder
-
-    return DenoisingAutoencoder(
-        n_in=n_in, hidden=_hidden(options, (256,)), n_code=options.get("latent") or 32,
-        noise=options.get("noise") or "masking", level=options.get("level"),
-        loss=_ae_loss(options), activation=options.get("activation") or "relu",
-        **_common(options))
-
-
-def _vae_options(options, hidden=(400,)):
-    """The VAE options shared by the extensions below."""
-    return dict(hidden=_hidden(options, hidden), n_latent=options.get("latent") or 20,
-                likelihood=options.get("likelihood") or "bernoulli",
-                activation=options.get("activation") or "relu", **_common(options))
-
-
-def _beta(options):
-    return float(1.0 if options.get("beta") is None else options["beta"])
-
-
-@register("cvae")
-def _cvae(n_in, image_shape, options):
-    from scratchvae.models.cvae import CVAE
-
-    return CVAE(n_in=n_in, n_classes=options.get("n_classes") or 10, beta=_beta(options),
-                **_vae_options(options))
-
-
-@register("iwae")
-def _iwae(n_in, image_shape, options):
-    from scratchvae.models.iwae import IWAE
-
-    return IWAE(n_in=n_in, k=options.get("k") or 5, **_vae_options(options))
-
-
-@register("dvae")
-def _dvae(n_in, image_shape, options):
-    from scratchvae.models.dvae import DenoisingVAE
-
-    return DenoisingVAE(n_in=n_in, noise=options.get("noise") or "masking",
-                        level=options.get("level"), beta=_beta(options),
-                        **_vae_options(options))
-
-
-@register("m2")
-def _m2(n_in, image_shape, options):
-    from scratchvae.models.m2 import M2
-
-    return M2(n_in=n_in, n_classes=options.get("n_classes") or 10, beta=_beta(options),
-              alpha=float(options.get("alpha") or 0.1), **_vae_options(options))
-
-
-@register("aae")
-def _aae(n_in, image_shape, options):
-    from scratchvae.models.aae import AdversarialAutoencoder
-
-    return AdversarialAutoencoder(
-        n_in=n_in, hidden=_hidden(options, (512,)), n_code=options.get("latent") or 8,
-        loss=_ae_loss(options), activation=options.get("activation") or "relu",
-        **_common(options))
-
-
-@register("convvae")
-def _convvae(n_in, image_shape, options):
-    from scratchvae.models.convvae import ConvVAE
-
+def _image_shape(name, n_in, image_shape):
+    """(C, H, W) from the data's image_shape, (H, W) or (C, H, W), checked against n_in."""
     if image_shape is None:
-        raise ValueError("model 'convvae' needs the data's image_shape, (H, W) or (C, H, W)")
+        raise ValueError(f"model {name!r} needs the data's image_shape, (H, W) or (C, H, W)")
     shape = tuple(image_shape) if len(image_shape) == 3 else (1, *image_shape)
     if n_in != shape[0] * shape[1] * shape[2]:
         raise ValueError(f"image_shape {tuple(image_shape)} does not match n_in={n_in}")
-    return ConvVAE(image_shape=shape, n_latent=options.get("latent") or 20,
-                   channels=tuple(options.get("channels") or (32, 64)),
-                   likelihood=options.get("likelihood") or "bernoulli", beta=_beta(options),
-                   activation=options.get("activation") or "relu", **_common(options))
+    return shape

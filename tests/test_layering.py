@@ -2,14 +2,20 @@
 
 Levels, lowest first; a module may import its own level and the levels below it, never above:
 
-    base     validation, deprecation, progress, the kernels package's backend selector
+    base     validation, deprecation, progress, speed (BLAS's thread count, the speed policy)
     math     functional, conv, reparam, losses, mathutils, corruption   (third party: NumPy only)
-    kernels  kernels.reference, kernels.jit, kernels.conv_reference, kernels.conv_jit
+    kernels  the kernels package (its backend selector), kernels.reference, kernels.jit,
+             kernels.conv_reference, kernels.conv_jit
     layers   layer_base, layers, conv_layers, optim
     models   scratchvae.models.*  (never train, evaluate, checkpoint, plotting, cli, commands)
     data     scratchvae.data.*    (imports base only: no math, no model)
     top      train, evaluate, checkpoint, plotting, gradcheck, export, registry, cli, commands,
              homework, the package root
+
+Dynamic imports count too: a string that names one of the package's modules
+(``import_module("scratchvae.kernels.jit")``, ``__import__(...)``, or a dotted name handed to a
+helper that imports it) is an import of that module, and an f-string given to
+``import_module``/``__import__`` is an import of the package its constant prefix names.
 
 Also: no import cycles (imports inside functions count), commands share helpers through
 commands.common and never import each other, no module imports another module's private
@@ -41,10 +47,10 @@ ALLOWED = {
 }
 MEMBERS = {
     "base": ("scratchvae.validation", "scratchvae.deprecation", "scratchvae.progress",
-             "scratchvae.kernels"),
+             "scratchvae.speed"),
     "math": ("scratchvae.functional", "scratchvae.conv", "scratchvae.reparam",
              "scratchvae.losses", "scratchvae.mathutils", "scratchvae.corruption"),
-    "kernels": ("scratchvae.kernels.reference", "scratchvae.kernels.jit",
+    "kernels": ("scratchvae.kernels", "scratchvae.kernels.reference", "scratchvae.kernels.jit",
                 "scratchvae.kernels.conv_reference", "scratchvae.kernels.conv_jit"),
     "layers": ("scratchvae.layer_base", "scratchvae.layers", "scratchvae.conv_layers",
                "scratchvae.optim"),
@@ -52,8 +58,7 @@ MEMBERS = {
 # third-party packages a level may import (the standard library is always allowed)
 THIRD_PARTY = {"math": {"numpy"}, "kernels": {"numpy", "numba"}, "layers": {"numpy"},
                "models": {"numpy"}, "base": {"numpy"}}
-THIRD_PARTY_EXCEPTIONS = {"scratchvae.kernels": {"numba",     # probes numba for backend="numba"
-                                                 "threadpoolctl"},  # BLAS's thread count
+THIRD_PARTY_EXCEPTIONS = {"scratchvae.speed": {"threadpoolctl"},  # BLAS's thread count
                           "scratchvae.progress": {"tqdm"}}    # the progress bar itself
 GETATTR_ALLOWED = {"scratchvae"}  # the package root's lazy top-level API
 
@@ -107,12 +112,40 @@ def _imported_names(tree):
                 yield f"{node.module}.{alias.name}", node.lineno
 
 
+DYNAMIC_IMPORTERS = {"import_module", "__import__"}
+
+
+def _called_name(call):
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+
+
+def _dynamic_names(tree, modules):
+    """(dotted name, lineno) of every module the source loads by a string: a string constant
+    that is exactly a module's dotted name (not the bare package name), anywhere (a table of
+    names, an argument to a helper), and the constant prefix of an f-string given to
+    ``import_module``/``__import__``."""
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                and node.value in modules and node.value != "scratchvae"):
+            yield node.value, node.lineno
+        elif (isinstance(node, ast.Call) and _called_name(node) in DYNAMIC_IMPORTERS
+              and node.args and isinstance(node.args[0], ast.JoinedStr)):
+            head = node.args[0].values[0] if node.args[0].values else None
+            if isinstance(head, ast.Constant) and str(head.value).startswith("scratchvae"):
+                yield str(head.value).rstrip("."), node.lineno
+
+
 def import_graph(sources):
     """{module: {(imported scratchvae module or third-party top-level name, lineno)}}."""
     graph = {}
     for module, source in sources.items():
         edges = set()
-        for name, lineno in _imported_names(parse(source)):
+        tree = parse(source)
+        found = list(_imported_names(tree))
+        if module not in GETATTR_ALLOWED:  # the root's lazy API table names every module
+            found += list(_dynamic_names(tree, sources))
+        for name, lineno in found:
             if name.startswith("scratchvae"):
                 # the longest prefix that is a module: "scratchvae.functional.sigmoid" -> functional
                 parts = name.split(".")
@@ -284,6 +317,25 @@ def with_line(sources, module, line):
      "commands share helpers through scratchvae.commands.common"),
 ])
 def test_checker_reports_a_forbidden_import(sources, module, line, expected):
+    problems = layering_violations(import_graph(with_line(sources, module, line)))
+    assert any(expected in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize("module, line, expected", [
+    ("scratchvae.functional", "def later():\n    import importlib\n"
+     "    return importlib.import_module('scratchvae.kernels.jit')",
+     "scratchvae.functional -> scratchvae.kernels.jit"),
+    ("scratchvae.reparam", "def later():\n    return __import__('scratchvae.layers')",
+     "scratchvae.reparam -> scratchvae.layers"),
+    ("scratchvae.losses", "_TWINS = ('scratchvae.kernels.reference', 'scratchvae.kernels.jit')",
+     "scratchvae.losses -> scratchvae.kernels.jit"),
+    ("scratchvae.models.vae", "def later(name):\n    from importlib import import_module\n"
+     "    return import_module(f'scratchvae.commands.{name}')",
+     "scratchvae.models.vae -> scratchvae.commands"),
+])
+def test_checker_reports_a_module_loaded_by_a_dotted_name_string(sources, module, line,
+                                                                  expected):
+    assert not any(expected in p for p in layering_violations(import_graph(sources)))
     problems = layering_violations(import_graph(with_line(sources, module, line)))
     assert any(expected in problem for problem in problems), problems
 

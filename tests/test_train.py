@@ -88,8 +88,11 @@ def test_resuming_from_a_checkpoint_gives_bit_identical_parameters(sprites16, tm
         np.testing.assert_array_equal(third.params[key], value, err_msg=key)
 
 
-def test_non_finite_gradient_stops_training_and_keeps_the_last_checkpoint(
+def test_non_finite_gradient_stops_training_at_the_next_loss_and_keeps_the_last_checkpoint(
         sprites16, tmp_path, monkeypatch):
+    # the guard looks at the loss every step, not at every gradient (issue 27: it must cost
+    # at most 2% of an epoch): a NaN gradient spoils the parameters it updates, the next
+    # step's loss is NaN, and the error names the spoiled parameter; the file is untouched
     x, _, _ = sprites16
     x = x[:96]  # 3 steps per epoch
     vae = small_vae()
@@ -112,15 +115,37 @@ def test_non_finite_gradient_stops_training_and_keeps_the_last_checkpoint(
     with pytest.raises(NonFiniteError) as info:
         fit(vae, x, epochs=4, batch_size=32, progress=False, checkpoint=path, resume=True)
     message = str(info.value)
-    assert "grads['decoder.1.W'] contains NaN at epoch 3, step 2" in message
+    assert ("params['decoder.1.W'] contains NaN (written by an earlier step: this step's loss "
+            "is NaN) at epoch 3, step 3") in message
+    assert "the model in memory, which is now unusable" in message
     assert f"the last good checkpoint is {path} (epoch 2)" in message
-    assert "not applied" in message
+    assert len(calls) == 3  # stopped at the step after the NaN gradient
     assert path.read_bytes() == before
     restored = load_checkpoint(path)
     assert restored.metadata["epoch"] == 2
     for key, value in good.items():
         np.testing.assert_array_equal(restored.model.params[key], value)
-        assert np.all(np.isfinite(vae.params[key]))  # the NaN step never reached the params
+
+
+def test_a_non_finite_loss_is_caught_before_its_step_is_applied(sprites16, monkeypatch):
+    x, _, _ = sprites16
+    vae = small_vae()
+    real = vae.loss_and_grads
+    calls = []
+
+    def nan_on_second_step(xb, rng=None):
+        loss, grads = real(xb, rng=rng)
+        calls.append(1)
+        if len(calls) == 2:
+            grads = {key: np.full_like(value, np.nan) for key, value in grads.items()}
+            return float("nan"), grads
+        return loss, grads
+
+    monkeypatch.setattr(vae, "loss_and_grads", nan_on_second_step)
+    with pytest.raises(NonFiniteError, match=r"loss contains NaN at epoch 1, step 2; the step "
+                                             r"was not applied"):
+        fit(vae, x[:96], epochs=1, batch_size=32, progress=False)
+    assert all(np.all(np.isfinite(value)) for value in vae.params.values())
 
 
 def test_non_finite_loss_is_reported_as_the_loss(sprites16, monkeypatch):

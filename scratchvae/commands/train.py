@@ -11,6 +11,10 @@ a minute on two cores, and its reconstructions keep each sprite's shape:
 recognises the shape in them.
 """
 
+import json
+import time
+from pathlib import Path
+
 from scratchvae.commands.common import (  # noqa: F401  (DATASETS & co. lived here)
     DATASET_DEFAULTS,
     DATASETS,
@@ -27,21 +31,13 @@ from scratchvae.commands.common import (  # noqa: F401  (DATASETS & co. lived he
     positive_int,
     resolve_run,
 )
+from scratchvae.models import cli_entries
 
 HELP = "train a model (default: a VAE on the embedded sprites) and save it with figures"
 
-#: what ``val_loss`` is for each model (the model's loss on the test set, with beta = 1)
-VAL_LOSS_MEANING = {
-    "vae": "-ELBO on the test set with sampled z, nats per example",
-    "convvae": "-ELBO on the test set with sampled z, nats per example",
-    "cvae": "-ELBO of x given its label on the test set, sampled z, nats per example",
-    "dvae": "the denoising bound's negative on the test set, nats per example",
-    "iwae": "-L_k, the k-sample importance-weighted bound, on the test set, nats per example",
-    "m2": "the M2 loss on the labelled test set: -bound + alpha x classification loss",
-    "ae": "reconstruction loss on the test set, per example",
-    "dae": "reconstruction loss of corrupted test inputs against the clean ones, per example",
-    "aae": "reconstruction loss on the test set, per example",
-}
+#: what ``val_loss`` is for each model (from the models' registry entries)
+VAL_LOSS_MEANING = {name: entry.val_loss_meaning for name, entry in cli_entries().items()}
+
 
 def add_arguments(parser):
     """``scratchvae train``'s options (dataset, model, sizes, epochs, ...) on its argparse sub-parser."""
@@ -93,7 +89,6 @@ def add_arguments(parser):
 
 
 def _run_name(out, model, dataset):
-    import time
 
     base = f"{model}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
     name, counter = base, 2
@@ -152,16 +147,14 @@ def _model_and_data(args):
     if y_train is not None:  # for models that condition on labels (cvae, m2)
         options["n_classes"] = int(max(y_train.max(), y_test.max())) + 1
     model = build_model(args.model, x_train.shape[1], image_shape, options)
-    if not getattr(model, "needs_labels", False):
+    if not model.needs_labels:
         y_train = y_test = None
     return model, (x_train, y_train), (x_test, y_test), image_shape, options
 
 
 def run(args):
     """Run ``scratchvae train`` with the parsed ``args``: train, then write the run folder."""
-    import json
     import time
-    from pathlib import Path
 
     from scratchvae.progress import epoch_line, show_progress
     from scratchvae.train import fit

@@ -12,8 +12,6 @@ Nothing here compiles at import: Numba compiles a kernel the first time it is ca
 in its on-disk cache (``cache=True``), so later processes start fast.
 """
 
-import functools
-from contextlib import contextmanager
 from importlib import import_module
 
 from scratchvae.validation import check_choice
@@ -55,33 +53,9 @@ def backend_module(backend, numpy_module, numba_module):
     return import_module(numba_module)
 
 
+# BLAS's thread count moved to :mod:`scratchvae.speed` (the speed policy); these names stay
+# importable from here for the kernels, tests and notebooks that use them
+from scratchvae.speed import blas_threads, blas_threads_limited  # noqa: E402
 
-# ---------------------------------------------------------------------------------------------
-# BLAS's thread count (threadpoolctl): read by the zero-skipping rule in ``jit`` and set by
-# data parallelism (``scratchvae.parallel``)
-# ---------------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _blas_controller():
-    """threadpoolctl's handle on the loaded BLAS libraries, found on first use (not at import)."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController().select(user_api="blas")
-
-
-def blas_threads():
-    """How many threads BLAS uses right now (as set by ``OMP_NUM_THREADS``, threadpoolctl's
-    ``threadpool_limits`` or ``sv.notebook.setup``; 1 if threadpoolctl finds no BLAS). About
-    a microsecond per call."""
-    return max((lib.num_threads for lib in _blas_controller().lib_controllers), default=1)
-
-
-@contextmanager
-def blas_threads_limited(n):
-    """Inside the block BLAS uses at most ``n`` threads (None: unchanged); restored after."""
-    if n is None:
-        yield
-        return
-    with _blas_controller().limit(limits=n):
-        yield
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "get_backend", "backend_module", "blas_threads",
+           "blas_threads_limited"]

@@ -35,8 +35,8 @@ from numba import njit, prange
 
 from scratchvae import functional as F
 from scratchvae.functional import LEAKY_SLOPE, sum_to_shape
-from scratchvae.kernels import blas_threads
 from scratchvae.losses import LOG_2PI
+from scratchvae.speed import blas_threads, zero_skipping_chosen
 from scratchvae.validation import check_array, check_same_shape
 
 ACTIVATION_CODES = {name: code for code, name in enumerate(F.ACTIVATIONS)}
@@ -332,9 +332,14 @@ estimate only chooses the faster one."""
 
 
 def _use_sparse(x):
-    """The automatic choice of ``sparse_x=None``: whether x @ W (and x.T @ dpre) should skip the
-    zeros of x, i.e. x is sparse and BLAS runs on at most SPARSE_MAX_BLAS_THREADS threads."""
-    return blas_threads() <= SPARSE_MAX_BLAS_THREADS and _is_sparse(x)
+    """The automatic choice of ``sparse_x=None``: whether x @ W (and x.T @ dpre) should skip
+    the zeros of x: x is sparse and the running fit's speed policy says so
+    (:mod:`scratchvae.speed`); outside a fit, BLAS runs on at most SPARSE_MAX_BLAS_THREADS
+    threads."""
+    chosen = zero_skipping_chosen()
+    if chosen is None:
+        chosen = blas_threads() <= SPARSE_MAX_BLAS_THREADS
+    return chosen and _is_sparse(x)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})

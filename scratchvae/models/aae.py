@@ -77,6 +77,9 @@ class AdversarialAutoencoder(Autoencoder):
     widths of the discriminator; prior: "gaussian" or "mixture".
     """
 
+    #: ``sv.fit`` trains it with its own trainer (three steps and optimizers per batch)
+    training = "adversarial"
+
     def __init__(self, n_in=784, hidden=(512,), n_code=8, disc_hidden=(256,),
                  prior="gaussian", loss="bce", activation="relu", dtype=np.float32,
                  backend=DEFAULT_BACKEND, rng=0):
@@ -87,7 +90,6 @@ class AdversarialAutoencoder(Autoencoder):
                     activation=activation, disc_hidden=list(self.disc_hidden), prior=self.prior)
         self.networks["discriminator"] = mlp((self.n_code, *self.disc_hidden, 1), activation,
                                              rng=rng, dtype=self.dtype, backend=backend)
-        self.__dict__.pop("_params", None)
         self.optimizers = None
 
     def param_group(self, name):

@@ -75,6 +75,11 @@ class Autoencoder(Model):
         }
         self.last_loss_terms = {}
 
+    @property
+    def binary_input(self):
+        """x must lie in [0, 1] for the cross-entropy loss."""
+        return self.loss_name == "bce"
+
     # -- forward -----------------------------------------------------------------------------
 
     def encode(self, x):

@@ -18,11 +18,10 @@ encoder layer has n_in + n_classes inputs and the first decoder layer n_latent +
 import numpy as np
 
 from scratchvae.kernels import DEFAULT_BACKEND
-from scratchvae.layers import Dense, Sequential, mlp
 from scratchvae.losses import kl_standard_normal
 from scratchvae.mathutils import labels_for, one_hot
-from scratchvae.models.vae import VAE, ClampedDense
-from scratchvae.validation import as_generator, check_array, check_positive_int
+from scratchvae.models.vae import VAE
+from scratchvae.validation import as_generator, check_array, check_positive_int, check_sizes
 
 
 class CVAE(VAE):
@@ -39,27 +38,14 @@ class CVAE(VAE):
                  likelihood="bernoulli", beta=1.0, activation="relu", dtype=np.float32,
                  backend=DEFAULT_BACKEND, rng=0, sigma=0.1, logvar_range=(-6.0, 2.0)):
         self.n_classes = check_positive_int("n_classes", n_classes)
-        rng = as_generator(rng)
-        # the VAE checks and stores every shared argument; the networks are rebuilt below with
-        # the label concatenated to their inputs
-        super().__init__(n_in=n_in, hidden=hidden, n_latent=n_latent, likelihood=likelihood,
-                         beta=beta, activation=activation, dtype=dtype, backend=backend,
-                         rng=rng, sigma=sigma, logvar_range=logvar_range)
-        self._config = {"n_in": self.n_in, "n_classes": self.n_classes,
-                        **{k: v for k, v in self._config.items() if k != "n_in"}}
-        common = dict(rng=rng, dtype=self.dtype, backend=backend)
-        n_cond = self.n_in + self.n_classes
-        h_last = self.hidden[-1] if self.hidden else n_cond
-        n_out = 2 * self.n_in if self.likelihood == "gaussian" else self.n_in
-        self.networks = {
-            "encoder": mlp((n_cond, *self.hidden), activation, activation, **common)
-            if self.hidden else Sequential(),
-            "mu": Dense(h_last, self.n_latent, **common),
-            "logvar": ClampedDense(h_last, self.n_latent, **common),
-            "decoder": mlp((self.n_latent + self.n_classes, *self.hidden[::-1], n_out),
-                           activation, **common),
-        }
-        self.__dict__.pop("_params", None)
+        self._setup_vae(dtype, backend, n_latent, likelihood, beta, activation, sigma,
+                        logvar_range)
+        self.n_in = check_positive_int("n_in", n_in)
+        self.hidden = check_sizes("hidden", hidden)
+        self._config = dict(n_in=self.n_in, n_classes=self.n_classes, hidden=list(self.hidden),
+                            **self._vae_config())
+        # the encoder reads [x, one_hot(y)], the decoder [z, one_hot(y)]
+        self.networks = self._mlp_networks(as_generator(rng), n_condition=self.n_classes)
 
     # -- the four steps, each told the label -----------------------------------------------
 

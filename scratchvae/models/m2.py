@@ -78,7 +78,6 @@ class M2(CVAE):
         self.networks["classifier"] = mlp(
             (self.n_in, *self.classifier_hidden, self.n_classes), activation,
             rng=rng, dtype=self.dtype, backend=backend)
-        self.__dict__.pop("_params", None)
 
     # -- the classifier q(y|x) -------------------------------------------------------------
 

@@ -118,6 +118,7 @@ class VAE(Model):
     """
 
     noise_arguments = ("eps",)
+    has_kl_weight = True
 
     def __init__(self, n_in=784, hidden=(400,), n_latent=20, likelihood="bernoulli", beta=1.0,
                  activation="relu", dtype=np.float32, backend=DEFAULT_BACKEND, rng=0,
@@ -127,16 +128,28 @@ class VAE(Model):
         self.n_in = check_positive_int("n_in", n_in)
         self.hidden = check_sizes("hidden", hidden)
         self._config = dict(n_in=self.n_in, hidden=list(self.hidden), **self._vae_config())
-        rng = as_generator(rng)
-        common = dict(rng=rng, dtype=self.dtype, backend=backend)
-        h_last = self.hidden[-1] if self.hidden else self.n_in
+        self.networks = self._mlp_networks(as_generator(rng))
+
+    @property
+    def binary_input(self):
+        """x must lie in [0, 1] for the Bernoulli likelihood."""
+        return self.likelihood == "bernoulli"
+
+    def _mlp_networks(self, rng, n_condition=0):
+        """The four MLP networks; encoder and decoder also read ``n_condition`` extra inputs
+        (the one-hot label of a conditional VAE; 0 for the plain VAE)."""
+        common = dict(rng=rng, dtype=self.dtype, backend=self.backend)
+        n_enc_in = self.n_in + n_condition
+        h_last = self.hidden[-1] if self.hidden else n_enc_in
         n_out = 2 * self.n_in if self.likelihood == "gaussian" else self.n_in
-        self.networks = {
-            "encoder": mlp((self.n_in, *self.hidden), activation, activation, **common)
+        act = self.activation
+        return {
+            "encoder": mlp((n_enc_in, *self.hidden), act, act, **common)
             if self.hidden else Sequential(),
             "mu": Dense(h_last, self.n_latent, **common),
             "logvar": ClampedDense(h_last, self.n_latent, **common),
-            "decoder": mlp((self.n_latent, *self.hidden[::-1], n_out), activation, **common),
+            "decoder": mlp((self.n_latent + n_condition, *self.hidden[::-1], n_out), act,
+                           **common),
         }
 
     def _setup_vae(self, dtype, backend, n_latent, likelihood, beta, activation, sigma,
