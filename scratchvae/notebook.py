@@ -16,8 +16,11 @@ to put it, or falls back to another dataset when the notebook offers one. What s
 the rule that chose the data folder, never the folder's absolute path (stored outputs are read on
 the course website).
 
-Seeds: ``nb.seed`` is 0 unless ``$SCRATCHVAE_SEED`` is set; notebooks add it to their seeds so
-that ``scripts/check_claims.py`` can run a notebook's asserted claims under other seeds.
+Seeds: when ``$SCRATCHVAE_SEED`` holds an int N > 0, setup makes every int seed of the run draw
+another stream: ``np.random.default_rng(s)`` and ``np.random.SeedSequence(s)`` (which the
+notebooks and the package call with their seeds) use the entropy ``[s, N]`` instead of ``s``.
+``scripts/check_claims.py`` runs a notebook so for N = 1, 2, 3 and reports the asserts that fail;
+unset (the stored run), nothing changes. ``nb.seed`` is N (0 when unset).
 
 Restoring: :func:`setup` changes process-wide state (the BLAS thread limit and matplotlib's rc
 parameters). :func:`restore` undoes it; ``with sv.notebook.setup(): ...`` does the same at the
@@ -26,6 +29,7 @@ end of the block.
 Nothing here runs at import time.
 """
 
+import numbers
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,8 +38,9 @@ from typing import NamedTuple
 SEED_ENV = "SCRATCHVAE_SEED"
 RC_KEYS = ("figure.dpi", "savefig.dpi", "figure.figsize")
 
-# what setup changed, so restore() can put it back: [threadpool limiter or None, rc dict or None]
-_saved = []
+# what setup changed, so restore() can put it back: "limiter" (threadpoolctl), "rc" (matplotlib's
+# values before), "seeds" (the function that puts numpy's seeding functions back)
+_saved = {}
 
 
 class NotebookSetup(NamedTuple):
@@ -82,7 +87,8 @@ def setup(threads=1, dpi=100, figsize=(6, 3.5), quiet=False):
     laptop: several threads contend for the same cores.
     dpi, figsize: matplotlib defaults for figures made with pyplot (``savefig.dpi`` too).
     Returns a :class:`NotebookSetup`. :func:`restore` (or leaving ``with setup():``) puts the
-    BLAS threads and the rc parameters back as they were before the first setup.
+    BLAS threads, the rc parameters and numpy's seeding (``$SCRATCHVAE_SEED``, module docstring)
+    back as they were before the first setup.
     """
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
@@ -101,7 +107,7 @@ def setup(threads=1, dpi=100, figsize=(6, 3.5), quiet=False):
     except ImportError:
         pass
     if not _saved:                      # a second setup keeps what the first one found
-        _saved.extend([limiter, rc])
+        _saved.update(limiter=limiter, rc=rc, seeds=_offset_seeds(seed) if seed else None)
     root, source = data_dir_and_source()
     result = NotebookSetup(root, source, threads, seed)
     if not quiet:
@@ -112,19 +118,47 @@ def setup(threads=1, dpi=100, figsize=(6, 3.5), quiet=False):
 
 
 def restore():
-    """Undo :func:`setup`: the BLAS thread limits and matplotlib's ``figure.dpi``,
-    ``savefig.dpi`` and ``figure.figsize`` as they were before the first setup. Returns True
-    when there was something to restore."""
+    """Undo :func:`setup`: the BLAS thread limits, matplotlib's ``figure.dpi``,
+    ``savefig.dpi`` and ``figure.figsize``, and numpy's seeding functions as they were before the
+    first setup. Returns True when there was something to restore."""
     if not _saved:
         return False
-    limiter, rc = _saved
-    _saved.clear()
-    limiter.restore_original_limits()
-    if rc is not None:
+    _saved["limiter"].restore_original_limits()
+    if _saved["rc"] is not None:
         import matplotlib  # noqa: PLC0415
 
-        matplotlib.rcParams.update(rc)
+        matplotlib.rcParams.update(_saved["rc"])
+    if _saved["seeds"] is not None:
+        _saved["seeds"]()
+    _saved.clear()
     return True
+
+
+def _offset_seeds(offset):
+    """Make ``np.random.default_rng(s)`` and ``np.random.SeedSequence(s)`` use the entropy
+    ``[s, offset]`` for an int seed ``s`` (other arguments pass through). Returns the function
+    that undoes it."""
+    import numpy as np  # noqa: PLC0415
+
+    default_rng, seed_sequence = np.random.default_rng, np.random.SeedSequence
+
+    def shifted(seed):
+        if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+            return [int(seed), offset]
+        return seed
+
+    def offset_default_rng(seed=None):
+        return default_rng(shifted(seed))
+
+    def offset_seed_sequence(entropy=None, *, spawn_key=(), pool_size=4):
+        return seed_sequence(shifted(entropy), spawn_key=spawn_key, pool_size=pool_size)
+
+    np.random.default_rng, np.random.SeedSequence = offset_default_rng, offset_seed_sequence
+
+    def undo():
+        np.random.default_rng, np.random.SeedSequence = default_rng, seed_sequence
+
+    return undo
 
 
 @contextmanager

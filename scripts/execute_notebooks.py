@@ -224,6 +224,7 @@ def execute(path, seed=None, store=True):
 
     path = Path(path).resolve()
     nb = nbformat.read(str(path), as_version=4)
+    package_sha = package_hash()                    # the code this run executes
     saved_env = dict(os.environ)
     os.environ.clear()
     os.environ.update(kernel_environment(seed))     # the kernel inherits this process's env
@@ -243,7 +244,7 @@ def execute(path, seed=None, store=True):
     if path.parent == LECTURES:
         problems += [f"cell {i}: draws but stores no figure" for i in cells_without_figures(nb)]
     if store:
-        nb.metadata[METADATA_KEY] = {"package_sha256": package_hash(),
+        nb.metadata[METADATA_KEY] = {"package_sha256": package_sha,
                                      "source_sha256": source_hash(nb),
                                      "seconds": round(seconds, 1)}
         nbformat.write(nb, str(path))

@@ -198,3 +198,12 @@ def test_staleness_names_what_changed(current_package_hash):
     assert "package changed" in ex.staleness(nb, "0" * 64)[0]
     del nb["metadata"]["scratchvae"]
     assert len(ex.staleness(nb, current_package_hash)) == 2
+
+
+@pytest.mark.parametrize("path", LECTURES + HOMEWORK, ids=ids(LECTURES + HOMEWORK))
+def test_the_page_title_holds_no_raw_math(path):
+    # the first heading is the page title (browser tab, website navigation): no $...$ or \(...\)
+    headings = [line for cell in read(path)["cells"] if cell["cell_type"] == "markdown"
+                for line in source(cell).splitlines() if line.startswith("# ")]
+    assert headings, f"{path.name} has no title"
+    assert not any(mark in headings[0] for mark in ("$", "\\(", "\\[")), headings[0]

@@ -40,13 +40,34 @@ def test_setup_sets_figures_to_100_dpi_and_restore_puts_everything_back():
         assert blas_threads() == threads_before
 
 
-def test_the_seed_offset_comes_from_scratchvae_seed(monkeypatch):
+def draws_of_every_seeded_stream():
+    vae = sv.VAE(n_in=6, hidden=(4,), n_latent=2, backend="numpy", rng=0)
+    history = sv.fit(vae, np.random.default_rng(1).random((20, 6)), epochs=1, batch_size=10,
+                     rng=0, progress=False)
+    return (np.random.default_rng(0).random(3), np.random.SeedSequence(0).generate_state(2),
+            vae.params["encoder.0.W"].copy(), history["train_loss"][-1])
+
+
+def test_scratchvae_seed_offsets_every_int_seed_and_restore_undoes_it(monkeypatch):
     monkeypatch.delenv("SCRATCHVAE_SEED", raising=False)
+    plain = draws_of_every_seeded_stream()
     with sv.notebook.setup(quiet=True) as nb:
         assert nb.seed == 0
+        unchanged = draws_of_every_seeded_stream()
+    for a, b in zip(plain, unchanged):
+        np.testing.assert_array_equal(a, b)                 # unset: the stored run's streams
     monkeypatch.setenv("SCRATCHVAE_SEED", "2")
     with sv.notebook.setup(quiet=True) as nb:
         assert nb.seed == 2
+        offset = draws_of_every_seeded_stream()
+        again = draws_of_every_seeded_stream()
+        g = np.random.default_rng(5)
+        assert np.random.default_rng(g) is g                # a Generator passes through
+    for a, b, c in zip(plain, offset, again):
+        assert not np.array_equal(a, b)                     # model init, data, training noise
+        np.testing.assert_array_equal(b, c)                 # and still reproducible
+    for a, b in zip(plain, draws_of_every_seeded_stream()):
+        np.testing.assert_array_equal(a, b)                 # restored
     monkeypatch.setenv("SCRATCHVAE_SEED", "two")
     with pytest.raises(ValueError, match=r"\$SCRATCHVAE_SEED must be a non-negative int, got 'two'"):
         sv.notebook.setup(quiet=True)
