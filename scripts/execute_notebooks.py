@@ -275,7 +275,7 @@ def main(argv=None):
         stale = [(p, staleness(json.loads(Path(p).read_text()), current)) for p in paths]
         for p, reasons in stale:
             if reasons:
-                print(f"{p}: {'; '.join(reasons)}")
+                print(f"{Path(p).resolve().relative_to(REPO)}: {'; '.join(reasons)}")
         return 1 if any(r for _, r in stale) else 0
     store = args.seed is None
     failed = False
