@@ -14,6 +14,8 @@ records, under "scratchvae",
     package_sha256   a hash of the package's sources (every file under scratchvae/ but caches)
     source_sha256    a hash of the notebook's cells' types and sources (outputs excluded)
     seconds          the wall time of the run
+    cpu_seconds      the kernel's CPU time (user + system): on a busy machine, a better guide
+                     than the wall time to what the run takes on an idle one
 
 and tests/test_notebook_outputs.py fails when a stored notebook's hashes differ from the current
 package and notebook (whoever changes either re-runs this script), when its execution counts are
@@ -217,8 +219,20 @@ def kernel_environment(seed=None):
     return env
 
 
+def kernel_cpu_seconds(client):
+    """CPU seconds (user + system) the client's running kernel has used so far (psutil, which
+    ipykernel depends on), or None when it cannot be read."""
+    try:
+        import psutil
+
+        times = psutil.Process(client.km.provisioner.pid).cpu_times()
+        return times.user + times.system
+    except Exception:               # no kernel process (yet), or no psutil: no figure
+        return None
+
+
 def execute(path, seed=None, store=True):
-    """Run one notebook; returns (path, seconds, problems, error message or None)."""
+    """Run one notebook; returns (path, seconds, cpu seconds, problems, error message or None)."""
     import nbclient
     import nbformat
 
@@ -228,27 +242,30 @@ def execute(path, seed=None, store=True):
     saved_env = dict(os.environ)
     os.environ.clear()
     os.environ.update(kernel_environment(seed))     # the kernel inherits this process's env
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), [None]
     try:
         client = nbclient.NotebookClient(nb, km=kernel_manager(), timeout=CELL_TIMEOUT,
                                          record_timing=False,
                                          resources={"metadata": {"path": str(path.parent)}})
+        # the kernel's CPU time after each cell (the last one read is the run's)
+        client.on_cell_executed = lambda **_: cpu.__setitem__(0, kernel_cpu_seconds(client))
         client.execute()
     except Exception as err:                        # CellExecutionError names the cell
-        return str(path), time.perf_counter() - start, [], f"{type(err).__name__}: {err}"
+        return str(path), time.perf_counter() - start, None, [], f"{type(err).__name__}: {err}"
     finally:
         os.environ.clear()
         os.environ.update(saved_env)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, cpu[0]
     problems = output_problems(nb)
     if path.parent == LECTURES:
         problems += [f"cell {i}: draws but stores no figure" for i in cells_without_figures(nb)]
     if store:
         nb.metadata[METADATA_KEY] = {"package_sha256": package_sha,
                                      "source_sha256": source_hash(nb),
-                                     "seconds": round(seconds, 1)}
+                                     "seconds": round(seconds, 1),
+                                     "cpu_seconds": None if cpu is None else round(cpu, 1)}
         nbformat.write(nb, str(path))
-    return str(path), seconds, problems, None
+    return str(path), seconds, cpu, problems, None
 
 
 def default_notebooks():
@@ -287,14 +304,15 @@ def main(argv=None):
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         jobs = [pool.submit(execute, p, args.seed, store) for p in paths]
         for job in as_completed(jobs):
-            path, seconds, problems, error = job.result()
+            path, seconds, cpu, problems, error = job.result()
             name = Path(path).relative_to(REPO) if Path(path).is_relative_to(REPO) else path
             if error:
                 failed = True
                 print(f"FAILED {name} after {seconds:.0f} s (not written): {error}", flush=True)
                 continue
             status = "stored" if store else "ran"
-            print(f"{status} {name}: {seconds:.0f} s", flush=True)
+            cpu_text = "" if cpu is None else f" ({cpu:.0f} s of kernel CPU time)"
+            print(f"{status} {name}: {seconds:.0f} s{cpu_text}", flush=True)
             for problem in problems:
                 failed = True
                 print(f"    {problem}", flush=True)
