@@ -251,7 +251,10 @@ def execute(path, seed=None, store=True):
         client.on_cell_executed = lambda **_: cpu.__setitem__(0, kernel_cpu_seconds(client))
         client.execute()
     except Exception as err:                        # CellExecutionError names the cell
-        return str(path), time.perf_counter() - start, None, [], f"{type(err).__name__}: {err}"
+        message = f"{type(err).__name__}: {err}"
+        if len(message) > 3000:                     # the cell's source and the traceback's end
+            message = message[:1500] + "\n...\n" + message[-1500:]
+        return str(path), time.perf_counter() - start, None, [], message
     finally:
         os.environ.clear()
         os.environ.update(saved_env)
