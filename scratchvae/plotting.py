@@ -1,9 +1,11 @@
 """Figures for autoencoders and VAEs: image grids, reconstructions, samples, the 2-D latent
 manifold, latent traversals, interpolations, latent scatter plots and loss curves.
 
-Every function returns a ``matplotlib.figure.Figure`` built without pyplot: nothing is shown,
-no global figure state is kept, and it works headless (no display needed). Save it with
-``fig.savefig("out.png")``; in a notebook, leave it as the last expression of a cell.
+Every function returns a ``matplotlib.figure.Figure`` built without pyplot: no global figure
+state is kept and it works headless (no display needed, as in the command line). Save it with
+``fig.savefig("out.png")``. In a Jupyter kernel every figure made in a cell is shown once: where
+it is displayed (``display(fig)``, or as the cell's last expression), else at the end of the cell,
+like pyplot's inline figures (so ``plt.show()`` or more code after it does not lose it).
 
 Images are rows of an array ``(n, prod(image_shape))`` (or already shaped ``(n, *image_shape)``).
 ``image_shape`` is ``(H, W)`` for grey images or ``(C, H, W)`` for colour (CIFAR-10: (3, 32, 32));
@@ -134,30 +136,83 @@ def _tile(images, nrow=None, pad=1, pad_value=1.0):
     return grid
 
 
-def _figure(width, height, nrows=1, ncols=1):
-    """A Figure with a grid of axes and constrained layout (for plots with axis labels)."""
+_pending = []          # figures made in the running Jupyter cell and not displayed yet
+_hooked = []           # the IPython shell whose post_run_cell event shows them
+
+
+def _kernel_shell():
+    """The IPython shell of a Jupyter kernel, or None (plain Python, the CLI, a terminal
+    IPython). IPython is never imported here: only looked up when something imported it."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell if getattr(shell, "kernel", None) is not None else None
+
+
+def _show_pending(result=None):
+    """post_run_cell: display each figure the cell made that nothing displayed, in order."""
+    from IPython.display import display
+
+    figures, _pending[:] = list(_pending), []
+    for fig in figures:
+        if not getattr(fig, "_sv_displayed", False):
+            display(fig)
+
+
+def _display_png(fig):
+    """Publish ``fig`` as a PNG (the cell's output) and mark it displayed."""
+    from io import BytesIO
+
+    from IPython.display import publish_display_data
+
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    fig._sv_displayed = True
+    publish_display_data({"image/png": buffer.getvalue(), "text/plain": repr(fig)})
+
+
+def _new_figure(**kwargs):
+    """``Figure(**kwargs)``, not managed by pyplot; in a Jupyter kernel it is also queued to be
+    shown at the end of the cell unless displayed before (see the module docstring)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(**kwargs)
+    shell = _kernel_shell()
+    if shell is not None:
+        fig._ipython_display_ = lambda: _display_png(fig)   # display(fig) and a cell's value
+        _pending.append(fig)
+        if shell not in _hooked:
+            shell.events.register("post_run_cell", _show_pending)
+            _hooked.append(shell)
+    return fig
+
+
+def _figure(width, height, nrows=1, ncols=1):
+    """A Figure with a grid of axes and constrained layout (for plots with axis labels)."""
+    fig = _new_figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
 
 
-def _mosaic_figure(grids, titles, left=0.1, bottom=0.1, min_side=2.0, max_side=7.0):
+def _mosaic_figure(grids, titles, left=0.1, bottom=0.1, min_side=2.0, max_side=7.0,
+                   suptitle=None):
     """A Figure with one axes per mosaic, stacked top to bottom, sized so one image pixel is
     square and the figure is between ``min_side`` and ``max_side`` inches. Margins are fixed in
-    inches (0.35 above each mosaic for its title), so no layout engine has to run on save."""
-    from matplotlib.figure import Figure
-
+    inches (0.35 above each mosaic for its title, 0.4 more above all for ``suptitle``), so no
+    layout engine has to run on save."""
     top, right = 0.35, 0.1
+    head = 0.4 if suptitle else 0.0
     width_px = max(g.shape[1] for g in grids)
     height_px = sum(g.shape[0] for g in grids)
     scale = min(max(min_side / min(width_px, height_px), 0.03), max_side / max(width_px,
                                                                                 height_px))
     width = width_px * scale + left + right
-    height = height_px * scale + len(grids) * top + bottom
-    fig = Figure(figsize=(width, height))
-    y = height
+    height = height_px * scale + len(grids) * top + bottom + head
+    fig = _new_figure(figsize=(width, height))
+    if suptitle:
+        fig.suptitle(suptitle, y=1 - 0.08 / height, va="top")
+    y = height - head
     for grid, title in zip(grids, titles):
         h, w = grid.shape[0] * scale, grid.shape[1] * scale
         y -= top + h
@@ -195,10 +250,7 @@ def reconstructions(originals, reconstructions, image_shape, nrow=None, title=No
     nrow = nrow if nrow is not None else min(len(originals), 16)
     top = _tile(originals, nrow)
     bottom = _tile(recon, nrow)
-    fig = _mosaic_figure([top, bottom], ["original", "reconstruction"])
-    if title:
-        fig.suptitle(title)
-    return fig
+    return _mosaic_figure([top, bottom], ["original", "reconstruction"], suptitle=title)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,7 +390,7 @@ def latent_scatter(mu, labels=None, dims=(0, 1), class_names=None, title=None,
     if not (0 <= d0 < mu.shape[1] and 0 <= d1 < mu.shape[1]):
         raise ValueError(f"dims must be latent dimensions in [0, {mu.shape[1]}), got {dims!r}")
     mu = mu[:max_points]
-    fig, axes = _figure(5.0, 4.5)
+    fig, axes = _figure(5.0 if labels is None else 5.8, 4.5)
     ax = axes[0, 0]
     if labels is None:
         ax.scatter(mu[:, d0], mu[:, d1], s=4, alpha=0.6)
@@ -356,7 +408,8 @@ def latent_scatter(mu, labels=None, dims=(0, 1), class_names=None, title=None,
             name = class_names[int(c)] if class_names is not None else str(c)
             ax.scatter(mu[sel, d0], mu[sel, d1], s=4, alpha=0.6, color=cmap(i % cmap.N),
                        label=name)
-        ax.legend(markerscale=3, fontsize="small", loc="best")
+        ax.legend(markerscale=3, fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  borderaxespad=0.0)          # outside the axes: the legend covers no point
     ax.set_xlabel(f"mu[{d0}]")
     ax.set_ylabel(f"mu[{d1}]")
     ax.set_title(title or "latent means")

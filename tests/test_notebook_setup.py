@@ -1,4 +1,5 @@
-"""sv.notebook: the one setup every lecture notebook runs (size, threads, data root)."""
+"""sv.notebook: the one setup every lecture notebook runs (threads, figure defaults, data root,
+seed offset) and its restore."""
 
 import numpy as np
 import pytest
@@ -6,30 +7,89 @@ import pytest
 import scratchvae as sv
 
 
-def test_notebooks_run_small_unless_the_full_run_is_requested(monkeypatch):
-    monkeypatch.delenv("SCRATCHVAE_FULL", raising=False)
+def blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+
+def test_there_is_one_size_no_switch():
     nb = sv.notebook.setup(quiet=True)
-    assert not nb.full and nb.size(small=2, full=20) == 2
-    monkeypatch.setenv("SCRATCHVAE_FULL", "1")
-    nb = sv.notebook.setup(quiet=True)
-    assert nb.full and nb.size(small=2, full=20) == 20
+    sv.notebook.restore()
+    assert not hasattr(nb, "size") and not hasattr(nb, "full")
+    assert not hasattr(sv.notebook, "FULL_ENV")
+
+
+def test_setup_sets_figures_to_100_dpi_and_restore_puts_everything_back():
+    import matplotlib
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        threads_before = blas_threads()
+        rc_before = {k: matplotlib.rcParams[k] for k in sv.notebook.RC_KEYS}
+        sv.notebook.setup(threads=1, quiet=True)
+        sv.notebook.setup(threads=1, dpi=120, quiet=True)        # a second setup
+        assert matplotlib.rcParams["figure.dpi"] == 120 and blas_threads() == [1] * len(threads_before)
+        assert sv.notebook.restore() is True
+        assert blas_threads() == threads_before
+        assert {k: matplotlib.rcParams[k] for k in sv.notebook.RC_KEYS} == rc_before
+        assert sv.notebook.restore() is False                    # nothing left to restore
+        with sv.notebook.setup(quiet=True) as nb:
+            assert matplotlib.rcParams["figure.dpi"] == 100 and nb.threads == 1
+        assert {k: matplotlib.rcParams[k] for k in sv.notebook.RC_KEYS} == rc_before
+        assert blas_threads() == threads_before
+
+
+def draws_of_every_seeded_stream():
+    vae = sv.VAE(n_in=6, hidden=(4,), n_latent=2, backend="numpy", rng=0)
+    history = sv.fit(vae, np.random.default_rng(1).random((20, 6)), epochs=1, batch_size=10,
+                     rng=0, progress=False)
+    return (np.random.default_rng(0).random(3), np.random.SeedSequence(0).generate_state(2),
+            vae.params["encoder.0.W"].copy(), history["train_loss"][-1])
+
+
+def test_scratchvae_seed_offsets_every_int_seed_and_restore_undoes_it(monkeypatch):
+    monkeypatch.delenv("SCRATCHVAE_SEED", raising=False)
+    plain = draws_of_every_seeded_stream()
+    with sv.notebook.setup(quiet=True) as nb:
+        assert nb.seed == 0
+        unchanged = draws_of_every_seeded_stream()
+    for a, b in zip(plain, unchanged):
+        np.testing.assert_array_equal(a, b)                 # unset: the stored run's streams
+    monkeypatch.setenv("SCRATCHVAE_SEED", "2")
+    with sv.notebook.setup(quiet=True) as nb:
+        assert nb.seed == 2
+        offset = draws_of_every_seeded_stream()
+        again = draws_of_every_seeded_stream()
+        g = np.random.default_rng(5)
+        assert np.random.default_rng(g) is g                # a Generator passes through
+    for a, b, c in zip(plain, offset, again):
+        assert not np.array_equal(a, b)                     # model init, data, training noise
+        np.testing.assert_array_equal(b, c)                 # and still reproducible
+    for a, b in zip(plain, draws_of_every_seeded_stream()):
+        np.testing.assert_array_equal(a, b)                 # restored
+    monkeypatch.setenv("SCRATCHVAE_SEED", "two")
+    with pytest.raises(ValueError, match=r"\$SCRATCHVAE_SEED must be a non-negative int, got 'two'"):
+        sv.notebook.setup(quiet=True)
 
 
 def test_setup_limits_blas_to_the_requested_threads(monkeypatch):
     from threadpoolctl import threadpool_info
 
-    sv.notebook.setup(threads=1, quiet=True)
-    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
-    assert blas and all(p["num_threads"] == 1 for p in blas)
+    with sv.notebook.setup(threads=1, quiet=True):
+        blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == 1 for p in blas)
     with pytest.raises(ValueError, match="threads must be a positive int"):
         sv.notebook.setup(threads=0, quiet=True)
 
 
 def test_setup_uses_the_cli_data_root_rule(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SCRATCHVAE_DATA", str(tmp_path))
-    nb = sv.notebook.setup()
-    assert nb.data_root == tmp_path and nb.data_source == "$SCRATCHVAE_DATA"
-    assert str(tmp_path) in capsys.readouterr().out
+    with sv.notebook.setup() as nb:
+        assert nb.data_root == tmp_path and nb.data_source == "$SCRATCHVAE_DATA"
+    printed = capsys.readouterr().out
+    assert "data from $SCRATCHVAE_DATA" in printed
+    assert str(tmp_path) not in printed          # the rule is named, never the machine's path
 
 
 def test_load_reads_from_the_data_root(shared_data, monkeypatch):
@@ -57,6 +117,7 @@ def test_a_missing_dataset_with_a_fallback_says_so_in_one_sentence(tmp_path, mon
     assert x.shape == (3, 4) and y is None
     out = capsys.readouterr().out.strip()
     assert out.count("\n") == 0 and "sprites instead" in out and "--download frey-face" in out
+    assert str(tmp_path) not in out
 
 
 def test_a_failed_download_leaves_no_download_line_in_the_notebook(tmp_path, monkeypatch):

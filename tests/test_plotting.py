@@ -148,3 +148,66 @@ def test_loss_curves_plots_losses_and_terms_per_epoch():
     assert len(plotting.loss_curves({"train_loss": [3.0, 2.0]}).axes) == 1
     with pytest.raises(ValueError, match="history must be"):
         plotting.loss_curves({})
+
+
+def agg_renderer(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def test_reconstructions_suptitle_does_not_overlap_the_row_titles():
+    x = np.random.default_rng(0).random((6, 64))
+    fig = plotting.reconstructions(x, x, (8, 8), title="a long title over both rows")
+    renderer = agg_renderer(fig)
+    suptitle = fig._suptitle.get_window_extent(renderer)
+    for ax in fig.axes:
+        row_title = ax.title.get_window_extent(renderer)
+        assert suptitle.y0 >= row_title.y1, (suptitle, row_title)   # above, not overlapping
+        assert not suptitle.overlaps(ax.get_window_extent(renderer))
+
+
+def test_latent_scatter_puts_its_legend_outside_the_data():
+    rng = np.random.default_rng(0)
+    fig = plotting.latent_scatter(rng.normal(size=(300, 2)), labels=np.repeat(np.arange(3), 100))
+    renderer = agg_renderer(fig)
+    ax = fig.axes[0]
+    assert not ax.get_legend().get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+
+
+def test_figures_stay_out_of_pyplot_outside_a_kernel():
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    fig = plotting.image_grid(np.zeros((4, 64)), (8, 8))
+    assert plt.get_fignums() == before and not plotting._pending
+    assert not hasattr(fig, "_ipython_display_")
+
+
+# In a Jupyter kernel each figure made in a cell is shown exactly once, whatever follows it.
+KERNEL_CELLS = [
+    # (cell source, number of PNG outputs expected)
+    ("import numpy as np, matplotlib.pyplot as plt, scratchvae as sv\n%matplotlib inline", 0),
+    ("sv.plotting.image_grid(np.zeros((4, 64)), (8, 8))", 1),                       # cell value
+    ("sv.plotting.image_grid(np.zeros((4, 64)), (8, 8))\nplt.show()\nprint('after')", 1),
+    ("fig = sv.plotting.image_grid(np.zeros((4, 64)), (8, 8))\ndisplay(fig)\nx = 1", 1),
+    ("fig = sv.plotting.image_grid(np.zeros((4, 64)), (8, 8))\ndisplay(fig)\nfig", 2),  # asked twice
+    ("for k in range(2):\n    sv.plotting.image_grid(np.zeros((4, 64)), (8, 8))", 2),
+    ("sv.plotting.image_grid(np.zeros((4, 64)), (8, 8));", 1),                      # ; hides no figure
+    ("x = 2", 0),                                                                   # nothing left over
+]
+
+
+def test_in_a_kernel_every_figure_made_in_a_cell_is_shown_once():
+    nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src, _ in KERNEL_CELLS])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    for cell, (src, expected) in zip(nb.cells, KERNEL_CELLS):
+        pngs = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+        assert len(pngs) == expected, (src, cell.outputs)
+        assert all(o.get("output_type") != "error" for o in cell.outputs), cell.outputs
+    after = nb.cells[2].outputs
+    assert [o.get("output_type") for o in after][0] == "stream"   # printed first, figure at the end

@@ -47,8 +47,12 @@ def test_readme_gives_the_commands_a_newcomer_needs():
                     'pip install -e ".[notebooks]"',
                     "jupyter lab notebooks/",
                     'pip install -e ".[docs]" && python -m sphinx docs site',
-                    "SCRATCHVAE_FULL=1"):
+                    "python -m pytest tests"):
         assert command in README, command
+
+
+def test_readme_names_no_size_switch():
+    assert "SCRATCHVAE_FULL" not in README      # one size (issue 29)
 
 
 def test_readme_extras_exist_in_pyproject():
