@@ -19,7 +19,7 @@ _SUBMODULES = {
     "functional", "reparam", "losses", "layers", "optim", "gradcheck", "kernels", "data",
     "checkpoint", "plotting", "evaluate", "train", "export", "homework", "models", "cli",
     "conv", "conv_layers", "corruption", "mathutils", "notebook", "parallel", "pretrained", "registry",
-    "speed",
+    "metrics", "speed",
     "validation",
 }
 

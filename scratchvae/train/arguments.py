@@ -154,6 +154,7 @@ def check_labels(name, y, x, needs_labels):
 
 
 def check_flag(name, value):
+    """``value`` as a bool: True or False (NumPy's bool too), else a ValueError naming ``name``."""
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be True or False, got {value!r}")
     return bool(value)
