@@ -46,6 +46,7 @@ WATCH = {"on": False, "allowed": frozenset(), "calls": []}
 
 
 def _package_dir():
+    """The folder scratchvae is imported from, ending in a separator."""
     import scratchvae
 
     return os.path.dirname(os.path.abspath(scratchvae.__file__)) + os.sep
@@ -306,6 +307,7 @@ class Shell:
 
 
 def _describe(err):
+    """``"Name: message"`` of an exception, cut to 2000 characters."""
     text = f"{type(err).__name__}: {err}"
     return text if len(text) < 2000 else text[:1997] + "..."
 
@@ -338,6 +340,8 @@ def exception_named(name, message):
 
 
 class Channel:
+    """The student's end of the pipes to the grader: receive, send, ask (send, then receive)."""
+
     def __init__(self, fd_in, fd_out):
         self.fd_in, self.fd_out = fd_in, fd_out
 
@@ -386,10 +390,12 @@ def _sync(value, shadow, arrays):
 
 
 def _model_node(value):
+    """No node of its own for any value (``encode``'s custom hook: unknown values are opaque)."""
     return None
 
 
 def serve(channel, shell, package_dir):
+    """Answer the grader's messages (run, lookup, call) until it says exit or closes."""
     import scratchvae as sv
 
     while True:
@@ -419,6 +425,8 @@ _MISSING = object()
 
 
 def _call(channel, shell, message, arrays, sv):
+    """Call a student function as ``message`` asks, watched; send back its result, error,
+    the package calls it made and the arguments' state after the call."""
     def custom(node):
         if node["t"] == "callback":
             return Callback(channel, node["id"])
@@ -456,6 +464,7 @@ def _call(channel, shell, message, arrays, sv):
 
 
 def main(argv=None):
+    """The student's process: ``argv`` = (fd to read from, fd to write to)."""
     argv = sys.argv[1:] if argv is None else argv
     fd_in, fd_out = int(argv[0]), int(argv[1])
     sys.stdin = open(os.devnull)

@@ -93,6 +93,7 @@ def _container_node(v, enc):
 
 
 def _jsonable(state):
+    """A bit generator state with its arrays and NumPy integers made JSON-able."""
     if isinstance(state, dict):
         return {k: _jsonable(v) for k, v in state.items()}
     if isinstance(state, np.ndarray):
@@ -103,6 +104,7 @@ def _jsonable(state):
 
 
 def _from_jsonable(state):
+    """The inverse of :func:`_jsonable`."""
     if isinstance(state, dict):
         if "__array__" in state:
             return np.array(state["__array__"], dtype=state["dtype"])
@@ -124,10 +126,12 @@ def generator_from_state(state):
 
 
 def set_generator_state(rng, node):
+    """Give the Generator ``rng`` the state of an "rng" node."""
     rng.bit_generator.state = _from_jsonable(node["state"])
 
 
 def _short_repr(v):
+    """``repr(v)`` cut to 200 characters (a stand-in if ``repr`` fails)."""
     try:
         text = repr(v)
     except Exception:  # a broken __repr__ of a student's object
@@ -242,6 +246,7 @@ def unpack(body):
 
 
 def send(fd, message, arrays=()):
+    """Write the frame of (message, arrays) to ``fd``."""
     data = memoryview(pack(message, list(arrays)))
     while data:
         written = os.write(fd, data)
@@ -258,6 +263,7 @@ def receive(fd, deadline=None):
 
 
 def _read_exactly(fd, n, deadline):
+    """``n`` bytes from ``fd``; WireError at end of stream or when ``deadline`` passes."""
     chunks, missing = [], n
     while missing:
         if deadline is not None:

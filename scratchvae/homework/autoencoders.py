@@ -203,6 +203,7 @@ AE_MISTAKES = {
 
 
 def _check_grads_dict(check, grads, expected, keys_shapes, case, hints_by_key):
+    """Fail unless ``grads`` is a dict with the keys of params, each close to ``expected``."""
     if not isinstance(grads, dict):
         check.fail(f"`grads` should be a dict keyed like params, got {type(grads).__name__}",
                    case)

@@ -111,6 +111,7 @@ class NotebookGrade:
 
 
 def _num(value):
+    """A number in ``%g`` form."""
     return f"{value:g}"
 
 
@@ -125,6 +126,7 @@ def graded_cells(nb):
 
 
 def _cell_result(cell, meta, executed):
+    """The CellResult of one graded cell of an executed notebook."""
     grade_id = meta.get("grade_id", "?")
     points = float(meta.get("points", 0))
     if cell["cell_type"] != "code":
@@ -182,6 +184,7 @@ def read_notebook(path):
 
 
 def _grading_meta(cell):
+    """The cell's nbgrader metadata ({} if none or not a dict)."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return meta if isinstance(meta, dict) else {}
 
@@ -429,12 +432,14 @@ class StudentFunction:
 
 
 def _is_model(value):
+    """Whether ``value`` is an instance of one of scratchvae's models (params dict, backend)."""
     cls = type(value)
     return (cls.__module__.startswith("scratchvae.") and not isinstance(value, type)
             and isinstance(getattr(value, "params", None), dict) and hasattr(value, "backend"))
 
 
 def _active_watch():
+    """The PackageCallWatch that is the current profiler, or None."""
     from scratchvae.homework._core import PackageCallWatch
 
     watch = getattr(sys.getprofile(), "__self__", None)
@@ -442,12 +447,14 @@ def _active_watch():
 
 
 def _is_package_code(code):
+    """Whether ``code`` was compiled from one of scratchvae's files."""
     from scratchvae.homework._core import PACKAGE_DIR
 
     return code is not None and code.co_filename.startswith(PACKAGE_DIR)
 
 
 def _code_key(code):
+    """(file relative to the package, qualified name) of ``code``."""
     from scratchvae.homework._core import PACKAGE_DIR
 
     return (os.path.relpath(code.co_filename, PACKAGE_DIR),
@@ -553,6 +560,7 @@ def _imports_of(release):
 
 
 def _names_used(source):
+    """The names the source reads."""
     return {node.id for node in ast.walk(ast.parse(source))
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
 
@@ -571,6 +579,7 @@ def _run_check(source, namespace, student):
 
 
 def _result_of_error(grade_id, points, err):
+    """The CellResult of a check cell that raised ``err`` (not implemented, or failed)."""
     if isinstance(err, NotImplementedError) or type(err).__name__ == "NotImplementedYet":
         return CellResult(grade_id, points, NOT_IMPLEMENTED, str(err))
     return CellResult(grade_id, points, FAILED, f"{type(err).__name__}: {err}")
