@@ -34,9 +34,11 @@ import types
 
 from scratchvae.homework import _wire
 
-NOT_WRAPPED = ("scratchvae.homework._student", "scratchvae.homework._wire",
-               "scratchvae.homework.grade", "scratchvae.__main__")
-"""Modules whose functions are not references (this process's own machinery)."""
+NOT_WRAPPED = (os.path.join("homework", "_student.py"), os.path.join("homework", "_wire.py"),
+               os.path.join("homework", "grade.py"), "__main__.py")
+"""Files (relative to the package) whose functions are not references: this process's own
+machinery. Files, not module names: a module's dotted name in a string counts as importing it,
+and the grader, which starts this module, would then be in an import cycle with it."""
 
 _local = threading.local()
 WATCH = {"on": False, "allowed": frozenset(), "calls": []}
@@ -44,6 +46,7 @@ WATCH = {"on": False, "allowed": frozenset(), "calls": []}
 
 
 def _package_dir():
+    """The folder scratchvae is imported from, ending in a separator."""
     import scratchvae
 
     return os.path.dirname(os.path.abspath(scratchvae.__file__)) + os.sep
@@ -75,17 +78,26 @@ def _reporting(fn, key, name):
     return reference
 
 
-def wrap_references():
-    """Import every scratchvae module and replace its functions and its classes' methods by
-    reporting wrappers (one wrapper per function, shared by every name it has)."""
+def _is_machinery(module, package_dir):
+    """Whether ``module`` is one of the :data:`NOT_WRAPPED` files (False for None)."""
+    filename = getattr(module, "__file__", None)
+    return bool(filename) and os.path.relpath(filename, package_dir) in NOT_WRAPPED
+
+
+def _import_every_module():
+    """Import every scratchvae module (one whose optional dependency is missing is skipped)."""
     import scratchvae
 
-    package_dir = _package_dir()
     for info in pkgutil.walk_packages(scratchvae.__path__, "scratchvae."):
         try:
             importlib.import_module(info.name)
         except Exception:  # an optional dependency missing: nothing there to call either
             pass
+
+
+def _wrapper_maker(package_dir):
+    """``wrapped(fn)``: the reporting wrapper of a function of the package (the same one for
+    every name it has); a function from elsewhere is returned as it is."""
     wrappers = {}
 
     def wrapped(fn):
@@ -97,35 +109,64 @@ def wrap_references():
             wrappers[fn] = _reporting(fn, key, f"{fn.__module__}.{fn.__qualname__}")
         return wrappers[fn]
 
+    return wrapped
+
+
+def _wrap_module_functions(module, wrapped):
+    """Replace the module's functions by their wrappers; the package's classes it holds."""
+    classes = set()
+    for attr, value in list(vars(module).items()):
+        if attr.startswith("__"):
+            continue
+        if isinstance(value, types.FunctionType):
+            setattr(module, attr, wrapped(value))
+        elif isinstance(value, type) and value.__module__.startswith("scratchvae"):
+            classes.add(value)
+    return classes
+
+
+def _wrapped_attribute(value, wrapped):
+    """A class attribute with its function(s) wrapped: a plain function, static or class
+    method, or property getter; None for anything else."""
+    if isinstance(value, types.FunctionType):
+        return wrapped(value)
+    if isinstance(value, (staticmethod, classmethod)):
+        return type(value)(wrapped(value.__func__))
+    if isinstance(value, property) and isinstance(value.fget, types.FunctionType):
+        return property(wrapped(value.fget), value.fset, value.fdel, value.__doc__)
+    return None
+
+
+def _wrap_class_methods(cls, wrapped):
+    """Replace the class's methods (``__init__`` and ``__call__``, not other dunders) by their
+    wrappers."""
+    for attr, value in list(vars(cls).items()):
+        if attr.startswith("__") and attr not in ("__init__", "__call__"):
+            continue
+        try:
+            new_value = _wrapped_attribute(value, wrapped)
+            if new_value is not None:
+                setattr(cls, attr, new_value)
+        except (AttributeError, TypeError):  # a read-only class (NamedTuple, enum)
+            pass
+
+
+def wrap_references():
+    """Import every scratchvae module and replace its functions and its classes' methods by
+    reporting wrappers (one wrapper per function, shared by every name it has)."""
+    package_dir = _package_dir()
+    _import_every_module()
+    wrapped = _wrapper_maker(package_dir)
     classes = set()
     for module_name, module in list(sys.modules.items()):
         if not (module_name == "scratchvae" or module_name.startswith("scratchvae.")):
             continue
-        if module_name in NOT_WRAPPED or module is None:
+        if module is None or _is_machinery(module, package_dir):
             continue
-        for attr, value in list(vars(module).items()):
-            if attr.startswith("__"):
-                continue
-            if isinstance(value, types.FunctionType):
-                setattr(module, attr, wrapped(value))
-            elif isinstance(value, type) and value.__module__.startswith("scratchvae"):
-                classes.add(value)
+        classes |= _wrap_module_functions(module, wrapped)
     for cls in classes:
-        if cls.__module__ in NOT_WRAPPED:
-            continue
-        for attr, value in list(vars(cls).items()):
-            if attr.startswith("__") and attr not in ("__init__", "__call__"):
-                continue
-            try:
-                if isinstance(value, types.FunctionType):
-                    setattr(cls, attr, wrapped(value))
-                elif isinstance(value, (staticmethod, classmethod)):
-                    setattr(cls, attr, type(value)(wrapped(value.__func__)))
-                elif isinstance(value, property) and isinstance(value.fget, types.FunctionType):
-                    setattr(cls, attr, property(wrapped(value.fget), value.fset, value.fdel,
-                                                value.__doc__))
-            except (AttributeError, TypeError):  # a read-only class (NamedTuple, enum)
-                pass
+        if not _is_machinery(sys.modules.get(cls.__module__), package_dir):
+            _wrap_class_methods(cls, wrapped)
 
 
 # -- the guard --------------------------------------------------------------------------------
@@ -142,56 +183,86 @@ _PROCESS_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn",
                    "os.startfile", "os.pidfd_open", "signal.pthread_kill")
 
 
+def _is_inside(home, path, dir_fd=None):
+    """Whether ``path`` (relative to the open folder ``dir_fd`` if given) is under ``home``
+    (a real path ending in a separator) or is an allowed file; an open descriptor is."""
+    if isinstance(path, int):  # an open file descriptor: opened under this guard
+        return True
+    try:
+        path = os.fsdecode(os.fspath(path))
+        if dir_fd not in (None, -1):  # relative to an open folder (shutil.rmtree does it)
+            path = os.path.join(os.readlink(f"/proc/self/fd/{int(dir_fd)}"), path)
+    except (TypeError, ValueError, OSError):
+        return False
+    real = os.path.realpath(path)
+    return (real + os.sep).startswith(home) or real in _ALLOWED_FILES
+
+
+_ALLOWED_FILES = ("/dev/null",)
+
+
+def _refuse_package_exec(args, package_dir):
+    """Refuse running code compiled from the package's files (a reload)."""
+    if getattr(args[0], "co_filename", "").startswith(package_dir):
+        raise PermissionError("grading: running scratchvae's module code again "
+                              "(importlib.reload) is not allowed")
+
+
+def _refuse_open_outside(args, inside):
+    """Refuse opening a file outside the submission's folder for writing."""
+    path, mode, flags = args
+    if isinstance(mode, str):
+        writes = any(c in mode for c in "wax+")
+    else:
+        writes = bool((flags or 0) & _WRITE_FLAGS)
+    if writes and not inside(path):
+        raise PermissionError(f"grading: writing {path!r} (outside the submission's "
+                              "folder) is not allowed")
+
+
+def _refuse_path_event_outside(event, args, inside):
+    """Refuse a one-path event (remove, mkdir, chmod, ...) outside the submission's folder."""
+    at = _PATH_EVENTS[event]
+    dir_fd = args[at] if at is not None and len(args) > at else None
+    if not inside(args[0], dir_fd):
+        raise PermissionError(f"grading: {event} on {args[0]!r} (outside the "
+                              "submission's folder) is not allowed")
+
+
+def _two_path_dir_fds(event, args):
+    """(source dir_fd, destination dir_fd) of a two-path event's arguments (None: none)."""
+    if event == "os.symlink":  # (src, dst, dir_fd): only the new link matters
+        return None, args[2] if len(args) > 2 else None
+    if event in ("os.rename", "os.link"):  # (src, dst, src_dir_fd, dst_dir_fd)
+        return (tuple(args[2:4]) + (None, None))[:2]
+    return None, None
+
+
+def _refuse_two_path_event_outside(event, args, inside):
+    """Refuse a rename, link, copy, ... whose destination (or a rename's source) is outside
+    the submission's folder."""
+    src_fd, dst_fd = _two_path_dir_fds(event, args)
+    if (not inside(args[1], dst_fd)
+            or (event == "os.rename" and not inside(args[0], src_fd))):
+        raise PermissionError(f"grading: {event} {args[0]!r} -> {args[1]!r} (outside "
+                              "the submission's folder) is not allowed")
+
+
 def install_guard(home, package_dir):
     """An audit hook refusing (PermissionError) what a graded notebook has no business doing:
     starting processes, signalling them, changing files outside ``home``, and running
     scratchvae's module code again (``importlib.reload`` would give unwatched functions)."""
-    home = os.path.realpath(home) + os.sep
-    allowed_files = ("/dev/null",)
-
-    def inside(path, dir_fd=None):
-        if isinstance(path, int):  # an open file descriptor: opened under this guard
-            return True
-        try:
-            path = os.fsdecode(os.fspath(path))
-            if dir_fd not in (None, -1):  # relative to an open folder (shutil.rmtree does it)
-                path = os.path.join(os.readlink(f"/proc/self/fd/{int(dir_fd)}"), path)
-        except (TypeError, ValueError, OSError):
-            return False
-        real = os.path.realpath(path)
-        return (real + os.sep).startswith(home) or real in allowed_files
+    inside = functools.partial(_is_inside, os.path.realpath(home) + os.sep)
 
     def hook(event, args):
         if event == "exec":
-            if getattr(args[0], "co_filename", "").startswith(package_dir):
-                raise PermissionError("grading: running scratchvae's module code again "
-                                      "(importlib.reload) is not allowed")
+            _refuse_package_exec(args, package_dir)
         elif event == "open":
-            path, mode, flags = args
-            if isinstance(mode, str):
-                writes = any(c in mode for c in "wax+")
-            else:
-                writes = bool((flags or 0) & _WRITE_FLAGS)
-            if writes and not inside(path):
-                raise PermissionError(f"grading: writing {path!r} (outside the submission's "
-                                      "folder) is not allowed")
+            _refuse_open_outside(args, inside)
         elif event in _PATH_EVENTS:
-            at = _PATH_EVENTS[event]
-            dir_fd = args[at] if at is not None and len(args) > at else None
-            if not inside(args[0], dir_fd):
-                raise PermissionError(f"grading: {event} on {args[0]!r} (outside the "
-                                      "submission's folder) is not allowed")
+            _refuse_path_event_outside(event, args, inside)
         elif event in _TWO_PATH_EVENTS:
-            if event == "os.symlink":  # (src, dst, dir_fd): only the new link matters
-                src_fd, dst_fd = None, args[2] if len(args) > 2 else None
-            elif event in ("os.rename", "os.link"):  # (src, dst, src_dir_fd, dst_dir_fd)
-                src_fd, dst_fd = (tuple(args[2:4]) + (None, None))[:2]
-            else:
-                src_fd = dst_fd = None
-            if (not inside(args[1], dst_fd)
-                    or (event == "os.rename" and not inside(args[0], src_fd))):
-                raise PermissionError(f"grading: {event} {args[0]!r} -> {args[1]!r} (outside "
-                                      "the submission's folder) is not allowed")
+            _refuse_two_path_event_outside(event, args, inside)
         elif event in _PROCESS_EVENTS:
             raise PermissionError(f"grading: {event} is not allowed (a graded notebook may "
                                   "not start or signal processes)")
@@ -236,6 +307,7 @@ class Shell:
 
 
 def _describe(err):
+    """``"Name: message"`` of an exception, cut to 2000 characters."""
     text = f"{type(err).__name__}: {err}"
     return text if len(text) < 2000 else text[:1997] + "..."
 
@@ -268,6 +340,8 @@ def exception_named(name, message):
 
 
 class Channel:
+    """The student's end of the pipes to the grader: receive, send, ask (send, then receive)."""
+
     def __init__(self, fd_in, fd_out):
         self.fd_in, self.fd_out = fd_in, fd_out
 
@@ -316,10 +390,12 @@ def _sync(value, shadow, arrays):
 
 
 def _model_node(value):
+    """No node of its own for any value (``encode``'s custom hook: unknown values are opaque)."""
     return None
 
 
 def serve(channel, shell, package_dir):
+    """Answer the grader's messages (run, lookup, call) until it says exit or closes."""
     import scratchvae as sv
 
     while True:
@@ -349,6 +425,8 @@ _MISSING = object()
 
 
 def _call(channel, shell, message, arrays, sv):
+    """Call a student function as ``message`` asks, watched; send back its result, error,
+    the package calls it made and the arguments' state after the call."""
     def custom(node):
         if node["t"] == "callback":
             return Callback(channel, node["id"])
@@ -386,6 +464,7 @@ def _call(channel, shell, message, arrays, sv):
 
 
 def main(argv=None):
+    """The student's process: ``argv`` = (fd to read from, fd to write to)."""
     argv = sys.argv[1:] if argv is None else argv
     fd_in, fd_out = int(argv[0]), int(argv[1])
     sys.stdin = open(os.devnull)

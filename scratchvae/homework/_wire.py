@@ -38,43 +38,62 @@ def encode(value, custom=None, arrays=None):
     arrays = [] if arrays is None else arrays
 
     def enc(v):
-        if v is None or isinstance(v, (bool, str)):
-            return {"t": "v", "v": v}
-        if isinstance(v, (int, np.integer)) and not isinstance(v, np.ndarray):
-            if isinstance(v, np.integer):
-                arrays.append(np.asarray(v))
-                return {"t": "s", "i": len(arrays) - 1}
-            return {"t": "v", "v": v}
-        if isinstance(v, (np.floating, np.complexfloating, np.bool_)):
-            arrays.append(np.asarray(v))
-            return {"t": "s", "i": len(arrays) - 1}
-        if isinstance(v, float):
-            return {"t": "f", "v": float.__repr__(v)}
-        if isinstance(v, np.ndarray):
-            if v.dtype.hasobject or v.dtype.names is not None:
-                return {"t": "o", "name": "ndarray", "text": f"array of dtype {v.dtype}"}
-            arrays.append(np.ascontiguousarray(v))
-            return {"t": "a", "i": len(arrays) - 1}
-        if isinstance(v, tuple) and hasattr(v, "_fields"):
-            return {"t": "nt", "name": type(v).__name__, "module": type(v).__module__,
-                    "fields": list(v._fields), "items": [enc(x) for x in v]}
-        if isinstance(v, tuple):
-            return {"t": "tuple", "items": [enc(x) for x in v]}
-        if isinstance(v, list):
-            return {"t": "list", "items": [enc(x) for x in v]}
-        if isinstance(v, dict) and all(isinstance(k, str) for k in v):
-            return {"t": "dict", "items": [[k, enc(x)] for k, x in v.items()]}
-        if isinstance(v, np.random.Generator):
-            return {"t": "rng", "state": _jsonable(v.bit_generator.state)}
-        node = custom(v) if custom is not None else None
-        if node is not None:
-            return node
-        return {"t": "o", "name": type(v).__name__, "text": _short_repr(v)}
+        node = _scalar_node(v, arrays)
+        if node is None and isinstance(v, np.ndarray):
+            node = _ndarray_node(v, arrays)
+        if node is None:
+            node = _container_node(v, enc)
+        if node is None and custom is not None:
+            node = custom(v)
+        return node if node is not None else {"t": "o", "name": type(v).__name__,
+                                              "text": _short_repr(v)}
 
     return enc(value), arrays
 
 
+def _scalar_node(v, arrays):
+    """The node of None, a bool, str, int or float, or a NumPy scalar (its value appended to
+    ``arrays``); None if ``v`` is none of these."""
+    if v is None or isinstance(v, (bool, str)):
+        return {"t": "v", "v": v}
+    if isinstance(v, (np.integer, np.floating, np.complexfloating, np.bool_)):
+        arrays.append(np.asarray(v))
+        return {"t": "s", "i": len(arrays) - 1}
+    if isinstance(v, int):
+        return {"t": "v", "v": v}
+    if isinstance(v, float):
+        return {"t": "f", "v": float.__repr__(v)}
+    return None
+
+
+def _ndarray_node(v, arrays):
+    """The node of an ndarray (appended to ``arrays``); object and structured arrays are
+    opaque."""
+    if v.dtype.hasobject or v.dtype.names is not None:
+        return {"t": "o", "name": "ndarray", "text": f"array of dtype {v.dtype}"}
+    arrays.append(np.ascontiguousarray(v))
+    return {"t": "a", "i": len(arrays) - 1}
+
+
+def _container_node(v, enc):
+    """The node of a NamedTuple, tuple, list, str-keyed dict (items encoded by ``enc``) or
+    Generator; None if ``v`` is none of these."""
+    if isinstance(v, tuple) and hasattr(v, "_fields"):
+        return {"t": "nt", "name": type(v).__name__, "module": type(v).__module__,
+                "fields": list(v._fields), "items": [enc(x) for x in v]}
+    if isinstance(v, tuple):
+        return {"t": "tuple", "items": [enc(x) for x in v]}
+    if isinstance(v, list):
+        return {"t": "list", "items": [enc(x) for x in v]}
+    if isinstance(v, dict) and all(isinstance(k, str) for k in v):
+        return {"t": "dict", "items": [[k, enc(x)] for k, x in v.items()]}
+    if isinstance(v, np.random.Generator):
+        return {"t": "rng", "state": _jsonable(v.bit_generator.state)}
+    return None
+
+
 def _jsonable(state):
+    """A bit generator state with its arrays and NumPy integers made JSON-able."""
     if isinstance(state, dict):
         return {k: _jsonable(v) for k, v in state.items()}
     if isinstance(state, np.ndarray):
@@ -85,6 +104,7 @@ def _jsonable(state):
 
 
 def _from_jsonable(state):
+    """The inverse of :func:`_jsonable`."""
     if isinstance(state, dict):
         if "__array__" in state:
             return np.array(state["__array__"], dtype=state["dtype"])
@@ -106,10 +126,12 @@ def generator_from_state(state):
 
 
 def set_generator_state(rng, node):
+    """Give the Generator ``rng`` the state of an "rng" node."""
     rng.bit_generator.state = _from_jsonable(node["state"])
 
 
 def _short_repr(v):
+    """``repr(v)`` cut to 200 characters (a stand-in if ``repr`` fails)."""
     try:
         text = repr(v)
     except Exception:  # a broken __repr__ of a student's object
@@ -136,6 +158,26 @@ def opaque(name, text):
 _NAMEDTUPLES = {}
 
 
+def _decode_namedtuple(n, arrays, dec):
+    """The NamedTuple of an "nt" node (see :func:`namedtuple_class`)."""
+    cls = namedtuple_class(n["module"], n["name"], tuple(n["fields"]))
+    return cls(*(dec(x) for x in n["items"]))
+
+
+_DECODERS = {  # tag -> (node, arrays, dec) -> value
+    "v": lambda n, arrays, dec: n["v"],
+    "f": lambda n, arrays, dec: float(n["v"]),
+    "a": lambda n, arrays, dec: arrays[n["i"]],
+    "s": lambda n, arrays, dec: arrays[n["i"]][()],
+    "tuple": lambda n, arrays, dec: tuple(dec(x) for x in n["items"]),
+    "list": lambda n, arrays, dec: [dec(x) for x in n["items"]],
+    "dict": lambda n, arrays, dec: {k: dec(x) for k, x in n["items"]},
+    "nt": _decode_namedtuple,
+    "rng": lambda n, arrays, dec: generator_from_state(n["state"]),
+    "o": lambda n, arrays, dec: opaque(n.get("name", "object"), n.get("text", "")),
+}
+
+
 def decode(node, arrays, custom=None):
     """The value of an encoded tree. ``custom(node)`` decodes the tags this module leaves to
     the caller (callables, models); NamedTuples are rebuilt as scratchvae's own class when one
@@ -143,27 +185,9 @@ def decode(node, arrays, custom=None):
 
     def dec(n):
         t = n.get("t")
-        if t == "v":
-            return n["v"]
-        if t == "f":
-            return float(n["v"])
-        if t == "a":
-            return arrays[n["i"]]
-        if t == "s":
-            return arrays[n["i"]][()]
-        if t == "tuple":
-            return tuple(dec(x) for x in n["items"])
-        if t == "list":
-            return [dec(x) for x in n["items"]]
-        if t == "dict":
-            return {k: dec(x) for k, x in n["items"]}
-        if t == "nt":
-            cls = namedtuple_class(n["module"], n["name"], tuple(n["fields"]))
-            return cls(*(dec(x) for x in n["items"]))
-        if t == "rng":
-            return generator_from_state(n["state"])
-        if t == "o":
-            return opaque(n.get("name", "object"), n.get("text", ""))
+        decoder = _DECODERS.get(t) if isinstance(t, str) else None
+        if decoder is not None:
+            return decoder(n, arrays, dec)
         if custom is not None:
             return custom(n)
         raise WireError(f"unknown value tag {t!r}")
@@ -222,6 +246,7 @@ def unpack(body):
 
 
 def send(fd, message, arrays=()):
+    """Write the frame of (message, arrays) to ``fd``."""
     data = memoryview(pack(message, list(arrays)))
     while data:
         written = os.write(fd, data)
@@ -238,6 +263,7 @@ def receive(fd, deadline=None):
 
 
 def _read_exactly(fd, n, deadline):
+    """``n`` bytes from ``fd``; WireError at end of stream or when ``deadline`` passes."""
     chunks, missing = [], n
     while missing:
         if deadline is not None:

@@ -77,6 +77,40 @@ def check_mse_loss(mse_loss):
 # ---------------------------------------------------------------------------------------------
 
 
+def _check_kept_pixels_equal_x(check, got, x, level, case):
+    """Fail unless the pixels of ``got`` that are not 0 equal x (hints: dropout's rescaling,
+    destroyed pixels set to something other than 0)."""
+    kept = got != 0
+    if np.allclose(got[kept], x[kept], rtol=1e-12, atol=0):
+        return
+    ratio = np.median(got[kept] / x[kept])
+    hint = None
+    if level > 0 and np.isclose(ratio, 1 / (1 - level)):
+        hint = ("kept pixels are scaled by 1 / (1 - level): that is dropout's rescaling; "
+                "masking noise leaves the kept pixels as they are")
+    changed = ~np.isclose(got, x, rtol=1e-12, atol=0)
+    if hint is None and level > 0 and abs(float(changed.mean()) - level) <= 0.015:
+        hint = ("masking noise sets the destroyed pixels to 0, not to another value "
+                "(about `level` of the pixels changed, but not to 0)")
+    check.fail("the pixels you did not set to 0 should equal x, but some changed "
+               f"(median ratio x_tilde / x = {ratio:.4g})", case, hint)
+
+
+def _check_mask_is_per_pixel(check, zeroed, level, case):
+    """Fail if the mask ``zeroed`` (batch, pixels) is the same for every example or is one
+    value per example."""
+    kept = ~zeroed
+    if 0 < level and np.all(zeroed == zeroed[:1]):
+        check.fail("every example has the same mask: draw one value per pixel of every "
+                   "example, shape x.shape, not x.shape[1:]", case)
+    if 0 < level and np.all(zeroed.all(axis=1) | kept.all(axis=1)):
+        check.fail("every example is either zeroed completely or kept completely: the mask "
+                   "has one value per example", case,
+                   "draw one random number per PIXEL, rng.random(x.shape), not one per "
+                   "example (rng.random((x.shape[0], 1))): masking noise destroys pixels "
+                   "independently")
+
+
 def check_masking_noise(masking_noise):
     """Check ``masking_noise(x, level, rng) -> x_tilde``: every pixel independently set to 0
     with probability ``level`` (drawn from the Generator ``rng``, never ``np.random``), the other
@@ -99,28 +133,8 @@ def check_masking_noise(masking_noise):
         if got.dtype != np.float64:
             check.fail(f"`x_tilde` has dtype {got.dtype}, expected float64", case)
         zeroed = got == 0
-        kept = ~zeroed
-        if not np.allclose(got[kept], x[kept], rtol=1e-12, atol=0):
-            ratio = np.median(got[kept] / x[kept])
-            hint = None
-            if level > 0 and np.isclose(ratio, 1 / (1 - level)):
-                hint = ("kept pixels are scaled by 1 / (1 - level): that is dropout's rescaling; "
-                        "masking noise leaves the kept pixels as they are")
-            changed = ~np.isclose(got, x, rtol=1e-12, atol=0)
-            if hint is None and level > 0 and abs(float(changed.mean()) - level) <= 0.015:
-                hint = ("masking noise sets the destroyed pixels to 0, not to another value "
-                        "(about `level` of the pixels changed, but not to 0)")
-            check.fail("the pixels you did not set to 0 should equal x, but some changed "
-                       f"(median ratio x_tilde / x = {ratio:.4g})", case, hint)
-        if 0 < level and np.all(zeroed == zeroed[:1]):
-            check.fail("every example has the same mask: draw one value per pixel of every "
-                       "example, shape x.shape, not x.shape[1:]", case)
-        if 0 < level and np.all(zeroed.all(axis=1) | kept.all(axis=1)):
-            check.fail("every example is either zeroed completely or kept completely: the mask "
-                       "has one value per example", case,
-                       "draw one random number per PIXEL, rng.random(x.shape), not one per "
-                       "example (rng.random((x.shape[0], 1))): masking noise destroys pixels "
-                       "independently")
+        _check_kept_pixels_equal_x(check, got, x, level, case)
+        _check_mask_is_per_pixel(check, zeroed, level, case)
         fraction = float(zeroed.mean())
         if abs(fraction - level) > 0.015:
             hint = ("level is the fraction of pixels DESTROYED (set to 0), not the fraction kept"
@@ -189,6 +203,7 @@ AE_MISTAKES = {
 
 
 def _check_grads_dict(check, grads, expected, keys_shapes, case, hints_by_key):
+    """Fail unless ``grads`` is a dict with the keys of params, each close to ``expected``."""
     if not isinstance(grads, dict):
         check.fail(f"`grads` should be a dict keyed like params, got {type(grads).__name__}",
                    case)

@@ -111,6 +111,7 @@ class NotebookGrade:
 
 
 def _num(value):
+    """A number in ``%g`` form."""
     return f"{value:g}"
 
 
@@ -125,6 +126,7 @@ def graded_cells(nb):
 
 
 def _cell_result(cell, meta, executed):
+    """The CellResult of one graded cell of an executed notebook."""
     grade_id = meta.get("grade_id", "?")
     points = float(meta.get("points", 0))
     if cell["cell_type"] != "code":
@@ -182,6 +184,7 @@ def read_notebook(path):
 
 
 def _grading_meta(cell):
+    """The cell's nbgrader metadata ({} if none or not a dict)."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return meta if isinstance(meta, dict) else {}
 
@@ -429,12 +432,14 @@ class StudentFunction:
 
 
 def _is_model(value):
+    """Whether ``value`` is an instance of one of scratchvae's models (params dict, backend)."""
     cls = type(value)
     return (cls.__module__.startswith("scratchvae.") and not isinstance(value, type)
             and isinstance(getattr(value, "params", None), dict) and hasattr(value, "backend"))
 
 
 def _active_watch():
+    """The PackageCallWatch that is the current profiler, or None."""
     from scratchvae.homework._core import PackageCallWatch
 
     watch = getattr(sys.getprofile(), "__self__", None)
@@ -442,12 +447,14 @@ def _active_watch():
 
 
 def _is_package_code(code):
+    """Whether ``code`` was compiled from one of scratchvae's files."""
     from scratchvae.homework._core import PACKAGE_DIR
 
     return code is not None and code.co_filename.startswith(PACKAGE_DIR)
 
 
 def _code_key(code):
+    """(file relative to the package, qualified name) of ``code``."""
     from scratchvae.homework._core import PACKAGE_DIR
 
     return (os.path.relpath(code.co_filename, PACKAGE_DIR),
@@ -469,42 +476,66 @@ def _merge(target, node, arrays):
     """Bring ``target`` (what the grader sent) up to date with the student's process's
     ``node`` (see ``_student._sync``): same objects are updated in place, new ones put in."""
     kind = node.get("t")
-    if kind == "a" or (kind == "leaf" and node["node"].get("t") == "a"):
-        value = _wire.decode(node["node"] if kind == "leaf" else node, arrays)
-        if (isinstance(target, np.ndarray) and isinstance(value, np.ndarray)
-                and target.shape == value.shape and target.flags.writeable
-                and not np.array_equal(target, value, equal_nan=True)):
-            np.copyto(target, value, casting="unsafe")
-    elif kind == "leaf" and node["node"].get("t") == "rng":
+    leaf_kind = node["node"].get("t") if kind == "leaf" else None
+    if kind == "a" or leaf_kind == "a":
+        _merge_array(target, node["node"] if kind == "leaf" else node, arrays)
+    elif leaf_kind == "rng":
         if isinstance(target, np.random.Generator):
             _wire.set_generator_state(target, node["node"])
     elif kind == "model":
-        params = _wire.decode(node["params"], arrays)
-        for key, value in params.items():
-            live = target.params.get(key) if _is_model(target) else None
-            if isinstance(live, np.ndarray) and isinstance(value, np.ndarray) \
-                    and live.shape == value.shape:
-                np.copyto(live, value, casting="unsafe")
+        _merge_model(target, node, arrays)
     elif kind == "dict" and isinstance(target, dict):
-        keys = set()
-        for key, sub in node["items"]:
-            keys.add(key)
-            if sub["same"] and key in target:
-                _merge(target[key], sub, arrays)
-            else:
-                target[key] = _wire.decode(sub["node"], arrays)
-        for key in [k for k in target if k not in keys]:
-            del target[key]
+        _merge_dict(target, node, arrays)
     elif kind in ("list", "tuple") and isinstance(target, (list, tuple)):
-        items = []
-        for i, sub in enumerate(node["items"]):
-            if sub["same"] and i < len(target):
-                _merge(target[i], sub, arrays)
-                items.append(target[i])
-            else:
-                items.append(_wire.decode(sub["node"], arrays))
-        if isinstance(target, list):
-            target[:] = items
+        _merge_sequence(target, node, arrays)
+
+
+def _merge_array(target, array_node, arrays):
+    """Copy the array of ``array_node`` into ``target`` if it is a writeable array of the same
+    shape whose values differ."""
+    value = _wire.decode(array_node, arrays)
+    if (isinstance(target, np.ndarray) and isinstance(value, np.ndarray)
+            and target.shape == value.shape and target.flags.writeable
+            and not np.array_equal(target, value, equal_nan=True)):
+        np.copyto(target, value, casting="unsafe")
+
+
+def _merge_model(target, node, arrays):
+    """Copy the parameters of a "model" node into the model ``target``'s arrays in place."""
+    params = _wire.decode(node["params"], arrays)
+    for key, value in params.items():
+        live = target.params.get(key) if _is_model(target) else None
+        if isinstance(live, np.ndarray) and isinstance(value, np.ndarray) \
+                and live.shape == value.shape:
+            np.copyto(live, value, casting="unsafe")
+
+
+def _merge_dict(target, node, arrays):
+    """Merge a "dict" node into the dict ``target``: same values in place, new ones put in,
+    keys the student's process removed deleted."""
+    keys = set()
+    for key, sub in node["items"]:
+        keys.add(key)
+        if sub["same"] and key in target:
+            _merge(target[key], sub, arrays)
+        else:
+            target[key] = _wire.decode(sub["node"], arrays)
+    for key in [k for k in target if k not in keys]:
+        del target[key]
+
+
+def _merge_sequence(target, node, arrays):
+    """Merge a "list"/"tuple" node into ``target``: same items in place; a list's items are
+    then replaced by the new ones."""
+    items = []
+    for i, sub in enumerate(node["items"]):
+        if sub["same"] and i < len(target):
+            _merge(target[i], sub, arrays)
+            items.append(target[i])
+        else:
+            items.append(_wire.decode(sub["node"], arrays))
+    if isinstance(target, list):
+        target[:] = items
 
 
 # ---------------------------------------------------------------------------------------------
@@ -529,6 +560,7 @@ def _imports_of(release):
 
 
 def _names_used(source):
+    """The names the source reads."""
     return {node.id for node in ast.walk(ast.parse(source))
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
 
@@ -547,6 +579,7 @@ def _run_check(source, namespace, student):
 
 
 def _result_of_error(grade_id, points, err):
+    """The CellResult of a check cell that raised ``err`` (not implemented, or failed)."""
     if isinstance(err, NotImplementedError) or type(err).__name__ == "NotImplementedYet":
         return CellResult(grade_id, points, NOT_IMPLEMENTED, str(err))
     return CellResult(grade_id, points, FAILED, f"{type(err).__name__}: {err}")
@@ -567,22 +600,10 @@ def grade_notebook(path, release=None, timeout=120, kernel_name=None):
     release_path = find_release(path, release)
     release_nb = read_notebook(release_path)
     submission = read_notebook(path)
-    checks = [(cell, meta) for cell, meta in ((c, _grading_meta(c)) for c in release_nb["cells"])
-              if meta.get("grade")]
-    ids = [str(meta.get("grade_id", "?")) for _, meta in checks]
-    if len(set(ids)) != len(ids):
-        raise NotebookError(f"release {release_path} has repeated grade_ids: {ids}")
+    checks = _check_cells(release_nb, release_path)
     namespace = {"__name__": "__grader__"}
     exec(compile(_imports_of(release_nb), str(release_path), "exec"), namespace)
-
-    # the submission's code cells in order, and where each of its check cells sits
-    student_cells, position = [], {}
-    for cell in submission["cells"]:
-        meta = _grading_meta(cell)
-        if meta.get("grade"):
-            position.setdefault(str(meta.get("grade_id")), len(student_cells))
-        elif cell["cell_type"] == "code" and cell["source"].strip():
-            student_cells.append(cell["source"])
+    student_cells, position = _submission_code(submission)
 
     grade = NotebookGrade(notebook=str(path))
     folder = tempfile.mkdtemp(prefix="scratchvae-grade-")
@@ -592,34 +613,68 @@ def grade_notebook(path, release=None, timeout=120, kernel_name=None):
             student = StudentProcess(folder, timeout)
         except StudentProcessError as err:
             grade.error = f"the student's process did not start: {err}"
-        ran = 0
-        for cell, meta in checks:
-            grade_id, points = str(meta.get("grade_id", "?")), float(meta.get("points", 0))
-            if cell["cell_type"] != "code":
-                grade.results.append(CellResult(grade_id, points, MANUAL))
-                continue
-            if student is None or student.dead:
-                grade.results.append(CellResult(grade_id, points, NOT_RUN,
-                                                "the notebook stopped before this cell"))
-                continue
-            upto = position.get(grade_id, len(student_cells))
-            try:
-                while ran < min(upto, len(student_cells)):
-                    student.run_cell(student_cells[ran])
-                    ran += 1
-            except StudentProcessError as err:
-                grade.error = f"cell {ran + 1} of the submission's code: {err}"
-                grade.results.append(CellResult(grade_id, points, NOT_RUN,
-                                                "the notebook stopped before this cell"))
-                continue
-            try:
-                _run_check(cell["source"], dict(namespace), student)
-            except Exception as err:  # the check failed: its message is the feedback
-                grade.results.append(_result_of_error(grade_id, points, err))
-            else:
-                grade.results.append(CellResult(grade_id, points, PASSED))
+        _grade_checks(grade, checks, namespace, student, student_cells, position)
     finally:
         if student is not None:
             student.close()
         shutil.rmtree(folder, ignore_errors=True)
     return grade
+
+
+def _check_cells(release_nb, release_path):
+    """The release's graded cells as (cell, grading metadata); their grade_ids must differ."""
+    checks = [(cell, meta) for cell, meta in ((c, _grading_meta(c)) for c in release_nb["cells"])
+              if meta.get("grade")]
+    ids = [str(meta.get("grade_id", "?")) for _, meta in checks]
+    if len(set(ids)) != len(ids):
+        raise NotebookError(f"release {release_path} has repeated grade_ids: {ids}")
+    return checks
+
+
+def _submission_code(submission):
+    """(the submission's non-empty code cells in order, {grade_id: how many of them come
+    before that check cell})."""
+    student_cells, position = [], {}
+    for cell in submission["cells"]:
+        meta = _grading_meta(cell)
+        if meta.get("grade"):
+            position.setdefault(str(meta.get("grade_id")), len(student_cells))
+        elif cell["cell_type"] == "code" and cell["source"].strip():
+            student_cells.append(cell["source"])
+    return student_cells, position
+
+
+def _grade_checks(grade, checks, namespace, student, student_cells, position):
+    """Append to ``grade`` the result of each check cell, running the submission's code cells
+    that come before it in the student's process first."""
+    ran = 0
+    for cell, meta in checks:
+        grade_id, points = str(meta.get("grade_id", "?")), float(meta.get("points", 0))
+        if cell["cell_type"] != "code":
+            grade.results.append(CellResult(grade_id, points, MANUAL))
+            continue
+        if student is None or student.dead:
+            grade.results.append(CellResult(grade_id, points, NOT_RUN,
+                                            "the notebook stopped before this cell"))
+            continue
+        upto = min(position.get(grade_id, len(student_cells)), len(student_cells))
+        try:
+            while ran < upto:
+                student.run_cell(student_cells[ran])
+                ran += 1
+        except StudentProcessError as err:
+            grade.error = f"cell {ran + 1} of the submission's code: {err}"
+            grade.results.append(CellResult(grade_id, points, NOT_RUN,
+                                            "the notebook stopped before this cell"))
+            continue
+        grade.results.append(_check_result(cell["source"], namespace, student, grade_id,
+                                           points))
+
+
+def _check_result(source, namespace, student, grade_id, points):
+    """The CellResult of running one check cell (in a copy of ``namespace``)."""
+    try:
+        _run_check(source, dict(namespace), student)
+    except Exception as err:  # the check failed: its message is the feedback
+        return _result_of_error(grade_id, points, err)
+    return CellResult(grade_id, points, PASSED)
