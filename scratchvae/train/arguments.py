@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scratchvae.checkpoint import check_save_target
 from scratchvae.models.base import Model
 from scratchvae.progress import show_progress
 from scratchvae.speed import SpeedPolicy, decide
@@ -186,14 +187,16 @@ def check_checkpoint_path(checkpoint):
     except TypeError:
         raise ValueError(f"checkpoint must be a path (str or Path) or None, got "
                          f"{checkpoint!r}") from None
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        raise ValueError(f"checkpoint must name a regular .npz file (or one to create), but "
-                         f"{path} exists and is not a regular file")
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise ValueError(f"checkpoint {path}: {parent} is a file, not a folder")
             break
+    try:
+        check_save_target(path)   # the rule sv.save applies, checked before the first step
+    except ValueError as err:
+        raise ValueError(f"checkpoint must name a regular .npz file (or one to create): "
+                         f"{err}") from None
     return path
 
 
