@@ -61,6 +61,9 @@ myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
 nb_execution_mode = "off"
 nb_merge_streams = True
+# ipywidgets in stored outputs would load require.js and the widget manager from a CDN: the
+# site is offline, so no widget JavaScript (each widget cell also stores a static figure)
+nb_ipywidgets_js = {}
 
 autodoc_default_options = {"members": True, "show-inheritance": True, "ignore-module-all": True}
 autodoc_member_order = "bysource"

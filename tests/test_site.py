@@ -110,7 +110,13 @@ def _page_path(notebook):
 
 
 def _stored_image_count(notebook):
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    """Images stored in the notebook the page shows: as stored, or as released for homework."""
+    content = json.loads(notebook.read_text(encoding="utf-8"))
+    if notebook.parent.name == "homework":
+        from scratchvae.homework.release import release_notebook
+
+        content = release_notebook(content, notebook.name)
+    cells = content["cells"]
     return sum("image/png" in output.get("data", {})
                for cell in cells for output in cell.get("outputs", []))
 
