@@ -26,7 +26,33 @@ class Optimizer:
         self.step_count = 0
 
     def _check_grads(self, grads):
-        """The gradients as float arrays keyed like params (ValueError naming what is wrong)."""
+        """The gradients as float arrays keyed like params (ValueError naming what is wrong).
+
+        What a model's ``loss_and_grads`` returns (a dict with the params' keys, each an ndarray
+        of its param's shape and dtype) is recognised by one comparison per key and returned
+        as is; anything else (the first step of a user's own gradients, another key set, a
+        list, a float64 gradient of a float32 param) gets the full check of
+        :meth:`_validated_grads`.
+        """
+        if type(grads) is dict and self._matches_params(grads):
+            return grads
+        return self._validated_grads(grads)
+
+    def _matches_params(self, grads):
+        """True when ``grads`` has exactly the params' keys and every value is a plain ndarray
+        with its param's shape and dtype (so the full check could only accept it)."""
+        params = self.params
+        if grads.keys() != params.keys():
+            return False
+        for key, grad in grads.items():
+            param = params[key]
+            if (type(grad) is not np.ndarray or grad.shape != param.shape
+                    or grad.dtype != param.dtype):
+                return False
+        return True
+
+    def _validated_grads(self, grads):
+        """The full check of :meth:`_check_grads`: dict, keys, float arrays, shapes."""
         if not isinstance(grads, dict):
             raise ValueError(f"grads must be a dict keyed like params, got {type(grads).__name__}")
         missing = set(self.params) - set(grads)

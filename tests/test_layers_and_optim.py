@@ -152,3 +152,36 @@ def test_optimizer_rejects_mismatched_grads():
         opt.step({"v": np.zeros(2)})
     with pytest.raises(ValueError, match=r"grads\['w'\] has shape \(3,\), expected \(2,\)"):
         opt.step({"w": np.zeros(3)})
+
+
+@pytest.mark.parametrize("make", [lambda p: optim.SGD(p, lr=0.1),
+                                  lambda p: optim.Adam(p, backend="numpy"),
+                                  lambda p: optim.Adam(p, backend="numba")])
+def test_optimizer_checks_grads_after_fast_steps(make):
+    """Steps with matching grads take the fast path; a later bad step still gets the full
+    check (a ValueError naming the key) and changes nothing."""
+    params = {"a.W": np.zeros((2, 3), np.float32), "a.b": np.zeros(3, np.float32)}
+    opt = make(params)
+    good = {"a.W": np.ones((2, 3), np.float32), "a.b": np.ones(3, np.float32)}
+    assert opt._check_grads(good) is good  # recognised: no copy, no conversion
+    for _ in range(3):
+        opt.step(good)
+    before = {key: value.copy() for key, value in params.items()}
+    bad_cases = [
+        ({"a.W": np.ones((3, 2), np.float32), "a.b": np.ones(3, np.float32)},
+         r"grads\['a.W'\] has shape \(3, 2\), expected \(2, 3\)"),
+        ({"a.W": np.ones((2, 3), np.float32), "a.b": np.ones(4, np.float32)},
+         r"grads\['a.b'\] has shape \(4,\), expected \(3,\)"),
+        ({"a.W": np.ones((2, 3), np.int64), "a.b": np.ones(3, np.float32)}, r"grads\['a.W'\]"),
+        ({"a.W": np.ones((2, 3), np.float32)}, r"missing \['a.b'\]"),
+        ({**good, "a.c": np.ones(1, np.float32)}, r"unexpected \['a.c'\]"),
+        ([np.ones((2, 3))], "grads must be a dict"),
+    ]
+    for grads, message in bad_cases:
+        with pytest.raises(ValueError, match=message):
+            opt.step(grads)
+    for key, value in params.items():
+        np.testing.assert_array_equal(value, before[key])
+    # grads the full check accepts (float64 for float32 params, nested lists) still work
+    opt.step({"a.W": np.ones((2, 3)), "a.b": [1.0, 1.0, 1.0]})
+    assert not np.array_equal(params["a.W"], before["a.W"])

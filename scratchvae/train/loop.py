@@ -115,8 +115,9 @@ def train_epoch(run, trainer, guard, epoch):
             yb = None if run.y_train is None else run.y_train[idx]
             loss, terms = trainer.step(run.x_train[idx], yb, epoch_rng, beta, guard)
             totals.add(loss, terms, len(idx))
-            bar.update(1)
-            bar.set_postfix(loss=f"{totals.mean_loss:.4g}", refresh=False)
+            if run.show_bar:  # no string formatting per step when nothing is shown
+                bar.update(1)
+                bar.set_postfix(loss=f"{totals.mean_loss:.4g}", refresh=False)
     return totals, run.base_beta if beta is None else beta
 
 
