@@ -8,8 +8,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-# 01 reads real MNIST through sv.notebook.load; 06b loads the package's shipped checkpoints.
-PORTABLE = ["01_autoencoders.ipynb", "06b_autoencoder_vs_vae_latent_space.ipynb"]
+# 01 reads real MNIST through sv.notebook.load; 03 loads the package's shipped checkpoints
+# (06b does too, but its ipywidgets cell once left nbclient waiting on an idle kernel in CI).
+PORTABLE = ["01_autoencoders.ipynb", "03_vae_and_elbo.ipynb"]
 
 
 @pytest.mark.parametrize("name", PORTABLE)
