@@ -1317,6 +1317,12 @@ def _lme(a, axis=0):
     return np.squeeze(m, axis) + np.log(np.mean(np.exp(a - m), axis=axis))
 
 
+def _groups(log_w, k):
+    """log_w (n_samples, batch) as (n_samples // k, k, batch): groups of k consecutive samples."""
+    n_samples, batch = log_w.shape
+    return log_w.reshape(n_samples // k, k, batch)
+
+
 @mutant("iwae_bound", "not only the first group")
 def bound_first_group_only(log_w, k):
     return _lme(log_w[:k])
@@ -1341,8 +1347,7 @@ def bound_groups_mix_examples(log_w, k):
 
 @mutant("iwae_bound", "subtract log k")
 def bound_log_sum_exp(log_w, k):
-    n_samples, batch = log_w.shape
-    return (_lme(log_w.reshape(n_samples // k, k, batch), axis=1) + np.log(k)).mean(axis=0)
+    return (_lme(_groups(log_w, k), axis=1) + np.log(k)).mean(axis=0)
 
 
 @mutant("iwae_bound", "is L_1")
@@ -1352,50 +1357,42 @@ def bound_mean_of_logs(log_w, k):
 
 @mutant("iwae_bound", "shape (batch,)")
 def bound_per_group(log_w, k):
-    n_samples, batch = log_w.shape
-    return _lme(log_w.reshape(n_samples // k, k, batch), axis=1)
+    return _lme(_groups(log_w, k), axis=1)
 
 
 @mutant("iwae_bound", "don't average over the batch too")
 def bound_batch_mean(log_w, k):
-    n_samples, batch = log_w.shape
-    return float(_lme(log_w.reshape(n_samples // k, k, batch), axis=1).mean())
+    return float(_lme(_groups(log_w, k), axis=1).mean())
 
 
 @mutant("iwae_bound", "don't add them up")
 def bound_summed_groups(log_w, k):
-    n_samples, batch = log_w.shape
-    return _lme(log_w.reshape(n_samples // k, k, batch), axis=1).sum(axis=0)
+    return _lme(_groups(log_w, k), axis=1).sum(axis=0)
 
 
 @mutant("iwae_bound", "log_mean_exp of the group means")
 def bound_of_group_means(log_w, k):
-    n_samples, batch = log_w.shape
-    return _lme(log_w.reshape(n_samples // k, k, batch).mean(axis=1), axis=0)
+    return _lme(_groups(log_w, k).mean(axis=1), axis=0)
 
 
 @mutant("iwae_bound", "each example's own max")
 def bound_global_max(log_w, k):
-    n_samples, batch = log_w.shape
     m = log_w.max()
     with np.errstate(divide="ignore"):
-        return (m + np.log(np.mean(np.exp(log_w.reshape(n_samples // k, k, batch) - m),
-                                   axis=1))).mean(axis=0)
+        return (m + np.log(np.mean(np.exp(_groups(log_w, k) - m), axis=1))).mean(axis=0)
 
 
 @mutant("iwae_bound", "underflows")
 def bound_naive(log_w, k):
-    n_samples, batch = log_w.shape
     with np.errstate(divide="ignore", over="ignore"):
-        return np.log(np.mean(np.exp(log_w.reshape(n_samples // k, k, batch)), axis=1)).mean(0)
+        return np.log(np.mean(np.exp(_groups(log_w, k)), axis=1)).mean(0)
 
 
 @mutant("iwae_bound", "writes into the caller's array")
 def bound_in_place(log_w, k):
-    n_samples, batch = log_w.shape
     m = log_w.max(axis=0)
     log_w -= m
-    return (m + np.log(np.mean(np.exp(log_w.reshape(n_samples // k, k, batch)), axis=1))).mean(0)
+    return (m + np.log(np.mean(np.exp(_groups(log_w, k)), axis=1))).mean(0)
 
 
 _bypass("iwae_bound", "mathutils", lambda log_w, k: sv.mathutils.log_mean_exp(
@@ -1822,20 +1819,17 @@ def weights_shift_by_the_first_sample(log_w):
 
 @mutant("iwae_bound", "not its max")
 def bound_group_max(log_w, k):
-    n_samples, batch = log_w.shape
-    return log_w.reshape(n_samples // k, k, batch).max(axis=1).mean(axis=0)
+    return _groups(log_w, k).max(axis=1).mean(axis=0)
 
 
 @mutant("iwae_bound", "not the median")
 def bound_median_of_groups(log_w, k):
-    n_samples, batch = log_w.shape
-    return np.median(_lme(log_w.reshape(n_samples // k, k, batch), axis=1), axis=0)
+    return np.median(_lme(_groups(log_w, k), axis=1), axis=0)
 
 
 @mutant("iwae_bound", "not their max")
 def bound_max_of_groups(log_w, k):
-    n_samples, batch = log_w.shape
-    return _lme(log_w.reshape(n_samples // k, k, batch), axis=1).max(axis=0)
+    return _lme(_groups(log_w, k), axis=1).max(axis=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1969,8 +1963,7 @@ def elbo_scales_eps_in_place(vae, x, eps):
 
 @mutant("iwae_bound", "`log_w -= m` writes")
 def bound_shifts_in_place_then_reads(log_w, k):
-    n_samples, batch = log_w.shape
-    result = _lme(log_w.reshape(n_samples // k, k, batch), axis=1).mean(axis=0)
+    result = _lme(_groups(log_w, k), axis=1).mean(axis=0)
     log_w -= log_w.max(axis=0)
     return result
 
