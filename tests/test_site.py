@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
+from project_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -251,17 +252,10 @@ def test_homework_pages_show_the_student_version_without_solutions(site_dir):
         assert "BEGIN SOLUTION" not in html and "MARK SCHEME" not in html, notebook.name
 
 
-def _contract_module():
-    spec = importlib.util.spec_from_file_location("contract", ROOT / "docs" / "contract.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_contract_additions_page_lists_added_names_and_leaves_out_the_design_ones():
     pytest.importorskip("sphinx", reason="the docs extra: pip install -e \".[docs]\"")
     # generated from the code at build time; needs no Sphinx, so it runs everywhere
-    contract = _contract_module()
+    contract = load_script("docs/contract.py")
     page = contract.page()
     for added in ("scratchvae.notebook.setup", "scratchvae.models.cvae.CVAE",
                   "scratchvae.registry.build_model", "scratchvae.export.to_pytorch_example",
@@ -301,14 +295,6 @@ EXPLORER_MODELS = ("vae-mnist-2d", "ae-mnist-2d", "vae-mnist-5d")
 SCREENSHOTS_ENV = "SCRATCHVAE_SCREENSHOTS"  # a folder for the explorer's screenshots (else tmp)
 
 
-def _export_script():
-    spec = importlib.util.spec_from_file_location("export_explorer",
-                                                  ROOT / "scripts" / "export_explorer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _without_scatter(header):
     header = json.loads(json.dumps(header))
     for entry in header["models"].values():
@@ -321,7 +307,7 @@ def test_explorer_export_equals_a_fresh_export_of_the_shipped_checkpoints():
     # scatter (encoded held-out MNIST digits) is compared when the MNIST test file is at hand.
     import numpy as np
 
-    export = _export_script()
+    export = load_script("scripts/export_explorer.py")
     committed_header, committed_weights, committed_scatter = export.parse(
         export.OUT.read_text(encoding="utf-8"))
     root = export.default_root()
@@ -469,17 +455,10 @@ def test_index_links_the_explorer(site_dir):
 TEN_MINUTES = ROOT / "docs" / "guide" / "ten-minutes.md"
 
 
-def _apiref_module():
-    spec = importlib.util.spec_from_file_location("apiref", ROOT / "docs" / "apiref.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_api_reference_gives_every_module_class_and_function_a_summary():
     pytest.importorskip("sphinx", reason="the docs extra: pip install -e \".[docs]\"")
     # needs no Sphinx build: the generator's own tables, from the docstrings
-    apiref = _apiref_module()
+    apiref = load_script("docs/apiref.py")
     assert apiref.missing_summaries() == [], "public names without a docstring"
     pages = apiref.pages()
     for name in ("VAE", "Autoencoder", "DenoisingAutoencoder", "fit", "save", "load"):
@@ -496,7 +475,8 @@ def test_api_reference_gives_every_module_class_and_function_a_summary():
 
 def test_contract_additions_give_every_row_a_summary():
     pytest.importorskip("sphinx", reason="the docs extra: pip install -e \".[docs]\"")
-    rows = [line for line in _contract_module().page().splitlines() if line.startswith("| {py:obj}")]
+    page = load_script("docs/contract.py").page()
+    rows = [line for line in page.splitlines() if line.startswith("| {py:obj}")]
     assert rows and all(line.rstrip(" |").rsplit(" | ", 1)[-1].strip() for line in rows)
 
 
