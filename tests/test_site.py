@@ -127,6 +127,24 @@ def _has_math(notebook):
     return any("$" in "".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown")
 
 
+def _offline_page(browser, outside, site_url=None, **options):
+    """A new browser page that loads only from localhost (and from ``site_url``, a site opened
+    from disk): every other request is recorded in ``outside`` and refused. The site must work
+    offline: nothing from a CDN."""
+    page = browser.new_page(**options)
+
+    def only_the_site(route):
+        url = route.request.url
+        if urlsplit(url).hostname == "127.0.0.1" or (site_url and url.startswith(site_url)):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    page.route("**/*", only_the_site)
+    return page
+
+
 def _local_target_exists(site_dir, url, base_url):
     """The file a same-site URL names, or its folder's index.html, exists in the built site."""
     path = unquote(urlsplit(url).path)[len(urlsplit(base_url).path):]
@@ -139,17 +157,8 @@ def test_notebook_page_typesets_math_loads_figures_and_links_resolve(notebook, s
                                                                      browser):
     page_url = urljoin(base_url, _page_path(notebook))
     assert (site_dir / _page_path(notebook)).is_file(), f"no page for {notebook.name}"
-    page = browser.new_page()
     outside, failed = [], []
-
-    def only_localhost(route):  # the site must work offline: nothing from a CDN
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_localhost)
+    page = _offline_page(browser, outside)
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     try:
         page.goto(page_url, wait_until="load")
@@ -340,17 +349,7 @@ def _explorer_page(browser, site_dir, outside, errors):
     """explorer.html opened from disk (file://), every request outside the site recorded and
     refused, page errors collected."""
     site_url = Path(site_dir).resolve().as_uri() + "/"
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
-
-    def only_the_site(route):
-        url = route.request.url
-        if url.startswith(site_url) or urlsplit(url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            outside.append(url)
-            route.abort()
-
-    page.route("**/*", only_the_site)
+    page = _offline_page(browser, outside, site_url, viewport={"width": 1300, "height": 1000})
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(site_url + "explorer.html", wait_until="load")
     page.wait_for_function("() => window.scratchvaeExplorer && window.scratchvaeExplorer.ready",
@@ -504,17 +503,8 @@ def test_ten_minutes_page_runs_and_does_the_tasks(tmp_path, monkeypatch):
 def test_api_pages_have_a_summary_in_every_row(site_dir, base_url, browser):
     pages = sorted((site_dir / "api").rglob("*.html"))
     assert len(pages) > 20, len(pages)
-    page = browser.new_page()
     outside, empty, untitled = [], [], []
-
-    def only_localhost(route):
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_localhost)
+    page = _offline_page(browser, outside)
     counts = {}
     try:
         for path in pages:
