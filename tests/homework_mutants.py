@@ -3,7 +3,9 @@
 ``MUTANTS[exercise]`` is a list of ``Mutant(name, fn, hint, extra)``: ``fn`` has the exercise's
 signature, ``hint`` is a piece of the HINT the checker should give for it (None when no specific
 hint is promised, only a failure), and ``extra`` holds further arguments of the checker (the
-forward a chain check feeds into the backward). tests/test_homework.py runs them all.
+forward a chain check feeds into the backward). tests/test_homework.py runs them all. A wrong
+answer is a function decorated with ``@mutant(exercise, hint)``, or, when several are one helper
+with one mistake each, a row of a ``mistakes(exercise, helper, rows)`` table.
 
 Wrong answers are written with NumPy only, as a student would: a mutant that calls the package
 is a bypass (the "bypass" section), caught by the checker's watch on package calls.
