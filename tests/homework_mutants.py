@@ -1,7 +1,7 @@
 """A catalogue of typical wrong answers to the homework, as code: every one must fail its checker.
 
-``MUTANTS[exercise]`` is a list of ``Mutant(name, fn, hint, extra)``: ``fn`` has the exercise's
-signature, ``hint`` is a piece of the HINT the checker should give for it (None when no specific
+``MUTANTS[exercise]`` is a list of ``Mutant(name, fn, hint, extra)``: ``fn`` takes the exercise's
+arguments, ``hint`` is a piece of the HINT the checker should give for it (None when no specific
 hint is promised, only a failure), and ``extra`` holds further arguments of the checker (the
 forward a chain check feeds into the backward). tests/test_homework.py runs them all. A wrong
 answer is a function decorated with ``@mutant(exercise, hint)``, or, when several are one helper
