@@ -1,9 +1,11 @@
 """A catalogue of typical wrong answers to the homework, as code: every one must fail its checker.
 
-``MUTANTS[exercise]`` is a list of ``Mutant(name, fn, hint, extra)``: ``fn`` has the exercise's
-signature, ``hint`` is a piece of the HINT the checker should give for it (None when no specific
+``MUTANTS[exercise]`` is a list of ``Mutant(name, fn, hint, extra)``: ``fn`` takes the exercise's
+arguments, ``hint`` is a piece of the HINT the checker should give for it (None when no specific
 hint is promised, only a failure), and ``extra`` holds further arguments of the checker (the
-forward a chain check feeds into the backward). tests/test_homework.py runs them all.
+forward a chain check feeds into the backward). tests/test_homework.py runs them all. A wrong
+answer is a function decorated with ``@mutant(exercise, hint)``, or, when several are one helper
+with one mistake each, a row of a ``mistakes(exercise, helper, rows)`` table.
 
 Wrong answers are written with NumPy only, as a student would: a mutant that calls the package
 is a bypass (the "bypass" section), caught by the checker's watch on package calls.
@@ -37,6 +39,22 @@ def mutant(exercise, hint=None, extra=()):
         MUTANTS.setdefault(exercise, []).append(Mutant(fn.__name__, fn, hint, tuple(extra)))
         return fn
     return register
+
+
+def mistakes(exercise, wrong_answer, rows):
+    """Register one wrong answer to ``exercise`` per row ``(name, hint, mistake)``: the function
+    ``name(*args)`` that returns ``wrong_answer(*args, **mistake)``, where ``args`` are the
+    exercise's arguments and ``mistake`` the keyword arguments that make ``wrong_answer`` wrong."""
+    for name, hint, mistake in rows:
+        fn = _with_mistake(wrong_answer, mistake)
+        fn.__name__ = fn.__qualname__ = name
+        MUTANTS.setdefault(exercise, []).append(Mutant(name, fn, hint))
+
+
+def _with_mistake(wrong_answer, mistake):
+    def fn(*args):
+        return wrong_answer(*args, **mistake)
+    return fn
 
 
 def _sigmoid(a):
@@ -309,24 +327,12 @@ def _ae(params, x_in, x_target, target_is_input=False, batch_mean=True, tanh="ou
     return float(loss), grads
 
 
-@mutant("ae_loss_and_grads", "not with the (corrupted) input")
-def ae_target_is_input(params, x_in, x_target):
-    return _ae(params, x_in, x_target, target_is_input=True)
-
-
-@mutant("ae_loss_and_grads", "carries 1/batch")
-def ae_no_batch_mean(params, x_in, x_target):
-    return _ae(params, x_in, x_target, batch_mean=False)
-
-
-@mutant("ae_loss_and_grads", "the OUTPUT of tanh")
-def ae_tanh_at_input(params, x_in, x_target):
-    return _ae(params, x_in, x_target, tanh="in")
-
-
-@mutant("ae_loss_and_grads", "(squared)")
-def ae_tanh_no_square(params, x_in, x_target):
-    return _ae(params, x_in, x_target, tanh="nosq")
+mistakes("ae_loss_and_grads", _ae, [
+    ("ae_target_is_input", "not with the (corrupted) input", dict(target_is_input=True)),
+    ("ae_no_batch_mean", "carries 1/batch", dict(batch_mean=False)),
+    ("ae_tanh_at_input", "the OUTPUT of tanh", dict(tanh="in")),
+    ("ae_tanh_no_square", "(squared)", dict(tanh="nosq")),
+])
 
 
 @mutant("ae_loss_and_grads", "same keys as params")
@@ -569,24 +575,20 @@ def _vae(params, x, eps, mistake=None):
     return loss, grads
 
 
-def _vae_mutant(mistake, hint):
-    def fn(params, x, eps):
-        return _vae(params, x, eps, mistake)
-    fn.__name__ = f"vae_{mistake}"
-    MUTANTS.setdefault("vae_loss_and_grads", []).append(Mutant(fn.__name__, fn, hint))
-
-
-_vae_mutant("var_as_std", "variance vs standard deviation?")
-_vae_mutant("kl_no_half", "missing 1/2 in the KL?")
-_vae_mutant("kl_sign", "sign of the KL?")
-_vae_mutant("recon_mean_pixels", "mean over pixels vs sum?")
-_vae_mutant("z_is_mu", "z = mu")
-_vae_mutant("no_batch_mean", "mean over the batch")
-_vae_mutant("kl_grad_no_batch_mean", "divide kl_standard_normal_grad(mu, logvar) by the batch")
-_vae_mutant("mu_no_kl", "add the KL's gradient (mu) to dmu")
-_vae_mutant("mu_no_recon", "add the gradient through z")
-_vae_mutant("logvar_no_kl", "add the KL's gradient to dlogvar")
-_vae_mutant("h_mu_only", "h feeds both heads")
+mistakes("vae_loss_and_grads", _vae, [
+    ("vae_var_as_std", "variance vs standard deviation?", dict(mistake="var_as_std")),
+    ("vae_kl_no_half", "missing 1/2 in the KL?", dict(mistake="kl_no_half")),
+    ("vae_kl_sign", "sign of the KL?", dict(mistake="kl_sign")),
+    ("vae_recon_mean_pixels", "mean over pixels vs sum?", dict(mistake="recon_mean_pixels")),
+    ("vae_z_is_mu", "z = mu", dict(mistake="z_is_mu")),
+    ("vae_no_batch_mean", "mean over the batch", dict(mistake="no_batch_mean")),
+    ("vae_kl_grad_no_batch_mean", "divide kl_standard_normal_grad(mu, logvar) by the batch",
+     dict(mistake="kl_grad_no_batch_mean")),
+    ("vae_mu_no_kl", "add the KL's gradient (mu) to dmu", dict(mistake="mu_no_kl")),
+    ("vae_mu_no_recon", "add the gradient through z", dict(mistake="mu_no_recon")),
+    ("vae_logvar_no_kl", "add the KL's gradient to dlogvar", dict(mistake="logvar_no_kl")),
+    ("vae_h_mu_only", "h feeds both heads", dict(mistake="h_mu_only")),
+])
 
 
 @mutant("vae_loss_and_grads", "same keys as params")
@@ -680,24 +682,12 @@ def _terms(vae, x, eps, z_is_mu=False, var_as_std=False, recon_mean=False, kl_ha
     return recon, kl
 
 
-@mutant("elbo_terms", "z = mu is not the ELBO")
-def elbo_z_is_mu(vae, x, eps):
-    return _terms(vae, x, eps, z_is_mu=True)
-
-
-@mutant("elbo_terms", "variance vs standard deviation?")
-def elbo_var_as_std(vae, x, eps):
-    return _terms(vae, x, eps, var_as_std=True)
-
-
-@mutant("elbo_terms", "mean over pixels vs sum?")
-def elbo_recon_mean(vae, x, eps):
-    return _terms(vae, x, eps, recon_mean=True)
-
-
-@mutant("elbo_terms", "missing 1/2 in the KL?")
-def elbo_kl_no_half(vae, x, eps):
-    return _terms(vae, x, eps, kl_half=1.0)
+mistakes("elbo_terms", _terms, [
+    ("elbo_z_is_mu", "z = mu is not the ELBO", dict(z_is_mu=True)),
+    ("elbo_var_as_std", "variance vs standard deviation?", dict(var_as_std=True)),
+    ("elbo_recon_mean", "mean over pixels vs sum?", dict(recon_mean=True)),
+    ("elbo_kl_no_half", "missing 1/2 in the KL?", dict(kl_half=1.0)),
+])
 
 
 @mutant("elbo_terms", "changed vae.params")
@@ -835,14 +825,10 @@ def _trans_conv(X, K, flip=False, assign=False):
     return Y
 
 
-@mutant("trans_conv", "the kernel is flipped")
-def trans_conv_flipped(X, K):
-    return _trans_conv(X, K, flip=True)
-
-
-@mutant("trans_conv", "overlapping stamps ADD")
-def trans_conv_assigns(X, K):
-    return _trans_conv(X, K, assign=True)
+mistakes("trans_conv", _trans_conv, [
+    ("trans_conv_flipped", "the kernel is flipped", dict(flip=True)),
+    ("trans_conv_assigns", "overlapping stamps ADD", dict(assign=True)),
+])
 
 
 @mutant("trans_conv", "GROWS the image")
@@ -879,34 +865,15 @@ def _conv_t(x, W, b, stride, padding, flip=False, assign=False, swap=False, crop
     return out + b.reshape(1, -1, 1, 1) if bias else out
 
 
-@mutant("conv_transpose2d", "padding CROPS the output")
-def conv_t_padding_ignored(x, W, b, stride, padding):
-    return _conv_t(x, W, b, stride, padding, crop=False)
-
-
-@mutant("conv_transpose2d", "stamps sit `stride` pixels apart")
-def conv_t_stride_ignored(x, W, b, stride, padding):
-    return _conv_t(x, W, b, stride, padding, use_stride=False)
-
-
-@mutant("conv_transpose2d", "add the bias")
-def conv_t_no_bias(x, W, b, stride, padding):
-    return _conv_t(x, W, b, stride, padding, bias=False)
-
-
-@mutant("conv_transpose2d", "the kernel is flipped")
-def conv_t_flipped(x, W, b, stride, padding):
-    return _conv_t(x, W, b, stride, padding, flip=True)
-
-
-@mutant("conv_transpose2d", "overlapping stamps ADD")
-def conv_t_assigns(x, W, b, stride, padding):
-    return _conv_t(x, W, b, stride, padding, assign=True)
-
-
-@mutant("conv_transpose2d", "W has shape (C_in, C_out, kh, kw)")
-def conv_t_conv2d_layout(x, W, b, stride, padding):
-    return _conv_t(x, W, b, stride, padding, swap=True)  # einsum raises unless C_in == C_out
+mistakes("conv_transpose2d", _conv_t, [
+    ("conv_t_padding_ignored", "padding CROPS the output", dict(crop=False)),
+    ("conv_t_stride_ignored", "stamps sit `stride` pixels apart", dict(use_stride=False)),
+    ("conv_t_no_bias", "add the bias", dict(bias=False)),
+    ("conv_t_flipped", "the kernel is flipped", dict(flip=True)),
+    ("conv_t_assigns", "overlapping stamps ADD", dict(assign=True)),
+    # swap: conv2d's kernel layout; einsum raises unless C_in == C_out
+    ("conv_t_conv2d_layout", "W has shape (C_in, C_out, kh, kw)", dict(swap=True)),
+])
 
 
 def _conv_t_backward(dout, x, W, stride, padding, flip=False, db_axes=(0, 2, 3), db_mean=False,
@@ -926,29 +893,13 @@ def _conv_t_backward(dout, x, W, stride, padding, flip=False, db_axes=(0, 2, 3),
     return dx, dW / N if dw_mean else dW, db
 
 
-@mutant("conv_transpose2d_backward", "the kernel is flipped")
-def conv_t_bwd_flipped(dout, x, W, stride, padding):
-    return _conv_t_backward(dout, x, W, stride, padding, flip=True)
-
-
-@mutant("conv_transpose2d_backward", "sum db over the batch AND both spatial axes")
-def conv_t_bwd_db_batch_only(dout, x, W, stride, padding):
-    return _conv_t_backward(dout, x, W, stride, padding, db_axes=(0,))
-
-
-@mutant("conv_transpose2d_backward", "sum, don't average")
-def conv_t_bwd_db_mean(dout, x, W, stride, padding):
-    return _conv_t_backward(dout, x, W, stride, padding, db_mean=True)
-
-
-@mutant("conv_transpose2d_backward", "axis 1 is the channel")
-def conv_t_bwd_db_wrong_axes(dout, x, W, stride, padding):
-    return _conv_t_backward(dout, x, W, stride, padding, db_axes=(0, 1, 2))
-
-
-@mutant("conv_transpose2d_backward", "sum dW over the batch, don't average")
-def conv_t_bwd_dw_mean(dout, x, W, stride, padding):
-    return _conv_t_backward(dout, x, W, stride, padding, dw_mean=True)
+mistakes("conv_transpose2d_backward", _conv_t_backward, [
+    ("conv_t_bwd_flipped", "the kernel is flipped", dict(flip=True)),
+    ("conv_t_bwd_db_batch_only", "sum db over the batch AND both spatial axes", dict(db_axes=(0,))),
+    ("conv_t_bwd_db_mean", "sum, don't average", dict(db_mean=True)),
+    ("conv_t_bwd_db_wrong_axes", "axis 1 is the channel", dict(db_axes=(0, 1, 2))),
+    ("conv_t_bwd_dw_mean", "sum dW over the batch, don't average", dict(dw_mean=True)),
+])
 
 
 _bypass("trans_conv", "conv", lambda X, K: sv.conv.conv_transpose2d_forward(
@@ -1196,38 +1147,35 @@ def kl_exp_in_place(mu, logvar):
     return 0.5 * np.sum(var + mu ** 2 - 1 - np.log(logvar), axis=-1)
 
 
-def _conv_t_bwd_mistake(mistake):
-    def fn(dout, x, W, stride, padding):
-        N, C_in, H, Wd = x.shape
-        _, C_out, kh, kw = W.shape
-        s = 1 if mistake == "no_stride" else stride
-        Wk = W.transpose(1, 0, 2, 3) if mistake == "swap" else W
-        shape = (N, C_out, (H - 1) * max(s, stride) + kh, (Wd - 1) * max(s, stride) + kw)
-        dfull = np.zeros(shape)
-        if mistake == "no_shift":  # dout at the top left: the padding offset forgotten
-            dfull[:, :, :dout.shape[2], :dout.shape[3]] = dout
-        else:
-            dfull[:, :, padding:padding + dout.shape[2], padding:padding + dout.shape[3]] = dout
-        dx, dW = np.zeros_like(x), np.zeros_like(W)
-        for h in range(H):
-            for w in range(Wd):
-                window = dfull[:, :, h * s:h * s + kh, w * s:w * s + kw]
-                dx[:, :, h, w] = np.einsum("nokl,cokl->nc", window, Wk)
-                if mistake == "assign_dW":
-                    dW = np.einsum("nc,nokl->cokl", x[:, :, h, w], window)
-                else:
-                    dW += np.einsum("nc,nokl->cokl", x[:, :, h, w], window)
-        return dx, dW, dout.sum(axis=(0, 2, 3))
-    fn.__name__ = f"conv_t_bwd_{mistake}"
-    return fn
+def _conv_t_bwd_mistake(dout, x, W, stride, padding, mistake):
+    N, C_in, H, Wd = x.shape
+    _, C_out, kh, kw = W.shape
+    s = 1 if mistake == "no_stride" else stride
+    Wk = W.transpose(1, 0, 2, 3) if mistake == "swap" else W
+    shape = (N, C_out, (H - 1) * max(s, stride) + kh, (Wd - 1) * max(s, stride) + kw)
+    dfull = np.zeros(shape)
+    if mistake == "no_shift":  # dout at the top left: the padding offset forgotten
+        dfull[:, :, :dout.shape[2], :dout.shape[3]] = dout
+    else:
+        dfull[:, :, padding:padding + dout.shape[2], padding:padding + dout.shape[3]] = dout
+    dx, dW = np.zeros_like(x), np.zeros_like(W)
+    for h in range(H):
+        for w in range(Wd):
+            window = dfull[:, :, h * s:h * s + kh, w * s:w * s + kw]
+            dx[:, :, h, w] = np.einsum("nokl,cokl->nc", window, Wk)
+            if mistake == "assign_dW":
+                dW = np.einsum("nc,nokl->cokl", x[:, :, h, w], window)
+            else:
+                dW += np.einsum("nc,nokl->cokl", x[:, :, h, w], window)
+    return dx, dW, dout.sum(axis=(0, 2, 3))
 
 
-for _mistake, _hint in (("no_shift", "shift dout by the padding"),
-                        ("no_stride", "read its window of the"),
-                        ("assign_dW", "accumulate with dW +="),
-                        ("swap", "W has shape (C_in, C_out, kh, kw)")):
-    _fn = _conv_t_bwd_mistake(_mistake)
-    MUTANTS.setdefault("conv_transpose2d_backward", []).append(Mutant(_fn.__name__, _fn, _hint))
+mistakes("conv_transpose2d_backward", _conv_t_bwd_mistake, [
+    ("conv_t_bwd_no_shift", "shift dout by the padding", dict(mistake="no_shift")),
+    ("conv_t_bwd_no_stride", "read its window of the", dict(mistake="no_stride")),
+    ("conv_t_bwd_assign_dW", "accumulate with dW +=", dict(mistake="assign_dW")),
+    ("conv_t_bwd_swap", "W has shape (C_in, C_out, kh, kw)", dict(mistake="swap")),
+])
 
 
 @mutant("conv_transpose2d_backward", "sign")
@@ -1371,6 +1319,12 @@ def _lme(a, axis=0):
     return np.squeeze(m, axis) + np.log(np.mean(np.exp(a - m), axis=axis))
 
 
+def _groups(log_w, k):
+    """log_w (n_samples, batch) as (n_samples // k, k, batch): groups of k consecutive samples."""
+    n_samples, batch = log_w.shape
+    return log_w.reshape(n_samples // k, k, batch)
+
+
 @mutant("iwae_bound", "not only the first group")
 def bound_first_group_only(log_w, k):
     return _lme(log_w[:k])
@@ -1395,8 +1349,7 @@ def bound_groups_mix_examples(log_w, k):
 
 @mutant("iwae_bound", "subtract log k")
 def bound_log_sum_exp(log_w, k):
-    n_samples, batch = log_w.shape
-    return (_lme(log_w.reshape(n_samples // k, k, batch), axis=1) + np.log(k)).mean(axis=0)
+    return (_lme(_groups(log_w, k), axis=1) + np.log(k)).mean(axis=0)
 
 
 @mutant("iwae_bound", "is L_1")
@@ -1406,50 +1359,42 @@ def bound_mean_of_logs(log_w, k):
 
 @mutant("iwae_bound", "shape (batch,)")
 def bound_per_group(log_w, k):
-    n_samples, batch = log_w.shape
-    return _lme(log_w.reshape(n_samples // k, k, batch), axis=1)
+    return _lme(_groups(log_w, k), axis=1)
 
 
 @mutant("iwae_bound", "don't average over the batch too")
 def bound_batch_mean(log_w, k):
-    n_samples, batch = log_w.shape
-    return float(_lme(log_w.reshape(n_samples // k, k, batch), axis=1).mean())
+    return float(_lme(_groups(log_w, k), axis=1).mean())
 
 
 @mutant("iwae_bound", "don't add them up")
 def bound_summed_groups(log_w, k):
-    n_samples, batch = log_w.shape
-    return _lme(log_w.reshape(n_samples // k, k, batch), axis=1).sum(axis=0)
+    return _lme(_groups(log_w, k), axis=1).sum(axis=0)
 
 
 @mutant("iwae_bound", "log_mean_exp of the group means")
 def bound_of_group_means(log_w, k):
-    n_samples, batch = log_w.shape
-    return _lme(log_w.reshape(n_samples // k, k, batch).mean(axis=1), axis=0)
+    return _lme(_groups(log_w, k).mean(axis=1), axis=0)
 
 
 @mutant("iwae_bound", "each example's own max")
 def bound_global_max(log_w, k):
-    n_samples, batch = log_w.shape
     m = log_w.max()
     with np.errstate(divide="ignore"):
-        return (m + np.log(np.mean(np.exp(log_w.reshape(n_samples // k, k, batch) - m),
-                                   axis=1))).mean(axis=0)
+        return (m + np.log(np.mean(np.exp(_groups(log_w, k) - m), axis=1))).mean(axis=0)
 
 
 @mutant("iwae_bound", "underflows")
 def bound_naive(log_w, k):
-    n_samples, batch = log_w.shape
     with np.errstate(divide="ignore", over="ignore"):
-        return np.log(np.mean(np.exp(log_w.reshape(n_samples // k, k, batch)), axis=1)).mean(0)
+        return np.log(np.mean(np.exp(_groups(log_w, k)), axis=1)).mean(0)
 
 
 @mutant("iwae_bound", "writes into the caller's array")
 def bound_in_place(log_w, k):
-    n_samples, batch = log_w.shape
     m = log_w.max(axis=0)
     log_w -= m
-    return (m + np.log(np.mean(np.exp(log_w.reshape(n_samples // k, k, batch)), axis=1))).mean(0)
+    return (m + np.log(np.mean(np.exp(_groups(log_w, k)), axis=1))).mean(0)
 
 
 _bypass("iwae_bound", "mathutils", lambda log_w, k: sv.mathutils.log_mean_exp(
@@ -1876,20 +1821,17 @@ def weights_shift_by_the_first_sample(log_w):
 
 @mutant("iwae_bound", "not its max")
 def bound_group_max(log_w, k):
-    n_samples, batch = log_w.shape
-    return log_w.reshape(n_samples // k, k, batch).max(axis=1).mean(axis=0)
+    return _groups(log_w, k).max(axis=1).mean(axis=0)
 
 
 @mutant("iwae_bound", "not the median")
 def bound_median_of_groups(log_w, k):
-    n_samples, batch = log_w.shape
-    return np.median(_lme(log_w.reshape(n_samples // k, k, batch), axis=1), axis=0)
+    return np.median(_lme(_groups(log_w, k), axis=1), axis=0)
 
 
 @mutant("iwae_bound", "not their max")
 def bound_max_of_groups(log_w, k):
-    n_samples, batch = log_w.shape
-    return _lme(log_w.reshape(n_samples // k, k, batch), axis=1).max(axis=0)
+    return _lme(_groups(log_w, k), axis=1).max(axis=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2023,8 +1965,7 @@ def elbo_scales_eps_in_place(vae, x, eps):
 
 @mutant("iwae_bound", "`log_w -= m` writes")
 def bound_shifts_in_place_then_reads(log_w, k):
-    n_samples, batch = log_w.shape
-    result = _lme(log_w.reshape(n_samples // k, k, batch), axis=1).mean(axis=0)
+    result = _lme(_groups(log_w, k), axis=1).mean(axis=0)
     log_w -= log_w.max(axis=0)
     return result
 

@@ -20,11 +20,11 @@ from scratchvae.data import DataError, read_idx, read_mat
 LIMIT = 32 * 2**20  # bytes of peak allocation allowed while refusing a 64 MiB claim
 
 
-def _peak(function, *args):
-    """Run ``function(*args)`` expecting ValueError; return (error, peak bytes allocated)."""
+def refused_with_peak(function, *args, error=ValueError):
+    """Run ``function(*args)`` expecting ``error``; return (the error, peak bytes allocated)."""
     tracemalloc.start()
     try:
-        with pytest.raises(ValueError) as info:
+        with pytest.raises(error) as info:
             function(*args)
         return info.value, tracemalloc.get_traced_memory()[1]
     finally:
@@ -50,7 +50,7 @@ def test_a_config_declaring_a_huge_layer_is_refused_before_allocating(small_chec
     bad = tmp_path / "huge.npz"
     np.savez(bad, **entries)
     assert bad.stat().st_size < 20_000
-    error, peak = _peak(load_checkpoint, bad)
+    error, peak = refused_with_peak(load_checkpoint, bad)
     assert "huge.npz" in str(error) and "parameter values" in str(error)
     assert peak < LIMIT
 
@@ -76,7 +76,7 @@ def test_a_deflated_checkpoint_member_bomb_is_refused_before_inflating(small_che
             out.writestr(info.filename, good.read(info), compress_type=zipfile.ZIP_STORED)
         _bomb_member(out, "param/extra.npy", 64 * 2**20)
     assert bad.stat().st_size < 200_000
-    error, peak = _peak(load_checkpoint, bad)
+    error, peak = refused_with_peak(load_checkpoint, bad)
     assert "bomb.npz" in str(error) and "zip bomb" in str(error)
     assert peak < LIMIT
 
@@ -90,7 +90,7 @@ def test_a_npy_header_claiming_more_than_the_member_holds_is_refused(small_check
             if info.filename == "param/mu.b.npy":
                 data = data.replace(b"(2,)", b"(2000000000,)")
             out.writestr(info.filename, data)
-    error, peak = _peak(load_checkpoint, bad)
+    error, peak = refused_with_peak(load_checkpoint, bad)
     assert "claims.npz" in str(error) and "declares" in str(error)
     assert peak < LIMIT
 
@@ -103,7 +103,7 @@ def test_an_idx_gzip_bomb_is_not_inflated_past_its_header(tmp_path):
         for _ in range(64):
             f.write(chunk)                       # 64 MiB where the header says 7840 bytes
     assert path.stat().st_size < 200_000
-    error, peak = _peak(read_idx, path)
+    error, peak = refused_with_peak(read_idx, path)
     assert isinstance(error, DataError) and str(path) in str(error)
     assert peak < LIMIT
 
@@ -111,7 +111,7 @@ def test_an_idx_gzip_bomb_is_not_inflated_past_its_header(tmp_path):
 def test_an_idx_header_claiming_gigabytes_is_refused_without_allocating(tmp_path):
     path = tmp_path / "claims-idx3-ubyte"
     path.write_bytes(bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 60000, 60000, 60000) + bytes(10))
-    error, peak = _peak(read_idx, path)
+    error, peak = refused_with_peak(read_idx, path)
     assert isinstance(error, DataError) and "more than the 1,073,741,824-byte limit" in str(error)
     assert peak < LIMIT
 
@@ -135,7 +135,7 @@ def test_a_mat_zlib_bomb_is_not_inflated_past_its_tag(tmp_path):
     packed += packer.flush()
     path = tmp_path / "bomb.mat"
     path.write_bytes(mat5(struct.pack("<II", 15, len(packed)) + packed))
-    error, peak = _peak(read_mat, path)
+    error, peak = refused_with_peak(read_mat, path)
     assert isinstance(error, DataError) and str(path) in str(error)
     assert peak < LIMIT
 

@@ -9,11 +9,11 @@ import pickle
 import struct
 import tarfile
 import time
-import tracemalloc
 import zlib
 
 import numpy as np
 import pytest
+from test_bounded_memory import refused_with_peak
 from test_data_frey import MI_INT8, MI_INT32, MI_UINT32, MX_DOUBLE, element, mat5
 
 import scratchvae as sv
@@ -23,17 +23,6 @@ from scratchvae.data.limits import MAX_DECLARED_BYTES
 from scratchvae.evaluate import MAX_IMPORTANCE_SAMPLES, importance_sampled_nll
 
 PEAK = 8 * 2**20  # bytes a refusal may allocate
-
-
-def _refused_with_peak(function, *args):
-    """Run ``function(*args)``, expecting DataError; return (error, peak bytes allocated)."""
-    tracemalloc.start()
-    try:
-        with pytest.raises(DataError) as info:
-            function(*args)
-        return info.value, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def _zeros_stream(head, mebibytes, wbits=zlib.MAX_WBITS):
@@ -55,7 +44,7 @@ def test_a_gzip_idx_declaring_2_gib_is_refused_before_inflating(tmp_path):
     path = tmp_path / "claims-idx1-ubyte.gz"
     header = bytes([0, 0, 0x08, 1]) + struct.pack(">I", 2**31)
     path.write_bytes(_zeros_stream(header, 48, wbits=16 + zlib.MAX_WBITS))  # 48 MiB inside
-    error, peak = _refused_with_peak(read_idx, path)
+    error, peak = refused_with_peak(read_idx, path, error=DataError)
     assert str(path) in str(error) and "limit" in str(error)
     assert peak < PEAK
 
@@ -76,7 +65,7 @@ def test_a_compressed_mat_element_declaring_2_gib_is_refused_before_inflating(tm
     packed = _zeros_stream(tag, 48)
     path = tmp_path / "claims.mat"
     path.write_bytes(mat5(struct.pack("<II", 15, len(packed)) + packed))
-    error, peak = _refused_with_peak(read_mat, path)
+    error, peak = refused_with_peak(read_mat, path, error=DataError)
     assert str(path) in str(error) and "limit" in str(error)
     assert peak < PEAK
 
@@ -113,7 +102,7 @@ def test_a_cifar_pickle_of_shared_references_cannot_blow_up(tmp_path):
     n_bytes = _python_tarball(path, {b"data": np.zeros((2, 3072), np.uint8),
                                      b"labels": _shared_reference_labels(6)})  # 10**7 ints
     assert n_bytes < 7000
-    error, peak = _refused_with_peak(read_cifar10, path, "test")
+    error, peak = refused_with_peak(read_cifar10, path, "test", error=DataError)
     assert "labels" in str(error) and str(path) in str(error)
     assert peak < PEAK
 

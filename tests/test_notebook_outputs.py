@@ -6,26 +6,18 @@ When one of these fails after a change to the package or a notebook, re-run
 ``python scripts/execute_notebooks.py --jobs 2`` (or name the notebooks) and commit the outputs."""
 
 import ast
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from project_scripts import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 LECTURES = sorted((REPO / "notebooks").glob("*.ipynb"))
 HOMEWORK = sorted((REPO / "notebooks" / "homework").glob("*.ipynb"))
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("execute_notebooks",
-                                                  REPO / "scripts" / "execute_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ex = load_script()
+ex = load_script("scripts/execute_notebooks.py")
 
 
 def read(path):

@@ -1,26 +1,19 @@
 """sv.pretrained: the small shipped checkpoints are loadable, small, and made by the script's recipe."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from project_scripts import load_script
 
 import scratchvae as sv
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _make_pretrained_script():
-    spec = importlib.util.spec_from_file_location("make_pretrained", ROOT / "scripts" / "make_pretrained.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("name", sv.pretrained.NAMES)
 def test_each_shipped_model_loads_is_small_and_holds_the_scripts_recipe(name):
-    script = _make_pretrained_script()
+    script = load_script("scripts/make_pretrained.py")
     path = sv.pretrained.path(name)
     assert path.stat().st_size < 3_000_000
     with np.load(path, allow_pickle=False) as arrays:  # no pickle anywhere in the file
@@ -36,7 +29,7 @@ def test_each_shipped_model_loads_is_small_and_holds_the_scripts_recipe(name):
 
 
 def test_the_script_has_a_recipe_for_every_shipped_name_and_no_other():
-    assert set(_make_pretrained_script().RECIPES) == set(sv.pretrained.NAMES)
+    assert set(load_script("scripts/make_pretrained.py").RECIPES) == set(sv.pretrained.NAMES)
 
 
 def test_unknown_name_is_a_clear_value_error():

@@ -1,15 +1,17 @@
 """Property-based tests (Hypothesis) of issue 28's rules (item 6): the dtype rule of
 reparameterize, a gradient checker that no NaN or inf gets past, IDX headers bounded by the
 declared-size limit, the optimizer state rule, temporary-file names that only a dead writer's
-match, and case-insensitive dataset names. Bounded like tests/test_properties.py."""
+match, and case-insensitive dataset names. Bounded like tests/test_properties.py, whose settings
+(BOUNDED) and dtypes (ANY_DTYPE) they use."""
 
 import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from test_properties import ANY_DTYPE, BOUNDED
 
 import scratchvae as sv
 from scratchvae.checkpoint import _is_stale_temporary
@@ -22,11 +24,6 @@ from scratchvae.evaluate import MAX_IMPORTANCE_SAMPLES, importance_sampled_nll
 from scratchvae.gradcheck import GradEntry, GradientCheckError, GradReport, check_op, rel_error
 from scratchvae.reparam import reparameterize
 
-BOUNDED = settings(max_examples=25, deadline=None, database=None, derandomize=True,
-                   suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                          HealthCheck.too_slow])
-ANY_DTYPE = st.one_of(hnp.boolean_dtypes(), hnp.integer_dtypes(), hnp.unsigned_integer_dtypes(),
-                      hnp.floating_dtypes(), hnp.complex_number_dtypes())
 SHAPES = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
 FLOAT64 = st.floats(-3, 3, allow_nan=False)
 NON_FINITE = st.sampled_from([np.nan, np.inf, -np.inf])

@@ -240,34 +240,39 @@ def _scaled(function, index, factor):
     return scaled
 
 
+def _grads_before_and_after(model_name, module, op_name, index, factor, monkeypatch):
+    """The model's grads, then its grads again with output number ``index`` of
+    ``module.op_name`` multiplied by ``factor`` (a fresh model of the same seed each time)."""
+    build, step = MODELS[model_name]
+    want = {k: np.array(v) for k, v in step(build()).items()}
+    monkeypatch.setattr(module, op_name, _scaled(getattr(module, op_name), index, factor))
+    return want, step(build())
+
+
+def _assert_only_scaled(got, want, scaled_keys, factor):
+    """``got[key]`` is ``factor * want[key]`` for the keys in ``scaled_keys``, ``want[key]`` for
+    every other key."""
+    assert scaled_keys
+    for key in want:
+        np.testing.assert_allclose(got[key], (factor if key in scaled_keys else 1.0) * want[key],
+                                   rtol=1e-12, atol=1e-300, err_msg=key)
+
+
 @pytest.mark.parametrize("model_name", sorted(MODELS))
 def test_the_grads_are_what_dense_backward_produced(model_name, monkeypatch):
     # dense_backward's dW doubled: every dense weight gradient doubles, nothing else changes
-    build, step = MODELS[model_name]
-    want = step(build())
-    want = {k: np.array(v) for k, v in want.items()}
-    monkeypatch.setattr(functional, "dense_backward", _scaled(functional.dense_backward, 1, 2.0))
-    got = step(build())
+    want, got = _grads_before_and_after(model_name, functional, "dense_backward", 1, 2.0,
+                                        monkeypatch)
     assert set(got) == set(want)
     dense_weights = [k for k in want if k.endswith(".W") and want[k].ndim == 2]
-    assert dense_weights
-    for key in want:
-        factor = 2.0 if key in dense_weights else 1.0
-        np.testing.assert_allclose(got[key], factor * want[key], rtol=1e-12, atol=1e-300,
-                                   err_msg=key)
+    _assert_only_scaled(got, want, dense_weights, 2.0)
 
 
 def test_the_convvae_grads_are_what_conv2d_backward_produced(monkeypatch):
-    build, step = MODELS["ConvVAE"]
-    want = {k: np.array(v) for k, v in step(build()).items()}
-    monkeypatch.setattr(conv, "conv2d_backward", _scaled(conv.conv2d_backward, 1, 3.0))
-    got = step(build())
+    # conv2d_backward's dW tripled: the encoder's conv kernels' gradients triple
+    want, got = _grads_before_and_after("ConvVAE", conv, "conv2d_backward", 1, 3.0, monkeypatch)
     conv_weights = [k for k in want if want[k].ndim == 4 and k.startswith("encoder.")]
-    assert conv_weights
-    for key in want:
-        factor = 3.0 if key in conv_weights else 1.0
-        np.testing.assert_allclose(got[key], factor * want[key], rtol=1e-12, atol=1e-300,
-                                   err_msg=key)
+    _assert_only_scaled(got, want, conv_weights, 3.0)
 
 
 def test_the_vae_grads_are_what_the_kl_gradient_produced(monkeypatch):

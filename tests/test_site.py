@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
+from project_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -126,6 +127,24 @@ def _has_math(notebook):
     return any("$" in "".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown")
 
 
+def _offline_page(browser, outside, site_url=None, **options):
+    """A new browser page that loads only from localhost (and from ``site_url``, a site opened
+    from disk): every other request is recorded in ``outside`` and refused. The site must work
+    offline: nothing from a CDN."""
+    page = browser.new_page(**options)
+
+    def only_the_site(route):
+        url = route.request.url
+        if urlsplit(url).hostname == "127.0.0.1" or (site_url and url.startswith(site_url)):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    page.route("**/*", only_the_site)
+    return page
+
+
 def _local_target_exists(site_dir, url, base_url):
     """The file a same-site URL names, or its folder's index.html, exists in the built site."""
     path = unquote(urlsplit(url).path)[len(urlsplit(base_url).path):]
@@ -138,17 +157,8 @@ def test_notebook_page_typesets_math_loads_figures_and_links_resolve(notebook, s
                                                                      browser):
     page_url = urljoin(base_url, _page_path(notebook))
     assert (site_dir / _page_path(notebook)).is_file(), f"no page for {notebook.name}"
-    page = browser.new_page()
     outside, failed = [], []
-
-    def only_localhost(route):  # the site must work offline: nothing from a CDN
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_localhost)
+    page = _offline_page(browser, outside)
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     try:
         page.goto(page_url, wait_until="load")
@@ -251,17 +261,10 @@ def test_homework_pages_show_the_student_version_without_solutions(site_dir):
         assert "BEGIN SOLUTION" not in html and "MARK SCHEME" not in html, notebook.name
 
 
-def _contract_module():
-    spec = importlib.util.spec_from_file_location("contract", ROOT / "docs" / "contract.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_contract_additions_page_lists_added_names_and_leaves_out_the_design_ones():
     pytest.importorskip("sphinx", reason="the docs extra: pip install -e \".[docs]\"")
     # generated from the code at build time; needs no Sphinx, so it runs everywhere
-    contract = _contract_module()
+    contract = load_script("docs/contract.py")
     page = contract.page()
     for added in ("scratchvae.notebook.setup", "scratchvae.models.cvae.CVAE",
                   "scratchvae.registry.build_model", "scratchvae.export.to_pytorch_example",
@@ -301,14 +304,6 @@ EXPLORER_MODELS = ("vae-mnist-2d", "ae-mnist-2d", "vae-mnist-5d")
 SCREENSHOTS_ENV = "SCRATCHVAE_SCREENSHOTS"  # a folder for the explorer's screenshots (else tmp)
 
 
-def _export_script():
-    spec = importlib.util.spec_from_file_location("export_explorer",
-                                                  ROOT / "scripts" / "export_explorer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _without_scatter(header):
     header = json.loads(json.dumps(header))
     for entry in header["models"].values():
@@ -321,7 +316,7 @@ def test_explorer_export_equals_a_fresh_export_of_the_shipped_checkpoints():
     # scatter (encoded held-out MNIST digits) is compared when the MNIST test file is at hand.
     import numpy as np
 
-    export = _export_script()
+    export = load_script("scripts/export_explorer.py")
     committed_header, committed_weights, committed_scatter = export.parse(
         export.OUT.read_text(encoding="utf-8"))
     root = export.default_root()
@@ -354,17 +349,7 @@ def _explorer_page(browser, site_dir, outside, errors):
     """explorer.html opened from disk (file://), every request outside the site recorded and
     refused, page errors collected."""
     site_url = Path(site_dir).resolve().as_uri() + "/"
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
-
-    def only_the_site(route):
-        url = route.request.url
-        if url.startswith(site_url) or urlsplit(url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            outside.append(url)
-            route.abort()
-
-    page.route("**/*", only_the_site)
+    page = _offline_page(browser, outside, site_url, viewport={"width": 1300, "height": 1000})
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(site_url + "explorer.html", wait_until="load")
     page.wait_for_function("() => window.scratchvaeExplorer && window.scratchvaeExplorer.ready",
@@ -469,17 +454,10 @@ def test_index_links_the_explorer(site_dir):
 TEN_MINUTES = ROOT / "docs" / "guide" / "ten-minutes.md"
 
 
-def _apiref_module():
-    spec = importlib.util.spec_from_file_location("apiref", ROOT / "docs" / "apiref.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_api_reference_gives_every_module_class_and_function_a_summary():
     pytest.importorskip("sphinx", reason="the docs extra: pip install -e \".[docs]\"")
     # needs no Sphinx build: the generator's own tables, from the docstrings
-    apiref = _apiref_module()
+    apiref = load_script("docs/apiref.py")
     assert apiref.missing_summaries() == [], "public names without a docstring"
     pages = apiref.pages()
     for name in ("VAE", "Autoencoder", "DenoisingAutoencoder", "fit", "save", "load"):
@@ -496,7 +474,8 @@ def test_api_reference_gives_every_module_class_and_function_a_summary():
 
 def test_contract_additions_give_every_row_a_summary():
     pytest.importorskip("sphinx", reason="the docs extra: pip install -e \".[docs]\"")
-    rows = [line for line in _contract_module().page().splitlines() if line.startswith("| {py:obj}")]
+    page = load_script("docs/contract.py").page()
+    rows = [line for line in page.splitlines() if line.startswith("| {py:obj}")]
     assert rows and all(line.rstrip(" |").rsplit(" | ", 1)[-1].strip() for line in rows)
 
 
@@ -524,17 +503,8 @@ def test_ten_minutes_page_runs_and_does_the_tasks(tmp_path, monkeypatch):
 def test_api_pages_have_a_summary_in_every_row(site_dir, base_url, browser):
     pages = sorted((site_dir / "api").rglob("*.html"))
     assert len(pages) > 20, len(pages)
-    page = browser.new_page()
     outside, empty, untitled = [], [], []
-
-    def only_localhost(route):
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_localhost)
+    page = _offline_page(browser, outside)
     counts = {}
     try:
         for path in pages:

@@ -381,6 +381,16 @@ def finite_difference_grad(f, x, h=1e-5):
     return grad
 
 
+def finite_difference_grad_of_input(f, inputs, i):
+    """Central-difference gradient of the scalar ``f(*inputs)`` with respect to ``inputs[i]``,
+    the other inputs held at their values."""
+    def f_of_input_i(value):
+        args = list(inputs)
+        args[i] = value
+        return f(*args)
+    return finite_difference_grad(f_of_input_i, inputs[i])
+
+
 def expect_close_to_fd(check, what, got, numeric, case, tol=1e-6):
     """The second oracle: the (already shape-checked) gradient against finite differences."""
     numeric = np.asarray(numeric, dtype=np.float64)

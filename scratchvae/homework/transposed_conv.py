@@ -22,7 +22,12 @@ x: (N, C_in, H, W), W: (C_in, C_out, kh, kw), b: (C_out,) -> out: (N, C_out, H_o
 import numpy as np
 
 from scratchvae import conv
-from scratchvae.homework._core import Check, expect_close_to_fd, finite_difference_grad, rng_for
+from scratchvae.homework._core import (
+    Check,
+    expect_close_to_fd,
+    finite_difference_grad_of_input,
+    rng_for,
+)
 from scratchvae.homework._mistakes import IN_PLACE, expect_in_order
 
 _REF = "scratchvae.conv.conv_transpose2d and finite differences"
@@ -297,11 +302,9 @@ def check_conv_transpose2d_backward(conv_transpose2d_backward):
             "sum db over the spatial axes too, don't average them: every output pixel gets b[o]":
                 eb / (dout.shape[2] * dout.shape[3]),
         }, extra=" (the same as b)")
-        inputs = [x, W, b]
         for name, got, i in (("dx", dx, 0), ("dW", dW, 1), ("db", db, 2)):
-            def f(value, i=i):
-                args = list(inputs)
-                args[i] = value
-                return np.sum(conv.conv_transpose2d_forward(*args, stride, padding)[0] * dout)
-            expect_close_to_fd(check, name, got, finite_difference_grad(f, inputs[i]), case)
+            numeric = finite_difference_grad_of_input(
+                lambda x, W, b: np.sum(conv.conv_transpose2d_forward(x, W, b, stride, padding)[0]
+                                       * dout), [x, W, b], i)
+            expect_close_to_fd(check, name, got, numeric, case)
     return check.done()

@@ -14,37 +14,25 @@ its own is tested equal to the expression here with the same signature.
 
 import numpy as np
 
-from scratchvae import conv, losses, reparam
-from scratchvae import functional as F
+from scratchvae.conv import (
+    col2im,
+    conv2d_act_backward,
+    conv2d_act_forward,
+    conv_transpose2d_act_backward,
+    conv_transpose2d_act_forward,
+    im2col,
+)
+from scratchvae.functional import dense_act_backward, dense_act_forward
+from scratchvae.losses import bernoulli_nll_and_grad, gaussian_nll_and_grad
+from scratchvae.reparam import reparam_kl_backward, reparam_kl_forward
 
-OPS = {
-    "dense_act_forward": F.dense_act_forward,
-    "dense_act_backward": F.dense_act_backward,
-    "reparam_kl_forward": reparam.reparam_kl_forward,
-    "reparam_kl_backward": reparam.reparam_kl_backward,
-    "bernoulli_nll_and_grad": losses.bernoulli_nll_and_grad,
-    "gaussian_nll_and_grad": losses.gaussian_nll_and_grad,
-    "im2col": conv.im2col,
-    "col2im": conv.col2im,
-    "conv2d_act_forward": conv.conv2d_act_forward,
-    "conv2d_act_backward": conv.conv2d_act_backward,
-    "conv_transpose2d_act_forward": conv.conv_transpose2d_act_forward,
-    "conv_transpose2d_act_backward": conv.conv_transpose2d_act_backward,
-}
-"""op name -> the readable op (what ``backend="numpy"`` runs)."""
-
-dense_act_forward = F.dense_act_forward
-dense_act_backward = F.dense_act_backward
-reparam_kl_forward = reparam.reparam_kl_forward
-reparam_kl_backward = reparam.reparam_kl_backward
-bernoulli_nll_and_grad = losses.bernoulli_nll_and_grad
-gaussian_nll_and_grad = losses.gaussian_nll_and_grad
-im2col = conv.im2col
-col2im = conv.col2im
-conv2d_act_forward = conv.conv2d_act_forward
-conv2d_act_backward = conv.conv2d_act_backward
-conv_transpose2d_act_forward = conv.conv_transpose2d_act_forward
-conv_transpose2d_act_backward = conv.conv_transpose2d_act_backward
+OPS = {op.__name__: op for op in (
+    dense_act_forward, dense_act_backward, reparam_kl_forward, reparam_kl_backward,
+    bernoulli_nll_and_grad, gaussian_nll_and_grad, im2col, col2im,
+    conv2d_act_forward, conv2d_act_backward, conv_transpose2d_act_forward,
+    conv_transpose2d_act_backward,
+)}
+"""op name -> the readable op (what ``backend="numpy"`` runs), each under its own name."""
 
 
 # ---------------------------------------------------------------------------------------------
