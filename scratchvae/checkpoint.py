@@ -8,8 +8,9 @@ File format (version 1): a NumPy ``.npz`` archive written with ``np.savez`` hold
 
     "param/<key>"   every array of ``model.params`` under its dotted key ("param/encoder.0.W")
     "optim/<key>"   the optimizer's ``state_dict()`` ("optim/step", "optim/m.encoder.0.W", ...)
-    "model_optim/<group>/<key>"   the state of optimizers the model owns, if any (the adversarial
-                    autoencoder's three Adams, ``model.optimizers``, one per ``param_group``)
+    "model_optim/<group>/<key>"   the state of optimizers the model owns, if any
+                    (``model.owned_optimizers()``: the adversarial autoencoder's three Adams, one
+                    per ``param_group``; given back by ``model.set_owned_optimizers`` at load)
     "config.json"   a uint8 array: UTF-8 JSON {"format": "scratchvae-checkpoint", "version": 1,
                     "scratchvae_version", "model_class", "model_config", "optimizer_class",
                     "optimizer_config", "metadata"} and, for a model that owns optimizers,
@@ -118,7 +119,7 @@ def save(model, path, optimizer=None, metadata=None):
         header["optimizer_config"] = optimizer.config()
         for key, value in optimizer.state_dict().items():
             arrays[f"{OPTIM_PREFIX}{key}"] = np.asarray(value)
-    owned = getattr(model, "optimizers", None) or {}
+    owned = model.owned_optimizers()
     if owned:
         header["model_optimizers"] = {}
         for group, owned_optimizer in owned.items():
@@ -521,11 +522,13 @@ def forward_bytes_per_image(model):
 
     Shapes are followed through each network (``Reshape`` sets (C, H, W), convs call
     ``output_shape``, ``Dense`` gives (n_out,), ``Flatten`` keeps the count)."""
-    itemsize = np.dtype(getattr(model, "dtype", np.float64)).itemsize
-    values = int(getattr(model, "n_in", 0) or 0)
-    for network in getattr(model, "networks", {}).values():
-        values += _network_values(getattr(network, "layers", [network]))
-    return values * itemsize
+    from scratchvae.layers import Sequential
+
+    values = model.n_in
+    for network in model.networks.values():
+        values += _network_values(network.layers if isinstance(network, Sequential)
+                                  else [network])
+    return values * np.dtype(model.dtype).itemsize
 
 
 def _network_values(layers):
@@ -561,14 +564,15 @@ def _rebuild_optimizer(path, header, arrays, model, backend):
 
 
 def _rebuild_model_optimizers(path, header, arrays, model, backend):
-    """Rebuild the optimizers a model owns (``model.optimizers``), bound to its param groups."""
+    """Rebuild the optimizers a model owns, bound to its parameter groups, and give them to it
+    (``model.set_owned_optimizers``)."""
     described = header.get("model_optimizers")
     saved = [key for key in arrays if key.startswith(MODEL_OPTIM_PREFIX)]
     if described is None:
         if saved:
             raise _bad(path, "it holds model optimizer state but no model_optimizers entry")
         return
-    if not isinstance(described, dict) or not hasattr(model, "param_group"):
+    if not isinstance(described, dict) or not model.param_groups:
         raise _bad(path, f"model_optimizers must be a dict, for a model with param groups; "
                          f"got {type(described).__name__} for {type(model).__name__}")
     owned = {}
@@ -584,7 +588,10 @@ def _rebuild_model_optimizers(path, header, arrays, model, backend):
             raise _bad(path, f"model_optimizers names an unknown group: {err}") from None
         owned[group] = _build_optimizer(path, entry["class"], entry["config"], state, params,
                                         backend)
-    model.optimizers = owned
+    try:
+        model.set_owned_optimizers(owned)
+    except ValueError as err:
+        raise _bad(path, f"its model_optimizers do not fit the model: {err}") from None
 
 
 def _build_optimizer(path, name, config, saved, params, backend):

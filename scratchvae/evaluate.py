@@ -10,9 +10,12 @@ reported. The ELBO is always evaluated with z sampled from q(z|x), never with z 
 The second is an upper bound on -log p(x) in expectation that tightens as k grows, and equals
 a single-sample -ELBO estimate (with the KL estimated by the same sample) when k = 1.
 
-Models: any object with ``encode(x) -> (mu, logvar)``, ``decode(z)``, ``reconstruction_nll(x,
-decoded)`` and ``n_latent`` (the VAE and its extensions). Models with ``needs_labels = True``
-take ``y`` and get ``encode(x, y)`` and ``decode(z, y)``.
+Models: a scratchvae model that declares ``has_gaussian_encoder`` (the VAE and its extensions:
+``encode(x) -> (mu, logvar)``, ``decode(z)``, ``reconstruction_nll(x, decoded)``; see
+:class:`scratchvae.models.base.Model`), or an outside object with the same three methods and a
+``dtype`` (:class:`scratchvae.models.base.GaussianLatentModel`, evaluated without labels).
+:func:`reconstruction_error` takes any package model with ``has_decoder`` (autoencoders too).
+Models with ``needs_labels = True`` take ``y`` and get ``encode(x, y)`` and ``decode(z, y)``.
 """
 
 import math
@@ -25,6 +28,7 @@ from scratchvae.mathutils import (  # noqa: F401  (log_normal_diag: deprecated, 
     log_standard_normal,
     logsumexp,
 )
+from scratchvae.models.base import GaussianLatentModel, Model
 from scratchvae.progress import progress_bar, show_progress
 from scratchvae.reparam import std_from_logvar
 from scratchvae.validation import (
@@ -47,34 +51,51 @@ __all__ = ["MAX_IMPORTANCE_SAMPLES", "log_standard_normal", "logsumexp", "evalua
 # ---------------------------------------------------------------------------------------------
 
 
-def _needs_labels(model):
-    return bool(getattr(model, "needs_labels", False))
-
-
 def _encode(model, x, y):
-    return model.encode(x, y) if _needs_labels(model) else model.encode(x)
+    """q(z|x): ``encode(x)``, or ``encode(x, y)`` for a labelled model (y is None otherwise)."""
+    return model.encode(x) if y is None else model.encode(x, y)
 
 
 def _decode(model, z, y):
-    return model.decode(z, y) if _needs_labels(model) else model.decode(z)
+    return model.decode(z) if y is None else model.decode(z, y)
+
+
+def _needs_labels(model, vae):
+    """Whether ``model`` conditions on labels, after checking once that it can be evaluated:
+    a package model with ``has_gaussian_encoder`` (``vae``) or ``has_decoder``, or (``vae``) an
+    outside :class:`GaussianLatentModel`, which takes no labels. ValueError otherwise."""
+    if isinstance(model, Model):
+        if vae and not model.has_gaussian_encoder:
+            raise ValueError("model must be a VAE (a model with encode -> (mu, logvar), decode "
+                             f"and reconstruction_nll), got {type(model).__name__}")
+        if not model.has_decoder:
+            raise ValueError("model must be an autoencoder or a VAE (a model with reconstruct), "
+                             f"got {type(model).__name__}")
+        return model.needs_labels
+    if vae and isinstance(model, GaussianLatentModel):
+        return False
+    wanted = ("a scratchvae VAE, or an object with dtype, encode(x) -> (mu, logvar), decode(z) "
+              "and reconstruction_nll(x, decoded)" if vae else
+              "a scratchvae autoencoder or VAE")
+    raise ValueError(f"model must be {wanted}, got {type(model).__name__}")
 
 
 def _check_inputs(model, x, y, vae=False):
-    if vae and not all(hasattr(model, a) for a in ("encode", "decode", "reconstruction_nll")):
-        raise ValueError(f"model must be a VAE (with encode, decode and reconstruction_nll), "
-                         f"got {type(model).__name__}")
+    """(x, y) checked for ``model``: x (n, ...) in the model's dtype; y (n,) ints for a labelled
+    model, None for any other (the y given is then ignored)."""
+    labelled = _needs_labels(model, vae)
     x = check_array("x", x)
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"x must be an array of shape (n, ...) with n >= 1, got {x.shape}")
-    dtype = getattr(model, "dtype", None)
-    if dtype is not None and x.dtype != dtype:
-        x = x.astype(dtype)
-    if _needs_labels(model):
-        if y is None:
-            raise ValueError("y is required: this model conditions on class labels")
-        y = check_array("y", y, ndim=1, kind="integer")
-        if len(y) != len(x):
-            raise ValueError(f"y must have one label per example ({len(x)}), got {len(y)}")
+    if x.dtype != model.dtype:
+        x = x.astype(model.dtype)
+    if not labelled:
+        return x, None
+    if y is None:
+        raise ValueError("y is required: this model conditions on class labels")
+    y = check_array("y", y, ndim=1, kind="integer")
+    if len(y) != len(x):
+        raise ValueError(f"y must have one label per example ({len(x)}), got {len(y)}")
     return x, y
 
 
@@ -200,7 +221,7 @@ def active_units(model, x, threshold=0.01, batch_size=1000, y=None):
     does not depend on x: the decoder ignores it and its KL is (near) zero.
     Returns (count, variances) with variances: (n_latent,) float64.
     """
-    x, y = _check_inputs(model, x, y)
+    x, y = _check_inputs(model, x, y, vae=True)
     batch_size = check_positive_int("batch_size", batch_size)
     threshold = check_nonnegative_number("threshold", threshold)
     means = []
@@ -226,10 +247,7 @@ def reconstruction_error(model, x, batch_size=1000, y=None):
     for start in range(0, len(x), batch_size):
         idx = slice(start, start + batch_size)
         xb = x[idx]
-        if _needs_labels(model):
-            x_hat = model.reconstruct(xb, y[idx])
-        else:
-            x_hat = model.reconstruct(xb)
+        x_hat = model.reconstruct(xb) if y is None else model.reconstruct(xb, y[idx])
         diff = np.asarray(xb, dtype=np.float64) - np.asarray(x_hat, dtype=np.float64)
         out[idx] = np.mean(diff.reshape(len(xb), -1) ** 2, axis=1)
     return out

@@ -99,12 +99,13 @@ def _check_exportable(vae):
               "VAE (fc1, fc21, fc22, fc3, fc4)")
     if not isinstance(vae, VAE):
         raise ValueError(f"{wanted}; got a {type(vae).__name__}")
-    hidden = getattr(vae, "hidden", None)  # None for the conv VAE
+    hidden = vae.config().get("hidden")  # None for the conv VAE (it has channels instead)
+    hidden = None if hidden is None else tuple(hidden)
     got = (f"likelihood={vae.likelihood!r}, hidden={hidden}, activation={vae.activation!r}")
     if (vae.likelihood != "bernoulli" or hidden is None or len(hidden) != 1
             or vae.activation != "relu"):
         raise ValueError(f"{wanted}; got {got}")
-    n_in, (n_h,), n_z = vae.n_in, vae.hidden, vae.n_latent
+    n_in, (n_h,), n_z = vae.n_in, hidden, vae.n_latent
     expected = {f"{prefix}.{kind}": (shape if kind == "W" else shape[1:])
                 for prefix, shape in [("encoder.0", (n_in, n_h)), ("mu", (n_h, n_z)),
                                       ("logvar", (n_h, n_z)), ("decoder.0", (n_z, n_h)),

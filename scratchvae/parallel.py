@@ -164,8 +164,9 @@ def for_training(model, threads=None):
     """
     if threads is None:
         entry = entry_of(type(model))
+        # a registry entry means a package model, which declares its backend
         by_default = (entry is not None and entry.parallel_by_default
-                      and getattr(model, "backend", None) == "numba")
+                      and model.backend == "numba")
         threads = decide(None, False, parallel_by_default=by_default).threads
     threads = check_positive_int("threads", threads)
     return model if threads == 1 else DataParallel(model, threads)

@@ -254,27 +254,38 @@ def reconstructions(originals, reconstructions, image_shape, nrow=None, title=No
 
 
 # ---------------------------------------------------------------------------------------------
-# model helpers: the same for VAEs (encode -> (mu, logvar)) and autoencoders (encode -> code)
+# model helpers: the same for VAEs (encode -> (mu, logvar)) and autoencoders (encode -> code),
+# as the models declare it (scratchvae.models.base.Model: has_decoder, has_gaussian_encoder...)
 # ---------------------------------------------------------------------------------------------
 
 
+def _decoder_model(model):
+    """``model`` if it is a package model with a decoder (``has_decoder``: encode, decode,
+    mean_image), else a ValueError naming what it is."""
+    from scratchvae.models.base import Model
+
+    if not (isinstance(model, Model) and model.has_decoder):
+        raise ValueError("model must be a scratchvae autoencoder or VAE (a model with "
+                         f"encode, decode and mean_image), got {type(model).__name__}")
+    return model
+
+
 def latent_size(model):
-    """The size of the model's latent: ``n_latent`` (a VAE's z) or ``n_code`` (an AE's code)."""
-    size = getattr(model, "n_latent", None) or getattr(model, "n_code", None)
-    if size is None:
-        raise ValueError(f"model must have n_latent (or n_code), got {type(model).__name__}")
-    return int(size)
+    """The size of the model's latent: ``n_latent`` (a VAE's z) or ``n_code`` (an AE's code),
+    as the model declares it (``model.latent_size``)."""
+    return int(_decoder_model(model).latent_size)
 
 
 def _latent_mean(model, x):
     """mu(x) for a VAE, the code f(x) for an autoencoder: (batch, n_latent)."""
-    out = model.encode(x)
-    return out[0] if isinstance(out, tuple) else out
+    out = _decoder_model(model).encode(x)
+    return out[0] if model.has_gaussian_encoder else out
 
 
 def _decode_mean(model, z):
     """E[x | z]: the decoder mean image, (batch, n_in)."""
-    return model.mean_image(model.decode(np.asarray(z, dtype=getattr(model, "dtype", np.float64))))
+    model = _decoder_model(model)
+    return model.mean_image(model.decode(np.asarray(z, dtype=model.dtype)))
 
 
 def _one_example(x, name):
@@ -292,7 +303,13 @@ def _one_example(x, name):
 
 
 def samples(model, image_shape, n=64, rng=0, nrow=None, title="samples"):
-    """A grid of ``model.sample(n, rng)``: decoder means for z ~ N(0, I)."""
+    """A grid of ``model.sample(n, rng)``: decoder means for z ~ N(0, I) (a model that
+    declares ``can_sample``: a VAE or the adversarial autoencoder)."""
+    from scratchvae.models.base import Model
+
+    if not (isinstance(model, Model) and model.can_sample):
+        raise ValueError("model must be a scratchvae model that can sample (a VAE or the "
+                         f"adversarial autoencoder), got {type(model).__name__}")
     n = check_positive_int("n", n)
     return image_grid(model.sample(n, rng=as_generator(rng)), image_shape, nrow=nrow,
                       title=title)

@@ -38,6 +38,18 @@ def add_arguments(parser):
     add_progress_argument(parser)
 
 
+def _check_model(model, path, dataset, x):
+    """SystemExit unless the checkpoint's model (a package model: it declares the interface)
+    reconstructs its input and takes examples of the size of ``dataset``'s."""
+    if not model.has_decoder:
+        raise SystemExit(f"error: {path} holds a {type(model).__name__}, which does not "
+                         "reconstruct its input: evaluate needs an autoencoder or a VAE")
+    if x[0].size != model.n_in:
+        raise SystemExit(f"error: {path} holds a model of {model.n_in} inputs per example; "
+                         f"{dataset} has {x[0].size} (pass --dataset with the data it was "
+                         "trained on)")
+
+
 def run(args):
     """Run ``scratchvae evaluate`` with the parsed ``args``: print the run's test figures."""
     import json
@@ -58,15 +70,12 @@ def run(args):
     root = args.root if args.root is not None else meta.get("root")
     n_test = args.n_test or (meta.get("n_test") if dataset == meta.get("dataset") else None)
     x, y, _ = load_dataset(dataset, "test", root, n_test)
-    n_in = getattr(model, "n_in", None)
-    if n_in is not None and x[0].size != n_in:
-        raise SystemExit(f"error: {path} holds a model of {n_in} inputs per example; {dataset} "
-                         f"has {x[0].size} (pass --dataset with the data it was trained on)")
+    _check_model(model, path, dataset, x)
     results = {"run": str(path), "dataset": dataset, "split": "test", "n_examples": int(len(x)),
                "epoch": meta.get("epoch")}
     started = time.perf_counter()
-    y = y if getattr(model, "needs_labels", False) else None  # cvae, m2: conditional on y
-    if hasattr(model, "elbo"):
+    y = y if model.needs_labels else None  # cvae, m2: conditional on y
+    if model.has_gaussian_encoder:
         elbo = evaluate.evaluate_elbo(model, x, rng=args.seed, y=y)
         results.update(neg_elbo=elbo["neg_elbo"], reconstruction=elbo["reconstruction"],
                        kl=elbo["kl"])

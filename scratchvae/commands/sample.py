@@ -48,7 +48,7 @@ def run(args):
     run_dir, path = resolve_run(args.run_path)
     saved = load_checkpoint(path)
     model = saved.model
-    if not hasattr(model, "sample"):
+    if not model.can_sample:
         raise SystemExit(f"error: {type(model).__name__} has no prior to sample from (train a "
                          "VAE)")
     image_shape = _image_shape(args.image_shape, saved.metadata or {}, model.n_in)

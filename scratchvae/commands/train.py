@@ -109,14 +109,14 @@ def write_figures(model, run_dir, x, image_shape, history=None, rng=0):
         written.append(path)
 
     n = min(len(x), 16)
-    if getattr(model, "needs_labels", False):  # cvae, m2: samples (classes in turn) only
+    if model.needs_labels:  # cvae, m2: samples (classes in turn) only
         save(plotting.samples(model, image_shape, n=64, rng=rng), "samples.png")
         if history is not None:
             save(plotting.loss_curves(history), "loss_curve.png")
         return written
     save(plotting.reconstructions(x[:n], model.reconstruct(x[:n]), image_shape),
          "reconstructions.png")
-    if hasattr(model, "sample"):
+    if model.can_sample:
         save(plotting.samples(model, image_shape, n=64, rng=rng), "samples.png")
     save(plotting.latent_traversal(model, x[0], image_shape), "traversal.png")
     if plotting.latent_size(model) == 2:

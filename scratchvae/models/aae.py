@@ -35,7 +35,7 @@ from scratchvae.functional import sigmoid
 from scratchvae.kernels import DEFAULT_BACKEND
 from scratchvae.layers import mlp
 from scratchvae.models.autoencoder import Autoencoder
-from scratchvae.optim import Adam
+from scratchvae.optim import Adam, Optimizer
 from scratchvae.validation import (
     as_generator,
     check_array,
@@ -79,6 +79,9 @@ class AdversarialAutoencoder(Autoencoder):
 
     #: ``sv.fit`` trains it with its own trainer (three steps and optimizers per batch)
     training = "adversarial"
+    can_sample = True
+    #: the networks each step updates (see :meth:`param_group`)
+    param_groups = GROUPS
 
     def __init__(self, n_in=784, hidden=(512,), n_code=8, disc_hidden=(256,),
                  prior="gaussian", loss="bce", activation="relu", dtype=np.float32,
@@ -91,12 +94,6 @@ class AdversarialAutoencoder(Autoencoder):
         self.networks["discriminator"] = mlp((self.n_code, *self.disc_hidden, 1), activation,
                                              rng=rng, dtype=self.dtype, backend=backend)
         self.optimizers = None
-
-    def param_group(self, name):
-        """The live parameter arrays a step updates: "autoencoder", "discriminator" or "encoder"."""
-        check_choice("name", name, tuple(GROUPS))
-        return {key: value for key, value in self.params.items()
-                if key.split(".", 1)[0] in GROUPS[name]}
 
     def sample_prior(self, n, rng=0):
         """n codes drawn from the prior p(z): (n, n_code)."""
@@ -185,6 +182,30 @@ class AdversarialAutoencoder(Autoencoder):
             for name in GROUPS
         }
         return self.optimizers
+
+    def owned_optimizers(self):
+        """The three optimizers of ``train_step`` (group -> Adam), {} before they are made."""
+        return dict(self.optimizers or {})
+
+    def set_owned_optimizers(self, optimizers):
+        """Use ``optimizers`` (one per group of ``param_groups``, each built on
+        ``param_group(group)``) in ``train_step``; {} forgets them (made again on first use)."""
+        if not isinstance(optimizers, dict):
+            raise ValueError(f"optimizers must be a dict group -> optimizer, got "
+                             f"{type(optimizers).__name__}")
+        if optimizers and set(optimizers) != set(GROUPS):
+            raise ValueError(f"optimizers must have one optimizer per parameter group "
+                             f"{sorted(GROUPS)}, got {sorted(optimizers)}")
+        for group, optimizer in optimizers.items():
+            params = self.param_group(group)
+            if not isinstance(optimizer, Optimizer):
+                raise ValueError(f"optimizers[{group!r}] must be a scratchvae.optim optimizer, "
+                                 f"got {type(optimizer).__name__}")
+            if set(optimizer.params) != set(params) or any(
+                    optimizer.params[key] is not value for key, value in params.items()):
+                raise ValueError(f"optimizers[{group!r}] must be built on "
+                                 f"param_group({group!r}) of this model")
+        self.optimizers = dict(optimizers) or None
 
     def train_step(self, x_batch, y_batch=None, optimizer=None, rng=None):
         """One round of the three steps on a batch; returns {"loss", "discriminator", "generator"}.

@@ -51,6 +51,8 @@ class Autoencoder(Model):
     "numpy"; rng: seed or Generator for the initial weights.
     """
 
+    has_decoder = True
+
     def __init__(self, n_in=784, hidden=(256,), n_code=32, loss="mse", activation="relu",
                  dtype=np.float32, backend=DEFAULT_BACKEND, rng=0):
         self._build(rng, dtype, backend, n_in=n_in, hidden=hidden, n_code=n_code, loss=loss,
@@ -81,6 +83,11 @@ class Autoencoder(Model):
         return self.loss_name == "bce"
 
     # -- forward -----------------------------------------------------------------------------
+
+    @property
+    def latent_size(self):
+        """The size of the code, ``n_code``."""
+        return self.n_code
 
     def encode(self, x):
         """code = g(x): x (batch, n_in) -> code (batch, n_code)."""

@@ -21,6 +21,34 @@ The interface ``sv.fit``, evaluation and checkpoints rely on (declared here, nev
     check_data(x, name) a whole data set checked once by the model's rules (shape, dtype,
                         finite, range); ``sv.fit`` calls it on x_train and x_val
     dtype, backend, config()
+    n_in                the size of one flat example x (pixels per image)
+
+What a model can do besides training (read by evaluation, plotting and the command line, in
+place of looking for methods; the defaults are the base class's):
+
+    has_gaussian_encoder  True: ``encode(x) -> (mu, logvar)`` of q(z|x) = N(mu, diag
+                        exp(logvar)), ``decode(z) -> decoded``, ``reconstruction_nll(x,
+                        decoded) -> (batch,)``: the ELBO, the importance-sampled likelihood and
+                        active units can be evaluated (the VAE and its extensions; default
+                        False)
+    has_decoder         True: ``encode(x)`` (``(mu, logvar)`` or a code), ``decode(z)``,
+                        ``mean_image(decoded)`` and ``reconstruct(x) -> x_hat`` (batch, n_in)
+                        (autoencoders and VAEs; default False)
+    can_sample          True: ``sample(n, rng=...) -> (n, n_in)`` images decoded from draws of
+                        the prior (default False)
+    latent_size         the size of z (``n_latent``) or of the code (``n_code``); None for a
+                        model without one (default None)
+    (labelled models, ``needs_labels``, take ``y`` in encode, decode, reconstruct and sample)
+
+Parameter groups and optimizers a model owns (only the adversarial autoencoder has them):
+
+    param_groups        dict group name -> the networks in it (default {}: none)
+    param_group(name)   the live arrays of one group, keyed like ``params``; ValueError naming
+                        the groups for an unknown name
+    owned_optimizers()  dict group -> the optimizer the model keeps for that group (default
+                        {}); ``sv.save`` stores their state with the model
+    set_owned_optimizers(optimizers)  give the model optimizers for its groups (what
+                        ``sv.load`` and resuming do); ValueError for a model that owns none
     Config              a frozen dataclass per model class, one field per constructor argument
                         (defaults as in the signature, the initial-weight ``rng`` aside):
                         ``sv.VAE.Config(n_latent=2)``, ``sv.VAE.from_config(config, rng=0)``,
@@ -28,11 +56,15 @@ The interface ``sv.fit``, evaluation and checkpoints rely on (declared here, nev
 
 What the validation loss means for each model is in its registry entry
 (:data:`scratchvae.models.MODELS`).
+
+An object from outside the package (a student's toy model with an exact log p(x)) can be
+evaluated like a VAE when it has the :class:`GaussianLatentModel` interface.
 """
 
 import dataclasses
 import inspect
 from contextlib import contextmanager
+from typing import Protocol, runtime_checkable
 
 from scratchvae.kernels import BACKENDS, get_backend
 from scratchvae.validation import check_array, check_choice, check_dtype
@@ -49,6 +81,14 @@ class Model:
     has_kl_weight = False
     #: how sv.fit trains the model: "gradient" or "adversarial" (see the module docstring)
     training = "gradient"
+    #: encode -> (mu, logvar), decode, reconstruction_nll (a VAE; see the module docstring)
+    has_gaussian_encoder = False
+    #: encode, decode, mean_image and reconstruct (an autoencoder or a VAE)
+    has_decoder = False
+    #: sample(n, rng=...) decodes draws of the prior
+    can_sample = False
+    #: group name -> names of the networks in it (see :meth:`param_group`)
+    param_groups = {}
 
     def __init_subclass__(cls, **kwargs):
         """Give every model class that defines its constructor its own ``Config`` dataclass."""
@@ -101,6 +141,36 @@ class Model:
             for net_name, net in self.networks.items()
             for key, value in net.grads.items()
         }
+
+    @property
+    def latent_size(self):
+        """The size of z (a VAE's ``n_latent``) or of the code (an autoencoder's ``n_code``);
+        None for a model without one."""
+        return None
+
+    def param_group(self, name):
+        """The live arrays of parameter group ``name`` (its networks in ``param_groups``),
+        keyed like ``params``. ValueError naming the model's groups for an unknown name."""
+        if name not in self.param_groups:
+            groups = ", ".join(repr(g) for g in self.param_groups) or "none"
+            raise ValueError(f"name must be a parameter group of {type(self).__name__} "
+                             f"({groups}), got {name!r}")
+        networks = self.param_groups[name]
+        return {key: value for key, value in self.params.items()
+                if key.split(".", 1)[0] in networks}
+
+    def owned_optimizers(self):
+        """Dict group -> the optimizer the model keeps for that parameter group ({}: none;
+        the adversarial autoencoder's three Adams once made). ``sv.save`` stores them."""
+        return {}
+
+    def set_owned_optimizers(self, optimizers):
+        """Give the model optimizers for its parameter groups (dict group -> optimizer built
+        on ``param_group(group)``), as ``sv.load`` and resuming do. This model owns none: an
+        empty dict is accepted, anything else is a ValueError."""
+        if optimizers:
+            raise ValueError(f"optimizers must be empty: {type(self).__name__} owns no "
+                             f"optimizers, got groups {sorted(optimizers)}")
 
     @property
     def n_params(self):
@@ -174,3 +244,24 @@ def config_dataclass(cls):
                       "argument, with its default (see the class for their meaning).")
     return config
 
+
+@runtime_checkable
+class GaussianLatentModel(Protocol):
+    """What ``sv.evaluate``'s ELBO, importance-sampled likelihood and active units need from a
+    model that is not a :class:`Model` (a package model declares ``has_gaussian_encoder``
+    instead). Such an object is evaluated without labels; x is converted to its ``dtype``.
+
+        dtype                        the dtype x is given in (float32 or float64)
+        encode(x)                    -> (mu, logvar) of q(z|x) = N(mu, diag exp(logvar)),
+                                     x (batch, n_in), each (batch, n_latent)
+        decode(z)                    -> the decoder's output for z (batch, n_latent)
+        reconstruction_nll(x, decoded)  -> -log p(x|z) per example, (batch,)
+    """
+
+    dtype: object
+
+    def encode(self, x): ...
+
+    def decode(self, z): ...
+
+    def reconstruction_nll(self, x, decoded): ...

@@ -119,6 +119,9 @@ class VAE(Model):
 
     noise_arguments = ("eps",)
     has_kl_weight = True
+    has_gaussian_encoder = True
+    has_decoder = True
+    can_sample = True
 
     def __init__(self, n_in=784, hidden=(400,), n_latent=20, likelihood="bernoulli", beta=1.0,
                  activation="relu", dtype=np.float32, backend=DEFAULT_BACKEND, rng=0,
@@ -134,6 +137,11 @@ class VAE(Model):
     def binary_input(self):
         """x must lie in [0, 1] for the Bernoulli likelihood."""
         return self.likelihood == "bernoulli"
+
+    @property
+    def latent_size(self):
+        """The size of z, ``n_latent``."""
+        return self.n_latent
 
     def _mlp_networks(self, rng, n_condition=0):
         """The four MLP networks; encoder and decoder also read ``n_condition`` extra inputs

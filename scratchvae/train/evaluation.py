@@ -1,5 +1,6 @@
 """The loss of a model on a data set, without training (fit's validation loss)."""
 
+from scratchvae.train.interface import loss_terms
 from scratchvae.validation import as_generator, check_positive_int
 
 
@@ -42,6 +43,6 @@ def _validation_loss(model, traits, x, y, rng, batch_size):
         yb = None if y is None else y[start:start + batch_size]
         loss, _ = call_loss(model, traits, xb, yb, rng, beta)
         total += float(loss) * len(xb)
-        for key, value in (getattr(model, "last_loss_terms", None) or {}).items():
+        for key, value in loss_terms(model).items():
             terms[key] = terms.get(key, 0.0) + float(value) * len(xb)
     return total / n, {key: value / n for key, value in terms.items()}

@@ -50,3 +50,12 @@ def traits_of(model):
                          f"{type(model).__name__}")
     return Traits(bool(getattr(model, "needs_labels", False)), hasattr(model, "beta"),
                   training, getattr(model, "dtype", None), getattr(model, "backend", "numpy"))
+
+
+def loss_terms(model):
+    """The terms of ``model``'s last loss call (batch means): ``model.last_loss_terms``, which
+    every package model declares; for an outside object the same attribute if it has one,
+    else {}."""
+    if isinstance(model, Model):
+        return model.last_loss_terms
+    return getattr(model, "last_loss_terms", None) or {}

@@ -11,7 +11,9 @@ before saving), ``restore(saved, path)`` (optimizer state from a loaded checkpoi
 ``close()``. :func:`make_trainer` picks one from the model's declared ``training``.
 """
 
+from scratchvae.optim import Optimizer
 from scratchvae.train.evaluation import call_loss
+from scratchvae.train.interface import loss_terms
 
 
 def make_trainer(model, traits, optimizer, lr, threads):
@@ -42,11 +44,14 @@ class GradientTrainer:
         loss = float(loss)
         guard.check_values({"loss": loss})
         self.optimizer.step(grads)
-        return loss, getattr(self.model, "last_loss_terms", None) or {}
+        return loss, loss_terms(self.model)
 
     def state_arrays(self):
-        state = getattr(self.optimizer, "state_dict", None)
-        return {} if state is None else {"optimizer state": state()}
+        """The buffers of a :mod:`scratchvae.optim` optimizer ({} for another object, whose
+        state fit cannot see)."""
+        if not isinstance(self.optimizer, Optimizer):
+            return {}
+        return {"optimizer state": self.optimizer.state_dict()}
 
     def restore(self, saved, path):
         """Load the checkpoint's optimizer state into this run's optimizer."""
@@ -67,14 +72,16 @@ class GradientTrainer:
 class AdversarialTrainer:
     """The adversarial autoencoder's training: on every batch its ``train_step`` (reconstruction,
     discriminator, generator steps) with the three Adam optimizers it owns
-    (``model.optimizers``, made here with ``optimizer.lr`` if an optimizer is given, else
-    ``lr``). Its optimizers are saved with the model by ``sv.save``; none is saved apart."""
+    (``model.owned_optimizers()``, made here with ``optimizer.lr`` if an optimizer is given,
+    else ``lr``). They stay with the model between ``fit`` calls and are saved with it by
+    ``sv.save`` (the model's interface: ``owned_optimizers``, ``set_owned_optimizers``); none
+    is saved apart."""
 
     optimizer = None
 
     def __init__(self, model, optimizer, lr):
         self.model = model
-        if model.optimizers is None:
+        if not model.owned_optimizers():
             model.make_optimizers(lr=lr if optimizer is None else optimizer.lr)
 
     def step(self, xb, yb, rng, beta, guard):
@@ -84,18 +91,18 @@ class AdversarialTrainer:
 
     def state_arrays(self):
         return {f"model.optimizers[{group!r}] state": opt.state_dict()
-                for group, opt in self.model.optimizers.items()}
+                for group, opt in self.model.owned_optimizers().items()}
 
     def restore(self, saved, path):
         """Bind the checkpoint's three optimizers to this model's parameter groups."""
         from scratchvae.optim import rebind
 
-        owned = saved.model.optimizers
+        owned = saved.model.owned_optimizers()
         if not owned:
             raise ValueError(f"checkpoint {path} holds no state of the adversarial "
                              "autoencoder's optimizers, so it cannot be resumed exactly")
-        self.model.optimizers = {group: rebind(opt, self.model.param_group(group))
-                                 for group, opt in owned.items()}
+        self.model.set_owned_optimizers({group: rebind(opt, self.model.param_group(group))
+                                         for group, opt in owned.items()})
 
     def close(self):
         pass
