@@ -13,9 +13,9 @@ Per round and backend, an epoch of the bare step loop is timed in three parts:
     loss        vae.loss_and_grads(x_batch, rng=rng)
     optimizer   opt.step(grads)
 
-and, once per round, the epoch's matrix products alone on the same batches ("products": the
-five forward products, five weight gradients and four input gradients of ``bench_vae.py``'s
-GEMM floor), which both backends hand to the same BLAS. "fixed" is the same step loop on a
+and, once per round, the epoch's matrix products alone ("products": ``bench_vae.py``'s GEMM
+floor, the five forward products, five weight gradients and four input gradients on batches
+of the same shape), which both backends hand to the same BLAS. "fixed" is the same step loop on a
 16-8-4 VAE, scaled to the epoch's number of steps: what a step costs whatever the sizes
 (Python, argument checks, kernel dispatch).
 
@@ -34,11 +34,11 @@ import statistics
 import time
 from pathlib import Path
 
+from bench_vae import BATCH, LR, N_TRAIN, SIZES, GemmFloor, load_mnist10k  # beside this script
 from threads import machine_line, set_thread_env  # benchmarks/threads.py
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SIZES, TINY_SIZES = (784, 400, 20), (16, 8, 4)
-BATCH, LR, N_TRAIN = 128, 1e-3, 8000
+TINY_SIZES = (16, 8, 4)
 PARTS = ("gather", "loss", "optimizer")
 
 
@@ -75,29 +75,6 @@ def timed_epoch(sv, model, x, epoch):
     return seconds
 
 
-def products_epoch(np, x, epoch, sv):
-    """Seconds of the epoch's matrix products alone, on fit's batches of ``epoch``."""
-    rng = np.random.default_rng(1)
-    n_in, hidden, latent = SIZES
-    shapes = ((n_in, hidden), (hidden, latent), (hidden, latent), (latent, hidden), (hidden, n_in))
-    W1, W_mu, W_logvar, W3, W4 = [(0.05 * rng.standard_normal(shape)).astype(np.float32)
-                                  for shape in shapes]
-    batches = [x[idx] for idx in sv.train.minibatch_indices(len(x), BATCH,
-                                                            sv.train.epoch_generator(0, epoch))]
-    start = time.perf_counter()
-    for xb in batches:  # forward, then the weight and input gradients (any values will do)
-        h = xb @ W1
-        mu, logvar = h @ W_mu, h @ W_logvar
-        h3 = mu @ W3
-        logits = h3 @ W4
-        _ = h3.T @ logits, mu.T @ h3, h.T @ mu, h.T @ logvar
-        dh3 = logits @ W4.T
-        dz = dh3 @ W3.T
-        dh = dz @ W_mu.T + logvar @ W_logvar.T
-        _ = xb.T @ dh
-    return time.perf_counter() - start
-
-
 def main(argv=None):
     args = parse_args(argv)
     unset = set_thread_env(args.threads)
@@ -105,14 +82,13 @@ def main(argv=None):
 
     import scratchvae as sv
 
-    x, _ = sv.data.load("mnist", split="test", root=str(args.root))
-    x = np.ascontiguousarray(np.asarray(x[:N_TRAIN], np.float32).reshape(N_TRAIN, -1))
+    x, _ = load_mnist10k(args.root)
     steps = -(-N_TRAIN // BATCH)
     tiny_x = np.random.default_rng(0).random((BATCH * steps, TINY_SIZES[0]), dtype=np.float32)
     models = {b: make_model(sv, np, b, SIZES) for b in ("numpy", "numba")}
     tiny = {b: make_model(sv, np, b, TINY_SIZES) for b in ("numpy", "numba")}
     rows = {b: {p: [] for p in PARTS + ("fixed",)} for b in models}
-    products = []
+    products, gemm = [], GemmFloor(x, seed=1)
     for epoch in range(args.rounds + 1):
         for backend in (("numpy", "numba") if epoch % 2 else ("numba", "numpy")):
             parts = timed_epoch(sv, models[backend], x, epoch)
@@ -121,9 +97,10 @@ def main(argv=None):
                 for part in PARTS:
                     rows[backend][part].append(parts[part])
                 rows[backend]["fixed"].append(fixed)
-        seconds = products_epoch(np, x, epoch, sv)
+        start = time.perf_counter()
+        gemm.epoch(range(N_TRAIN))
         if epoch:
-            products.append(seconds)
+            products.append(time.perf_counter() - start)
     report(args, unset, rows, products, steps)
 
 
