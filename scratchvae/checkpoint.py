@@ -132,7 +132,7 @@ def save(model, path, optimizer=None, metadata=None):
         if value.dtype.hasobject:
             raise ValueError(f"cannot save {name!r}: object arrays would need pickle")
     try:
-        text = json.dumps(header, default=_json_default)
+        text = json.dumps(header, default=json_default)
     except (TypeError, ValueError) as err:
         raise ValueError(
             "metadata and the model/optimizer config must be JSON values (dicts with str keys, "
@@ -256,7 +256,9 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
-def _json_default(value):
+def json_default(value):
+    """The ``default=`` of ``json.dumps`` for a checkpoint's header and metadata: a NumPy
+    scalar as a number, a NumPy array (not of objects) as a list; TypeError for anything else."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray) and not value.dtype.hasobject:

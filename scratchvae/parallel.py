@@ -163,13 +163,19 @@ def for_training(model, threads=None):
     (ValueError for a model it does not support).
     """
     if threads is None:
-        entry = entry_of(type(model))
-        # a registry entry means a package model, which declares its backend
-        by_default = (entry is not None and entry.parallel_by_default
-                      and model.backend == "numba")
-        threads = decide(None, False, parallel_by_default=by_default).threads
+        threads = decide(None, False, parallel_by_default=parallel_by_default(model)).threads
     threads = check_positive_int("threads", threads)
     return model if threads == 1 else DataParallel(model, threads)
+
+
+def parallel_by_default(model):
+    """Whether ``model`` trains data parallel by default (when BLAS runs on two or more
+    threads): its registry entry has ``parallel_by_default`` and it runs on the "numba"
+    backend. The one rule :func:`for_training` and ``sv.fit`` (:func:`scratchvae.speed.decide`)
+    apply."""
+    entry = entry_of(type(model))
+    # a registry entry means a package model, which declares its backend
+    return entry is not None and entry.parallel_by_default and model.backend == "numba"
 
 
 # ---------------------------------------------------------------------------------------------

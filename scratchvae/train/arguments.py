@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scratchvae.checkpoint import check_save_target
+from scratchvae.checkpoint import check_save_target, json_default
 from scratchvae.models.base import Model
 from scratchvae.progress import show_progress
 from scratchvae.speed import SpeedPolicy, decide
@@ -207,18 +207,10 @@ def check_metadata(metadata):
     if not isinstance(metadata, dict):
         raise ValueError(f"metadata must be a dict or None, got {type(metadata).__name__}")
     try:
-        json.dumps(metadata, default=_numpy_to_json)
+        json.dumps(metadata, default=json_default)  # the conversion sv.save applies
     except (TypeError, ValueError) as err:
         raise ValueError(f"metadata must hold JSON-friendly values only: {err}") from None
     return dict(metadata)
-
-
-def _numpy_to_json(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray) and not value.dtype.hasobject:
-        return value.tolist()
-    raise TypeError(f"value of type {type(value).__name__} is not JSON-serializable")
 
 
 def check_history(history):

@@ -1,5 +1,6 @@
 """The loss of a model on a data set, without training (fit's validation loss)."""
 
+from scratchvae.train.history import EpochTotals
 from scratchvae.train.interface import loss_terms
 from scratchvae.validation import as_generator, check_positive_int
 
@@ -35,14 +36,11 @@ def validation_loss(model, x, y=None, rng=0, batch_size=1000):
 
 
 def _validation_loss(model, traits, x, y, rng, batch_size):
-    n = len(x)
     beta = 1.0 if traits.has_kl_weight else None
-    total, terms = 0.0, {}
-    for start in range(0, n, batch_size):
+    totals = EpochTotals()
+    for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size]
         yb = None if y is None else y[start:start + batch_size]
         loss, _ = call_loss(model, traits, xb, yb, rng, beta)
-        total += float(loss) * len(xb)
-        for key, value in loss_terms(model).items():
-            terms[key] = terms.get(key, 0.0) + float(value) * len(xb)
-    return total / n, {key: value / n for key, value in terms.items()}
+        totals.add(float(loss), loss_terms(model), len(xb))
+    return totals.mean_loss, totals.mean_terms

@@ -7,7 +7,8 @@ def new_history():
 
 
 class EpochTotals:
-    """Size-weighted sums of the step losses and loss terms of one epoch."""
+    """Size-weighted sums of the losses and loss terms of one pass over data: the steps of an
+    epoch, or the batches of the validation loss."""
 
     def __init__(self):
         self.loss, self.count, self.terms = 0.0, 0, {}
@@ -23,14 +24,19 @@ class EpochTotals:
     def mean_loss(self):
         return self.loss / self.count
 
+    @property
+    def mean_terms(self):
+        """{term: size-weighted mean}."""
+        return {key: value / self.count for key, value in self.terms.items()}
+
 
 def record_train(history, epoch, totals, beta):
     """Append the epoch's training numbers: "epoch" (epochs done), "train_loss",
     "train_<term>", and "beta" (the weight at the epoch's last step) when ``beta`` is not None."""
     history["epoch"].append(epoch)
     history["train_loss"].append(totals.mean_loss)
-    for key, value in totals.terms.items():
-        history.setdefault(f"train_{key}", []).append(value / totals.count)
+    for key, value in totals.mean_terms.items():
+        history.setdefault(f"train_{key}", []).append(value)
     if beta is not None:
         history.setdefault("beta", []).append(beta)
 

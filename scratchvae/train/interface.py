@@ -38,12 +38,12 @@ def traits_of(model):
         raise ValueError(f"model must have a non-empty params dict, got {type(model).__name__}")
     if isinstance(model, Model):
         from scratchvae.models import entry_of
+        from scratchvae.parallel import parallel_by_default
 
         entry = entry_of(type(model))
         return Traits(model.needs_labels, model.has_kl_weight, model.training, model.dtype,
                       model.backend, entry is not None and entry.data_parallel,
-                      entry is not None and entry.parallel_by_default
-                      and model.backend == "numba")
+                      parallel_by_default(model))
     training = "train_step" if callable(getattr(model, "train_step", None)) else "gradient"
     if training == "gradient" and not callable(getattr(model, "loss_and_grads", None)):
         raise ValueError(f"model must have loss_and_grads or train_step, got "
