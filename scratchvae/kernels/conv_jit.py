@@ -38,6 +38,7 @@ from scratchvae.conv import (
     ConvTranspose2dCache,
     as_images,
     as_matrix,
+    check_cols,
     check_conv_args,
     conv2d_output_size,
     conv_transpose2d_output_shape,
@@ -171,13 +172,7 @@ def im2col(x, kh, kw, stride=1, padding=0):
 def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
     """Twin of :func:`scratchvae.conv.col2im`: cols (C * kh * kw, H_out * W_out * N) ->
     x (N, C, H, W), an NCHW view of batch-innermost memory."""
-    N, C, H, W = (int(s) for s in x_shape)
-    want = (C * kh * kw, conv2d_output_size(H, kh, stride, padding)
-            * conv2d_output_size(W, kw, stride, padding) * N)
-    if cols.ndim != 2 or cols.shape != want:
-        raise ValueError(
-            f"cols must have shape {want} for x_shape {tuple(x_shape)}, got {cols.shape}"
-        )
+    N, C, H, W, _, _ = check_cols(cols, x_shape, kh, kw, stride, padding)
     x = np.empty((C, H, W, N), dtype=cols.dtype)
     _col2im_kernel(np.ascontiguousarray(cols), kh, kw, stride, padding,
                    np.zeros(C, cols.dtype), 0, x, x)
