@@ -75,7 +75,6 @@ class Autoencoder(Model):
             "decoder": mlp((self.n_code, *self.hidden[::-1], self.n_in), self.activation,
                            **common),
         }
-        self.last_loss_terms = {}
 
     @property
     def binary_input(self):

@@ -165,7 +165,6 @@ class VAE(Model):
         """Check and store what every VAE shares (the MLP VAE, the conv VAE, the extensions);
         the subclass then builds ``networks`` ("encoder", "mu", "logvar", "decoder")."""
         self._setup(dtype, backend)
-        self.last_loss_terms = {}
         self.n_latent = check_positive_int("n_latent", n_latent)
         self.likelihood = check_choice("likelihood", likelihood, LIKELIHOODS)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
