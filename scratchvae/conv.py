@@ -154,14 +154,7 @@ def col2im(cols, x_shape, kh, kw, stride=1, padding=0, backend=None):
     is cropped off at the end. The result is batch-innermost in memory (an NCHW view).
     """
     _ignored_backend(backend, "col2im")
-    N, C, H, W = (int(s) for s in x_shape)
-    H_out = conv2d_output_size(H, kh, stride, padding)
-    W_out = conv2d_output_size(W, kw, stride, padding)
-    want = (C * kh * kw, H_out * W_out * N)
-    if cols.ndim != 2 or cols.shape != want:
-        raise ValueError(
-            f"cols must have shape {want} for x_shape {tuple(x_shape)}, got {cols.shape}"
-        )
+    N, C, H, W, H_out, W_out = check_cols(cols, x_shape, kh, kw, stride, padding)
     cols = cols.reshape(C, kh, kw, H_out, W_out, N)
     x_pad = np.zeros((C, H + 2 * padding, W + 2 * padding, N), dtype=cols.dtype)
     for i in range(kh):
@@ -404,3 +397,18 @@ def _check_bias(b, n, what, check_finite=False):
     if b.shape != (n,):
         raise ValueError(f"b must have shape ({n},) to match {what}, got {b.shape}")
     return b
+
+
+def check_cols(cols, x_shape, kh, kw, stride, padding):
+    """The sizes (N, C, H, W, H_out, W_out) of a col2im of ``cols`` onto images of ``x_shape``,
+    after checking that cols is the (C * kh * kw, H_out * W_out * N) matrix of im2col; else a
+    ValueError naming cols (shared with the Numba twin)."""
+    N, C, H, W = (int(s) for s in x_shape)
+    H_out = conv2d_output_size(H, kh, stride, padding)
+    W_out = conv2d_output_size(W, kw, stride, padding)
+    want = (C * kh * kw, H_out * W_out * N)
+    if cols.ndim != 2 or cols.shape != want:
+        raise ValueError(
+            f"cols must have shape {want} for x_shape {tuple(x_shape)}, got {cols.shape}"
+        )
+    return N, C, H, W, H_out, W_out

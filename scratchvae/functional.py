@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from scratchvae.deprecation import renamed_attributes
-from scratchvae.validation import check_array
+from scratchvae.validation import check_array, check_choice
 
 LEAKY_SLOPE = 0.01
 """Slope of leaky_relu for x < 0 (the default everywhere: layers, kernels, models)."""
@@ -199,10 +199,7 @@ all take their activations from here."""
 
 def check_activation(activation):
     """``activation`` if it names an entry of :data:`ACTIVATIONS`, else a ValueError listing them."""
-    if activation not in ACTIVATIONS:
-        valid = ", ".join(repr(a) for a in ACTIVATIONS)
-        raise ValueError(f"activation must be one of {valid}; got {activation!r}")
-    return activation
+    return check_choice("activation", activation, ACTIVATIONS)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from scratchvae.conv import (
     ConvTranspose2dCache,
     as_images,
     as_matrix,
+    check_cols,
     check_conv_args,
     conv2d_output_size,
     conv_transpose2d_output_shape,
@@ -171,13 +172,7 @@ def im2col(x, kh, kw, stride=1, padding=0):
 def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
     """Twin of :func:`scratchvae.conv.col2im`: cols (C * kh * kw, H_out * W_out * N) ->
     x (N, C, H, W), an NCHW view of batch-innermost memory."""
-    N, C, H, W = (int(s) for s in x_shape)
-    want = (C * kh * kw, conv2d_output_size(H, kh, stride, padding)
-            * conv2d_output_size(W, kw, stride, padding) * N)
-    if cols.ndim != 2 or cols.shape != want:
-        raise ValueError(
-            f"cols must have shape {want} for x_shape {tuple(x_shape)}, got {cols.shape}"
-        )
+    N, C, H, W, _, _ = check_cols(cols, x_shape, kh, kw, stride, padding)
     x = np.empty((C, H, W, N), dtype=cols.dtype)
     _col2im_kernel(np.ascontiguousarray(cols), kh, kw, stride, padding,
                    np.zeros(C, cols.dtype), 0, x, x)
@@ -219,13 +214,12 @@ def conv2d_act_forward(x, W, b, stride, padding, activation, *, check_finite=Tru
     one im2col pass, one BLAS product, one bias+act pass. Returns (out, the same
     ``ConvActCache``); out (N, C_out, H_out, W_out) is a view of batch-innermost memory."""
     code = _activation_code(activation)
-    x, W, b, stride, padding, dtype = _layer_args(x, W, b, stride, padding, False, check_finite)
-    N, C_in, H, Wd = x.shape
+    x, W, b, stride, padding, _ = _layer_args(x, W, b, stride, padding, False, check_finite)
+    N, _, H, Wd = x.shape
     C_out, _, kh, kw = W.shape
     out_shape = (N, C_out, conv2d_output_size(H, kh, stride, padding),
                  conv2d_output_size(Wd, kw, stride, padding))
-    cols = np.empty((C_in * kh * kw, out_shape[2] * out_shape[3] * N), dtype=dtype)
-    _im2col_kernel(_as_chwn(x), kh, kw, stride, padding, cols)
+    cols = im2col(x, kh, kw, stride, padding)  # (C_in * kh * kw, H_out * W_out * N)
     pre_mat = W.reshape(C_out, -1) @ cols  # (C_out, H_out * W_out * N)
     out_mat = pre_mat if code == 0 else np.empty_like(pre_mat)
     _row_bias_act_kernel(pre_mat, b, code, out_mat)
@@ -241,15 +235,12 @@ def conv2d_act_backward(dout, cache, need_dx=True):
     dpre = dout * act'(pre) and db in one pass, written as the (C_out, H_out * W_out * N)
     matrix; dW = dpre_mat @ cols.T; dx = col2im(W_mat.T @ dpre_mat)."""
     (cols, x_shape, W, stride, padding), act_cache, activation = cache
-    C_out, C_in, kh, kw = W.shape
+    C_out, _, kh, kw = W.shape
     dpre_mat, db = _act_grad_bias(dout, act_cache, activation)
     dW = (dpre_mat @ cols.T).reshape(W.shape)
     dx = None
     if need_dx:
-        dcols = W.reshape(C_out, -1).T @ dpre_mat
-        dx = np.empty(_chwn_shape(x_shape), dtype=dcols.dtype)
-        _col2im_kernel(dcols, kh, kw, stride, padding, np.zeros(C_in, dcols.dtype), 0, dx, dx)
-        dx = _chwn_as_nchw(dx)
+        dx = col2im(W.reshape(C_out, -1).T @ dpre_mat, x_shape, kh, kw, stride, padding)
     return dx, dW, db
 
 
@@ -283,8 +274,7 @@ def conv_transpose2d_act_backward(dout, cache, need_dx=True):
     C_in, C_out, kh, kw = W.shape
     dpre_mat, db = _act_grad_bias(dout, act_cache, activation)
     x_mat = as_matrix(x)  # a view: the forward stored x batch-innermost
-    dcols = np.empty((C_out * kh * kw, x_mat.shape[1]), dtype=dpre_mat.dtype)
-    _im2col_kernel(dpre_mat.reshape(_chwn_shape(out_shape)), kh, kw, stride, padding, dcols)
+    dcols = im2col(as_images(dpre_mat, out_shape), kh, kw, stride, padding)  # no copy of dpre
     dW = (x_mat @ dcols.T).reshape(W.shape)
     dx = None
     if need_dx:

@@ -5,7 +5,7 @@ very function in :mod:`scratchvae.functional`, :mod:`scratchvae.conv`, :mod:`scr
 or :mod:`scratchvae.losses` (``reference.dense_act_forward is functional.dense_act_forward``).
 :data:`OPS` lists them; :mod:`scratchvae.kernels.jit` and :mod:`scratchvae.kernels.conv_jit`
 register a Numba twin for each name, with the same arguments and the same cache (tested op by
-op in ``tests/test_kernels.py``).
+op in ``tests/test_op_registry.py``).
 
 Below the table are the few NumPy expressions that are not ops of the math (a sparse product,
 Adam's update, the data-parallel sum, the teaching matmul): each Numba kernel without an op of

@@ -75,7 +75,6 @@ class Autoencoder(Model):
             "decoder": mlp((self.n_code, *self.hidden[::-1], self.n_in), self.activation,
                            **common),
         }
-        self.last_loss_terms = {}
 
     @property
     def binary_input(self):
@@ -126,7 +125,7 @@ class Autoencoder(Model):
 
         ``rng`` is accepted (and unused) so every model shares the same call.
         """
-        x = self._check_x(x, binary_range=self.loss_name == "bce")
+        x = self._check_x(x, binary_range=self.binary_input)
         return self._per_example(x, self._decoder_out(x))
 
     def loss_and_grads(self, x, rng=None):
@@ -139,7 +138,7 @@ class Autoencoder(Model):
         taken here and only here. Returns (loss, grads) with grads keyed like ``params``;
         ``last_loss_terms["reconstruction"]`` holds the loss afterwards.
         """
-        x = self._check_x(x, binary_range=self.loss_name == "bce")
+        x = self._check_x(x, binary_range=self.binary_input)
         return self._loss_and_grads(x, x)
 
     # -- internals ---------------------------------------------------------------------------

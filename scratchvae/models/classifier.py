@@ -62,7 +62,6 @@ class Classifier(Model):
             "net": mlp((self.n_in, *self.hidden, self.n_classes), activation=activation,
                        rng=as_generator(rng), dtype=self.dtype, backend=backend),
         }
-        self.last_loss_terms = {}
 
     def logits(self, x):
         """x (batch, n_in) -> logits (batch, n_classes)."""

@@ -86,7 +86,7 @@ class CVAE(VAE):
         """
         ops, net = self.kernels, self.networks
         beta = self._kl_weight(beta)
-        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        x = self._check_x(x, binary_range=self.binary_input)
         batch = x.shape[0]
         c = self._one_hot(y, batch)
         # forward: encoder on [x, c], its two heads, z with its KL, decoder on [z, c]
@@ -115,7 +115,7 @@ class CVAE(VAE):
 
             ELBO(x | y) = log p(x | z, y) - KL(q(z|x, y) || N(0, I))
         """
-        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        x = self._check_x(x, binary_range=self.binary_input)
         mu, logvar = self.encode(x, y)
         z = self.reparameterize(mu, logvar, self._noise(eps, rng, mu.shape))
         return -(self.reconstruction_nll(x, self.decode(z, y)) + kl_standard_normal(mu, logvar))

@@ -103,7 +103,7 @@ class DenoisingAutoencoder(Corrupts, Autoencoder):
 
     def loss(self, x, noise_mask=None, rng=None):
         """Per-example loss l(x, f(g(x_tilde))) against the clean x, shape (batch,)."""
-        x = self._check_x(x, binary_range=self.loss_name == "bce")
+        x = self._check_x(x, binary_range=self.binary_input)
         x_tilde = self._corrupted(x, noise_mask, rng)
         return self._per_example(x, self._decoder_out(x_tilde))
 
@@ -116,6 +116,6 @@ class DenoisingAutoencoder(Corrupts, Autoencoder):
         the explicit corruption draw with the shape of x, or None to draw it from ``rng``.
         Returns (loss, grads) keyed like ``params``. The batch mean is taken here only.
         """
-        x = self._check_x(x, binary_range=self.loss_name == "bce")
+        x = self._check_x(x, binary_range=self.binary_input)
         x_tilde = self._corrupted(x, noise_mask, rng)
         return self._loss_and_grads(x_tilde, x)

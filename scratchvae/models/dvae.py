@@ -64,7 +64,7 @@ class DenoisingVAE(Corrupts, VAE):
         weight (None: ``self.beta``). Returns (loss, grads) keyed like ``params``; the batch
         mean is taken here.
         """
-        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        x = self._check_x(x, binary_range=self.binary_input)
         rng = as_generator(rng) if noise_mask is None or eps is None else None
         x_tilde = self._corrupted(x, noise_mask, rng)
         # the VAE's loss with the encoder fed x_tilde and the CLEAN x as the decoder's target
@@ -75,7 +75,7 @@ class DenoisingVAE(Corrupts, VAE):
 
             log p(x | z) - KL(q(z | x_tilde) || N(0, I)),  x_tilde = corrupt(x),  z ~ q(z|x_tilde)
         """
-        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        x = self._check_x(x, binary_range=self.binary_input)
         rng = as_generator(rng)
         x_tilde = self._corrupted(x, noise_mask, rng)
         mu, logvar = self._encode(x_tilde)

@@ -150,7 +150,7 @@ class IWAE(VAE):
 
         eps: (k, batch, n_latent), or None to draw it from ``rng``.
         """
-        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        x = self._check_x(x, binary_range=self.binary_input)
         eps = self._noise_k(eps, rng, self.k, x.shape[0])
         return log_importance_weights(self, x, eps)
 
@@ -162,7 +162,7 @@ class IWAE(VAE):
         eps: (k, batch, n_latent) to fix the noise. k = 1 gives the VAE's ELBO (analytic KL).
         """
         k = self.k if k is None else check_positive_int("k", k)
-        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        x = self._check_x(x, binary_range=self.binary_input)
         if k == 1:
             eps = None if eps is None else self._noise_k(eps, None, 1, x.shape[0])[0]
             return self.elbo(x, rng=rng, eps=eps)
@@ -195,7 +195,7 @@ class IWAE(VAE):
         log q(z_i|x) - log p(z_i) averaged over the k samples (their sum is the k = 1 loss,
         which is >= the IWAE loss).
         """
-        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        x = self._check_x(x, binary_range=self.binary_input)
         batch, k = x.shape[0], self.k
         eps = self._noise_k(eps, rng, k, batch)
         if k == 1:

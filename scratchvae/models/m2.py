@@ -110,7 +110,7 @@ class M2(CVAE):
 
         eps: (n_classes, batch, n_latent) (eps[y] is the noise for label y) or None.
         """
-        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        x = self._check_x(x, binary_range=self.binary_input)
         eps = self._noise_classes(eps, rng, x.shape[0])
         q = self.classify(x)
         bounds = np.stack([self.labelled_bound(x, np.full(x.shape[0], k), eps=eps[k])
@@ -131,7 +131,7 @@ class M2(CVAE):
         """
         net = self.networks
         beta = self._kl_weight(beta)
-        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        x = self._check_x(x, binary_range=self.binary_input)
         batch, K, L = x.shape[0], self.n_classes, self.n_latent
         y = (np.full(batch, UNLABELLED) if y is None
              else check_labels("y", y, K, batch=batch, allow_unlabelled=True))

@@ -165,7 +165,6 @@ class VAE(Model):
         """Check and store what every VAE shares (the MLP VAE, the conv VAE, the extensions);
         the subclass then builds ``networks`` ("encoder", "mu", "logvar", "decoder")."""
         self._setup(dtype, backend)
-        self.last_loss_terms = {}
         self.n_latent = check_positive_int("n_latent", n_latent)
         self.likelihood = check_choice("likelihood", likelihood, LIKELIHOODS)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
@@ -237,7 +236,7 @@ class VAE(Model):
         summed over pixels and latent dimensions. ``last_loss_terms`` holds the batch means of
         the two terms afterwards.
         """
-        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        x = self._check_x(x, binary_range=self.binary_input)
         return self._loss_and_grads(x, x, eps, rng, beta)
 
     def _loss_and_grads(self, x_encoded, x, eps, rng, beta):
@@ -281,7 +280,7 @@ class VAE(Model):
 
             ELBO(x) = log p(x | z) - KL(q(z|x) || N(0, I)),  z = mu + exp(logvar / 2) * eps
         """
-        x = self._check_x(x, binary_range=self.likelihood == "bernoulli")
+        x = self._check_x(x, binary_range=self.binary_input)
         mu, logvar = self._encode(x)
         z = self.reparameterize(mu, logvar, self._noise(eps, rng, mu.shape))
         return -(self.reconstruction_nll(x, self.decode(z)) + kl_standard_normal(mu, logvar))
