@@ -30,8 +30,13 @@ from dataclasses import dataclass
 
 from scratchvae.validation import check_positive_int
 
-__all__ = ["SpeedPolicy", "decide", "applied", "zero_skipping_chosen", "blas_threads",
-           "blas_threads_limited"]
+__all__ = ["SpeedPolicy", "decide", "applied", "zero_skipping_chosen", "default_zero_skipping",
+           "ZERO_SKIPPING_MAX_BLAS_THREADS", "blas_threads", "blas_threads_limited"]
+
+ZERO_SKIPPING_MAX_BLAS_THREADS = 1
+"""The documented default skips the zeros of x when BLAS runs on at most this many threads (the
+zero-skipping kernels run on one thread; ``kernels.jit.SPARSE_MAX_BLAS_THREADS`` is this
+value)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ def decide(threads=None, zero_skipping=None, *, parallel_by_default=False):
     if threads is None:
         threads = blas if parallel_by_default and blas >= 2 else 1
     if zero_skipping is None:
-        zero_skipping = blas <= 1
+        zero_skipping = default_zero_skipping(blas)
     return SpeedPolicy(zero_skipping=zero_skipping, threads=threads)
 
 
@@ -73,6 +78,12 @@ def applied(policy):
         yield policy
     finally:
         _active = previous
+
+
+def default_zero_skipping(blas=None):
+    """The documented default of ``zero_skipping``: BLAS runs on at most
+    ZERO_SKIPPING_MAX_BLAS_THREADS threads (``blas``: BLAS's thread count, read if None)."""
+    return (blas_threads() if blas is None else blas) <= ZERO_SKIPPING_MAX_BLAS_THREADS
 
 
 def zero_skipping_chosen():

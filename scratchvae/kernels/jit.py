@@ -36,7 +36,12 @@ from numba import njit, prange
 from scratchvae import functional as F
 from scratchvae.functional import LEAKY_SLOPE, sum_to_shape
 from scratchvae.losses import LOG_2PI
-from scratchvae.speed import blas_threads, zero_skipping_chosen
+from scratchvae.speed import (
+    ZERO_SKIPPING_MAX_BLAS_THREADS,
+    blas_threads,
+    default_zero_skipping,
+    zero_skipping_chosen,
+)
 from scratchvae.validation import check_array, check_same_shape
 
 ACTIVATION_CODES = {name: code for code, name in enumerate(F.ACTIVATIONS)}
@@ -319,7 +324,7 @@ computes dW = x.T @ dpre, on the nonzeros of x when at most this fraction of x i
 Above this density BLAS's dense product is faster (``benchmarks/bench_matmul.py`` times both at
 densities 0.05-0.5)."""
 
-SPARSE_MAX_BLAS_THREADS = 1
+SPARSE_MAX_BLAS_THREADS = ZERO_SKIPPING_MAX_BLAS_THREADS
 """The zero-skipping kernels run on one thread. Against one BLAS thread (the notebooks' setting)
 they make a training epoch faster; against two BLAS threads on two cores, BLAS's dense product is
 faster, and a parallel zero-skipping kernel fights BLAS's waiting threads for the cores
@@ -338,7 +343,7 @@ def _use_sparse(x):
     threads."""
     chosen = zero_skipping_chosen()
     if chosen is None:
-        chosen = blas_threads() <= SPARSE_MAX_BLAS_THREADS
+        chosen = default_zero_skipping(blas_threads())
     return chosen and _is_sparse(x)
 
 
