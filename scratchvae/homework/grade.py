@@ -117,12 +117,8 @@ def _num(value):
 
 def graded_cells(nb):
     """(index, cell, nbgrader metadata) of every graded cell of a notebook (JSON dict)."""
-    out = []
-    for i, cell in enumerate(nb["cells"]):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade"):
-            out.append((i, cell, meta))
-    return out
+    cells = ((i, cell, _grading_meta(cell)) for i, cell in enumerate(nb["cells"]))
+    return [(i, cell, meta) for i, cell, meta in cells if meta.get("grade")]
 
 
 def _cell_result(cell, meta, executed):
@@ -610,8 +606,7 @@ def grade_notebook(path, release=None, timeout=120, kernel_name=None):
 
 def _check_cells(release_nb, release_path):
     """The release's graded cells as (cell, grading metadata); their grade_ids must differ."""
-    checks = [(cell, meta) for cell, meta in ((c, _grading_meta(c)) for c in release_nb["cells"])
-              if meta.get("grade")]
+    checks = [(cell, meta) for _, cell, meta in graded_cells(release_nb)]
     ids = [str(meta.get("grade_id", "?")) for _, meta in checks]
     if len(set(ids)) != len(ids):
         raise NotebookError(f"release {release_path} has repeated grade_ids: {ids}")
