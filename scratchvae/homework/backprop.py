@@ -154,10 +154,6 @@ def check_relu_backward(relu_backward):
                              _away_from_zero)
 
 
-def _sigmoid(a):
-    return 0.5 * (1 + np.tanh(a / 2))
-
-
 def check_sigmoid_backward(sigmoid_backward):
     """Check ``sigmoid_backward(dout, cache) -> dx`` for ``out = 1 / (1 + exp(-x))``."""
     def hints(x, out, dout):
@@ -170,7 +166,7 @@ def check_sigmoid_backward(sigmoid_backward):
             "that is tanh's derivative (1 - out**2); sigmoid's is out * (1 - out)":
                 dout * (1 - out * out),
             "out is already sigmoid(x): use it as it is, don't apply sigmoid to it again":
-                dout * _sigmoid(out) * (1 - _sigmoid(out)),
+                dout * F.sigmoid(out) * (1 - F.sigmoid(out)),
             "no factor 1/2: d sigmoid/dx = out * (1 - out)": dout * out * (1 - out) / 2,
             "(1 - out), not (1 + out): d sigmoid/dx = out * (1 - out)": dout * out * (1 + out),
         }
