@@ -14,7 +14,6 @@ Exit status 1 when any assert failed.
 
 import argparse
 import importlib.util
-import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -44,22 +43,13 @@ def failed_cells(nb):
 
 def run(path, seed):
     """Execute one notebook with $SCRATCHVAE_SEED = seed; returns (path, seed, seconds, failures)."""
-    import nbclient
     import nbformat
 
     path = Path(path).resolve()
     nb = nbformat.read(str(path), as_version=4)
-    saved_env = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(ex.kernel_environment(seed))
     start = time.perf_counter()
-    try:
-        nbclient.NotebookClient(nb, km=ex.kernel_manager(), timeout=ex.CELL_TIMEOUT,
-                                allow_errors=True, record_timing=False,
-                                resources={"metadata": {"path": str(path.parent)}}).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
+    with ex.kernel_environment_set(seed):
+        ex.notebook_client(nb, path, allow_errors=True).execute()
     return str(path), seed, time.perf_counter() - start, failed_cells(nb)
 
 

@@ -34,6 +34,7 @@ import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -219,6 +220,30 @@ def kernel_environment(seed=None):
     return env
 
 
+@contextmanager
+def kernel_environment_set(seed=None):
+    """os.environ is :func:`kernel_environment` inside the block (the kernel inherits it)."""
+    saved_env = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(kernel_environment(seed))
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+def notebook_client(nb, path, **options):
+    """An nbclient.NotebookClient that runs ``nb`` in a kernel of this Python (:func:`kernel_manager`)
+    from the folder of ``path``, CELL_TIMEOUT per cell; ``options`` go to the client."""
+    import nbclient
+
+    return nbclient.NotebookClient(nb, km=kernel_manager(), timeout=CELL_TIMEOUT,
+                                   record_timing=False,
+                                   resources={"metadata": {"path": str(Path(path).parent)}},
+                                   **options)
+
+
 def kernel_cpu_seconds(client):
     """CPU seconds (user + system) the client's running kernel has used so far (psutil, which
     ipykernel depends on), or None when it cannot be read."""
@@ -233,31 +258,23 @@ def kernel_cpu_seconds(client):
 
 def execute(path, seed=None, store=True):
     """Run one notebook; returns (path, seconds, cpu seconds, problems, error message or None)."""
-    import nbclient
     import nbformat
 
     path = Path(path).resolve()
     nb = nbformat.read(str(path), as_version=4)
     package_sha = package_hash()                    # the code this run executes
-    saved_env = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(kernel_environment(seed))     # the kernel inherits this process's env
     start, cpu = time.perf_counter(), [None]
     try:
-        client = nbclient.NotebookClient(nb, km=kernel_manager(), timeout=CELL_TIMEOUT,
-                                         record_timing=False,
-                                         resources={"metadata": {"path": str(path.parent)}})
-        # the kernel's CPU time after each cell (the last one read is the run's)
-        client.on_cell_executed = lambda **_: cpu.__setitem__(0, kernel_cpu_seconds(client))
-        client.execute()
+        with kernel_environment_set(seed):          # the kernel inherits this process's env
+            client = notebook_client(nb, path)
+            # the kernel's CPU time after each cell (the last one read is the run's)
+            client.on_cell_executed = lambda **_: cpu.__setitem__(0, kernel_cpu_seconds(client))
+            client.execute()
     except Exception as err:                        # CellExecutionError names the cell
         message = f"{type(err).__name__}: {err}"
         if len(message) > 3000:                     # the cell's source and the traceback's end
             message = message[:1500] + "\n...\n" + message[-1500:]
         return str(path), time.perf_counter() - start, None, [], message
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
     seconds, cpu = time.perf_counter() - start, cpu[0]
     problems = output_problems(nb)
     if path.parent == LECTURES:

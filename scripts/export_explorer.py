@@ -85,14 +85,11 @@ def decoder_layers(model):
     return layers
 
 
-def latent_size(model):
-    return model.n_latent if hasattr(model, "n_latent") else model.n_code
-
-
 def encode_points(model, x):
-    """Where each image lands in the latent plane: mu for a VAE, the code for an autoencoder."""
+    """Where each image lands in the latent plane: mu for a VAE, the code for an autoencoder
+    (as the model declares it: ``has_gaussian_encoder``)."""
     encoded = model.encode(x)
-    return encoded[0] if isinstance(encoded, tuple) else encoded
+    return encoded[0] if model.has_gaussian_encoder else encoded
 
 
 def plane_extent(z):
@@ -114,7 +111,7 @@ def export(root=None, with_scatter=True):
         x_test, y_test = sv.data.load("mnist10k", split="test", root=root, download=False)
     for name in MODELS:
         model = sv.pretrained.load(name, backend="numpy")
-        entry = {"kind": type(model).__name__, "n_latent": latent_size(model),
+        entry = {"kind": type(model).__name__, "n_latent": model.latent_size,
                  "config": _config(model), "output": _output_transform(model), "layers": []}
         for W, b, activation in decoder_layers(model):
             entry["layers"].append({"W": weights.add(W, "float32"), "b": weights.add(b, "float32"),

@@ -89,7 +89,6 @@ def add_arguments(parser):
 
 
 def _run_name(out, model, dataset):
-
     base = f"{model}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
     name, counter = base, 2
     while (out / name).exists():
@@ -154,8 +153,6 @@ def _model_and_data(args):
 
 def run(args):
     """Run ``scratchvae train`` with the parsed ``args``: train, then write the run folder."""
-    import time
-
     from scratchvae.progress import epoch_line, show_progress
     from scratchvae.train import fit
 

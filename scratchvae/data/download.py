@@ -173,9 +173,10 @@ def file_status(name, root=None):
 def _missing_error(info, remote, folder, reason):
     """DataError for a missing file: the reason, then every file of the dataset still missing
     from ``folder`` (name, checksum, where to download it) and the exact folder to put it in."""
-    missing = [r for r in info.files if not (folder / r.name).is_file()] or [remote]
     if info.any_of:
         missing = list(info.files)
+    else:
+        missing = [r for r in info.files if not (folder / r.name).is_file()] or [remote]
     wanted = (" or " if info.any_of else ", ").join(
         f"{r.name} ({_checksum_text(r)}; from {' or '.join(r.urls)})" for r in missing)
     which = "one of these files" if info.any_of else (

@@ -22,6 +22,8 @@ import threading
 
 import numpy as np
 
+from scratchvae.homework._mistakes import IN_PLACE
+
 
 class HomeworkCheckError(AssertionError):
     """A student's function gave a wrong answer; the message says which output, where and why.
@@ -179,7 +181,7 @@ class Check:
 
     # -- calling ----------------------------------------------------------------------------
 
-    def call(self, fn, args, case, input_rtol=0.0, mutation_hint=None, mutable=(),
+    def call(self, fn, args, case, input_rtol=0.0, mutation_hint=IN_PLACE, mutable=(),
              crash_hint=None, allowed=(), count=True):
         """Call ``fn(*args.values())`` and return its result; ``args`` maps names to values.
 
@@ -188,6 +190,7 @@ class Check:
         ``allowed``, e.g. a callback among the args), and when it changed one of its array
         inputs (beyond ``input_rtol``, relative to the input's largest entry); arguments named
         in ``mutable`` (e.g. the params an optimizer step updates) are not checked.
+        ``mutation_hint`` is shown then (default: the general in-place hint ``IN_PLACE``).
         ``crash_hint`` is shown when the function raises. ``count``: whether this call is a
         test case of its own in the success line (a chained call is part of one).
         """

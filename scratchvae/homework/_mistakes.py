@@ -2,7 +2,8 @@
 
 - the right values returned in the wrong order (:func:`expect_in_order`, run before the outputs
   are compared one by one, so a swapped return reads "swapped", not two unrelated errors);
-- an input changed in place (:data:`IN_PLACE`, the hint every check passes with its call);
+- an input changed in place (:data:`IN_PLACE`, the hint of
+  ``Check.call`` unless a check gives a more specific one);
 - a gradient that is negated, zero, or off by the batch size (:func:`gradient_hints`, for the
   whole-model exercises' gradient dicts).
 """

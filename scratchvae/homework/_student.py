@@ -370,31 +370,26 @@ def _sync(value, shadow, arrays):
     one sent (then its new content) or a new one (then its value)."""
     original, children = shadow
     if value is not original:
-        node, _ = _wire.encode(value, _model_node, arrays)
+        node, _ = _wire.encode(value, None, arrays)
         return {"same": False, "node": node}
     if isinstance(value, dict):
         return {"same": True, "t": "dict", "items": [
             [k, _sync(v, children[k], arrays) if k in children
-             else {"same": False, "node": _wire.encode(v, _model_node, arrays)[0]}]
+             else {"same": False, "node": _wire.encode(v, None, arrays)[0]}]
             for k, v in value.items() if isinstance(k, str)]}
     if isinstance(value, (list, tuple)):
         return {"same": True, "t": "list" if isinstance(value, list) else "tuple", "items": [
             _sync(v, children[i], arrays) if i < len(children)
-            else {"same": False, "node": _wire.encode(v, _model_node, arrays)[0]}
+            else {"same": False, "node": _wire.encode(v, None, arrays)[0]}
             for i, v in enumerate(value)]}
     if hasattr(value, "params") and isinstance(getattr(value, "params", None), dict):
         node, _ = _wire.encode(dict(value.params), None, arrays)
         return {"same": True, "t": "model", "params": node}
-    node, _ = _wire.encode(value, _model_node, arrays)
+    node, _ = _wire.encode(value, None, arrays)
     return {"same": True, "t": "leaf", "node": node}
 
 
-def _model_node(value):
-    """No node of its own for any value (``encode``'s custom hook: unknown values are opaque)."""
-    return None
-
-
-def serve(channel, shell, package_dir):
+def serve(channel, shell):
     """Answer the grader's messages (run, lookup, call) until it says exit or closes."""
     import scratchvae as sv
 
@@ -454,7 +449,7 @@ def _call(channel, shell, message, arrays, sv):
     calls = list(WATCH["calls"])
     out = []
     try:
-        value, _ = _wire.encode(result, _model_node, out)
+        value, _ = _wire.encode(result, None, out)
     except Exception as err:  # a result that cannot even be described
         value, error = {"t": "v", "v": None}, {"name": type(err).__name__, "message": str(err),
                                                "not_implemented": False}
@@ -474,7 +469,7 @@ def main(argv=None):
     install_guard(os.getcwd(), package_dir)
     channel = Channel(fd_in, fd_out)
     channel.send({"op": "ready", "ipython": shell.ipython is not None})
-    serve(channel, shell, package_dir)
+    serve(channel, shell)
 
 
 if __name__ == "__main__":

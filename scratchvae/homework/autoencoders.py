@@ -20,7 +20,7 @@ from scratchvae.homework._core import (
     finite_difference_grad,
     rng_for,
 )
-from scratchvae.homework._mistakes import IN_PLACE, gradient_hints
+from scratchvae.homework._mistakes import gradient_hints
 from scratchvae.losses import mse, mse_grad
 
 AE_KEYS = ("encoder.W", "encoder.b", "decoder.W", "decoder.b")
@@ -40,8 +40,7 @@ def check_mse_loss(mse_loss):
         x = rng.uniform(0, 1, shape)
         x_hat = rng.uniform(-0.5, 1.5, shape)
         case = f"case {k + 1}: x {shape}"
-        result = check.call(mse_loss, {"x_hat": x_hat.copy(), "x": x.copy()}, case,
-                            mutation_hint=IN_PLACE)
+        result = check.call(mse_loss, {"x_hat": x_hat.copy(), "x": x.copy()}, case)
         loss, dx_hat = check.unpack(result, ("loss", "dx_hat"), case)
         batch, d = shape
         sq = (x_hat - x) ** 2
@@ -232,7 +231,7 @@ def check_ae_loss_and_grads(ae_loss_and_grads):
         case = f"case {k + 1} ({kind}): x {x.shape}, n_code={n_code}"
         args = {"params": {key: v.copy() for key, v in params.items()}, "x_in": x_in.copy(),
                 "x_target": x.copy()}
-        result = check.call(ae_loss_and_grads, args, case, mutation_hint=IN_PLACE)
+        result = check.call(ae_loss_and_grads, args, case)
         loss, grads = check.unpack(result, ("loss", "grads"), case)
         exp_loss, exp_grads = ae_reference(params, x_in, x)
         variants = {m: ae_reference(params, x_in, x, m) for m in AE_MISTAKES}
@@ -264,7 +263,7 @@ def check_sgd_step(sgd_step):
         case = f"case {k + 1}: lr={lr}"
         grads_in = {key: g.copy() for key, g in grads.items()}
         check.call(sgd_step, {"params": params, "grads": grads_in, "lr": lr}, case,
-                   mutable=("params",), mutation_hint=IN_PLACE)
+                   mutable=("params",))
         for key in AE_KEYS:
             expected = before[key] - lr * grads[key]
             live = arrays[key]

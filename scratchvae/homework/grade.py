@@ -117,12 +117,8 @@ def _num(value):
 
 def graded_cells(nb):
     """(index, cell, nbgrader metadata) of every graded cell of a notebook (JSON dict)."""
-    out = []
-    for i, cell in enumerate(nb["cells"]):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade"):
-            out.append((i, cell, meta))
-    return out
+    cells = ((i, cell, _grading_meta(cell)) for i, cell in enumerate(nb["cells"]))
+    return [(i, cell, meta) for i, cell, meta in cells if meta.get("grade")]
 
 
 def _cell_result(cell, meta, executed):
@@ -323,7 +319,8 @@ class StudentProcess:
 
     def call(self, name, args, kwargs):
         """``name(*args, **kwargs)`` in the student's process; see :class:`StudentFunction`."""
-        from scratchvae.homework._core import HomeworkCheckError
+        from scratchvae.homework._core import PACKAGE_DIR, HomeworkCheckError, _is_package_code
+        from scratchvae.homework._student import code_key
 
         callbacks = []
 
@@ -346,8 +343,9 @@ class StudentProcess:
         args_node, _ = _wire.encode(list(args), custom, arrays)
         kwargs_node, _ = _wire.encode(dict(kwargs), custom, arrays)
         watch = _active_watch()
-        allowed = [] if watch is None else [
-            list(_code_key(code)) for code in watch.allowed if _is_package_code(code)]
+        allowed = [] if watch is None else [  # keyed as the student's process keys them
+            list(code_key(code, PACKAGE_DIR)) for code in watch.allowed
+            if code is not None and _is_package_code(code)]
         self._send({"op": "call", "name": name, "args": args_node, "kwargs": kwargs_node,
                     "allowed": allowed}, arrays)
         deadline = time.monotonic() + self.timeout
@@ -444,21 +442,6 @@ def _active_watch():
 
     watch = getattr(sys.getprofile(), "__self__", None)
     return watch if isinstance(watch, PackageCallWatch) else None
-
-
-def _is_package_code(code):
-    """Whether ``code`` was compiled from one of scratchvae's files."""
-    from scratchvae.homework._core import PACKAGE_DIR
-
-    return code is not None and code.co_filename.startswith(PACKAGE_DIR)
-
-
-def _code_key(code):
-    """(file relative to the package, qualified name) of ``code``."""
-    from scratchvae.homework._core import PACKAGE_DIR
-
-    return (os.path.relpath(code.co_filename, PACKAGE_DIR),
-            getattr(code, "co_qualname", code.co_name))
 
 
 def _exception_named(name, message):
@@ -623,8 +606,7 @@ def grade_notebook(path, release=None, timeout=120, kernel_name=None):
 
 def _check_cells(release_nb, release_path):
     """The release's graded cells as (cell, grading metadata); their grade_ids must differ."""
-    checks = [(cell, meta) for cell, meta in ((c, _grading_meta(c)) for c in release_nb["cells"])
-              if meta.get("grade")]
+    checks = [(cell, meta) for _, cell, meta in graded_cells(release_nb)]
     ids = [str(meta.get("grade_id", "?")) for _, meta in checks]
     if len(set(ids)) != len(ids):
         raise NotebookError(f"release {release_path} has repeated grade_ids: {ids}")

@@ -190,7 +190,7 @@ def _bound_hints(log_w, k):
     lme = mathutils.log_mean_exp
     groups = log_w.reshape(n_groups, k, batch)
     per_group = lme(groups, axis=1)
-    expected = per_group.mean(axis=0)
+    expected = iwae_bound_reference(log_w, k)
     hints = {
         "average over ALL K // k groups of k samples, not only the first group: "
         "log_mean_exp(log_w[:k]) uses k of the K samples": lme(log_w[:k], axis=0)
@@ -244,6 +244,15 @@ def _model_log_weights(seed):
     return log_importance_weights(vae, x, eps).astype(np.float64)
 
 
+def _check_bound_case(check, iwae_bound, log_w, k, case):
+    """Call ``iwae_bound(log_w, k)``, compare it with the reference (with hints); return it."""
+    got = check.call(iwae_bound, {"log_w": log_w.copy(), "k": k}, case,
+                     mutation_hint=LOG_W_IN_PLACE)
+    expected, hints = _bound_hints(log_w, k)
+    check.expect_array("L_k", got, expected, case, hints, extra=" (batch,): one value per example")
+    return got
+
+
 def check_iwae_bound(iwae_bound):
     """Check ``iwae_bound(log_w, k) -> L_k`` of shape (batch,): the K samples of log_w (K, batch)
     split into K // k consecutive groups of k, ``log_mean_exp`` of each group, averaged over the
@@ -262,21 +271,12 @@ def check_iwae_bound(iwae_bound):
     cases.append((log_w, 3, f"case {len(cases) + 1}: log_w {log_w.shape}, k=3 (examples 900 "
                   "nats apart)"))
     for log_w, k, case in cases:
-        got = check.call(iwae_bound, {"log_w": log_w.copy(), "k": k}, case,
-                         mutation_hint=LOG_W_IN_PLACE)
-        expected, hints = _bound_hints(log_w, k)
-        check.expect_array("L_k", got, expected, case, hints,
-                           extra=" (batch,): one value per example")
+        _check_bound_case(check, iwae_bound, log_w, k, case)
     log_w = _model_log_weights(seed=0)
     curve = []
     for k in MODEL_KS:
         case = (f"{MODEL} on {MODEL_BATCH} of its own digits: log_w {log_w.shape} (median "
                 f"{np.median(log_w):.0f} nats), k={k}")
-        got = check.call(iwae_bound, {"log_w": log_w.copy(), "k": k}, case,
-                         mutation_hint=LOG_W_IN_PLACE)
-        expected, hints = _bound_hints(log_w, k)
-        check.expect_array("L_k", got, expected, case, hints,
-                           extra=" (batch,): one value per example")
-        curve.append(float(np.mean(got)))
+        curve.append(float(np.mean(_check_bound_case(check, iwae_bound, log_w, k, case))))
     return check.done("(the model's mean L_k for k = " + ", ".join(map(str, MODEL_KS))
                       + ": " + ", ".join(f"{v:.1f}" for v in curve) + " nats)")

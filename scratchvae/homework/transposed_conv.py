@@ -28,7 +28,7 @@ from scratchvae.homework._core import (
     finite_difference_grad_of_input,
     rng_for,
 )
-from scratchvae.homework._mistakes import IN_PLACE, expect_in_order
+from scratchvae.homework._mistakes import expect_in_order
 
 _REF = "scratchvae.conv.conv_transpose2d and finite differences"
 LECTURE_X = np.array([[0.0, 1.0], [2.0, 3.0]])
@@ -144,7 +144,7 @@ def check_trans_conv(trans_conv):
     for k, (X, K) in enumerate(cases):
         case = f"case {k + 1}: X {X.shape}, K {K.shape}" + (" (the lecture's example)"
                                                              if k == 0 else "")
-        got = check.call(trans_conv, {"X": X.copy(), "K": K.copy()}, case, mutation_hint=IN_PLACE)
+        got = check.call(trans_conv, {"X": X.copy(), "K": K.copy()}, case)
         x4, k4 = X[None, None], K[None, None]
         expected = (LECTURE_Y if k == 0
                     else conv.conv_transpose2d_forward(x4, k4, np.zeros(1))[0][0, 0])
@@ -205,7 +205,7 @@ def check_conv_transpose2d(conv_transpose2d):
         x, W, b, stride, padding, case = _layer_case(check.exercise, k)
         got = check.call(conv_transpose2d, {"x": x.copy(), "W": W.copy(), "b": b.copy(),
                                             "stride": stride, "padding": padding}, case,
-                         crash_hint=LAYOUT_HINT, mutation_hint=IN_PLACE)
+                         crash_hint=LAYOUT_HINT)
         expected = conv.conv_transpose2d_forward(x, W, b, stride, padding)[0]
         bias = b.reshape(1, -1, 1, 1)
         x_padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
@@ -263,7 +263,7 @@ def check_conv_transpose2d_backward(conv_transpose2d_backward):
         dout = rng_for(check.exercise, 100 + k).standard_normal(out.shape)
         result = check.call(conv_transpose2d_backward, {
             "dout": dout.copy(), "x": x.copy(), "W": W.copy(), "stride": stride,
-            "padding": padding}, case, crash_hint=LAYOUT_HINT, mutation_hint=IN_PLACE)
+            "padding": padding}, case, crash_hint=LAYOUT_HINT)
         dx, dW, db = check.unpack(result, ("dx", "dW", "db"), case)
         ex, eW, eb = conv.conv_transpose2d_backward(dout, cache)
         expect_in_order(check, (dx, dW, db), (ex, eW, eb), ("dx", "dW", "db"), case)

@@ -27,7 +27,7 @@ from scratchvae.homework._core import (
     finite_difference_grad_of_input,
     rng_for,
 )
-from scratchvae.homework._mistakes import IN_PLACE, expect_in_order, gradient_hints
+from scratchvae.homework._mistakes import expect_in_order, gradient_hints
 from scratchvae.reparam import ReparamCache, reparameterize, reparameterize_backward
 
 LATENT_SHAPES = [(4, 3), (1, 5), (6, 2), (3, 3)]  # (batch, n_latent)
@@ -53,8 +53,7 @@ def check_reparameterize(reparameterize_fn):
         eps = rng.standard_normal(shape)
         case = f"case {k + 1}: mu {shape}"
         result = check.call(reparameterize_fn,
-                            {"mu": mu.copy(), "logvar": logvar.copy(), "eps": eps.copy()}, case,
-                            mutation_hint=IN_PLACE)
+                            {"mu": mu.copy(), "logvar": logvar.copy(), "eps": eps.copy()}, case)
         z, cache = check.unpack(result, ("z", "cache"), case)
         expected, exp_cache = reparameterize(mu, logvar, eps)
         std_hints = {
@@ -103,8 +102,7 @@ def check_reparameterize_backward(reparameterize_backward_fn, reparameterize_fn=
         dz = rng.standard_normal(shape)
         case = f"case {k + 1}: mu {shape}"
         _, cache = reparameterize(mu.copy(), logvar.copy(), eps.copy())
-        result = check.call(reparameterize_backward_fn, {"dz": dz.copy(), "cache": cache}, case,
-                            mutation_hint=IN_PLACE)
+        result = check.call(reparameterize_backward_fn, {"dz": dz.copy(), "cache": cache}, case)
         dmu, dlogvar = check.unpack(result, ("dmu", "dlogvar"), case)
         std = np.exp(logvar / 2)
         exp_dmu, exp_dlogvar = reparameterize_backward(dz, ReparamCache(eps, std))
@@ -148,14 +146,13 @@ def _check_chain(check, forward, backward, mu, logvar, eps, dz, expected, case):
     case = f"{case}, chain: your reparameterize -> your reparameterize_backward"
     try:
         out = check.call(forward, {"mu": mu.copy(), "logvar": logvar.copy(), "eps": eps.copy()},
-                         case, count=False, mutation_hint=IN_PLACE)
+                         case, count=False)
     except NotImplementedYet:
         raise NotImplementedYet(
             "reparameterize_backward: the chain check feeds your reparameterize into your "
             "backward, and reparameterize is not implemented yet") from None
     _, cache = check.unpack(out, ("z", "cache"), case)
-    result = check.call(backward, {"dz": dz.copy(), "cache": cache}, case, count=False,
-                        mutation_hint=IN_PLACE)
+    result = check.call(backward, {"dz": dz.copy(), "cache": cache}, case, count=False)
     got = check.unpack(result, ("dmu", "dlogvar"), case)
     hint = ("your backward is right on the package's ReparamCache(eps, std) but wrong on the "
             "cache your own reparameterize returns: read the fields by name (cache.eps, "
@@ -218,8 +215,7 @@ def check_kl_standard_normal(kl_fn):
         if k == len(LATENT_SHAPES):  # q = p: the KL must be exactly 0
             mu, logvar = np.zeros(shape), np.zeros(shape)
         case = f"case {k + 1}: mu {shape}" + (" (mu = 0, logvar = 0: KL = 0)" if k == 4 else "")
-        got = check.call(kl_fn, {"mu": mu.copy(), "logvar": logvar.copy()}, case,
-                         mutation_hint=IN_PLACE)
+        got = check.call(kl_fn, {"mu": mu.copy(), "logvar": logvar.copy()}, case)
         check.expect_array("kl", got, L.kl_standard_normal(mu, logvar), case,
                            _kl_hints(mu, logvar), extra=" (batch,): one KL per example")
     return check.done()
@@ -234,8 +230,7 @@ def check_kl_standard_normal_grad(kl_grad_fn):
         rng = rng_for(check.exercise, k)
         mu, logvar = _mu_logvar(rng, shape)
         case = f"case {k + 1}: mu {shape}"
-        result = check.call(kl_grad_fn, {"mu": mu.copy(), "logvar": logvar.copy()}, case,
-                            mutation_hint=IN_PLACE)
+        result = check.call(kl_grad_fn, {"mu": mu.copy(), "logvar": logvar.copy()}, case)
         dmu, dlogvar = check.unpack(result, ("dmu", "dlogvar"), case)
         exp_dmu, exp_dlogvar = L.kl_standard_normal_grad(mu, logvar)
         expect_in_order(check, (dmu, dlogvar), (exp_dmu, exp_dlogvar), ("dmu", "dlogvar"), case)
@@ -294,8 +289,7 @@ def check_bernoulli_nll(nll_fn):
         x = (rng.random(shape) < 0.5) * 1.0 if kind == "binary" else rng.uniform(0, 1, shape)
         label = " with large |logits| (up to 800)" if scale is None else ""
         case = f"case {k + 1}: logits {shape}, {kind} x{label}"
-        got = check.call(nll_fn, {"logits": logits.copy(), "x": x.copy()}, case,
-                         mutation_hint=IN_PLACE)
+        got = check.call(nll_fn, {"logits": logits.copy(), "x": x.copy()}, case)
         expected = L.bernoulli_nll(logits, x)
         p = F.sigmoid(logits)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -343,7 +337,7 @@ def check_gaussian_nll(nll_fn):
         logvar = rng.uniform(-3, 1, shape)
         case = f"case {k + 1}: x {shape}"
         got = check.call(nll_fn, {"x": x.copy(), "mean": mean.copy(), "logvar": logvar.copy()},
-                         case, mutation_hint=IN_PLACE)
+                         case)
         expected = L.gaussian_nll(x, mean, logvar)
         sq = (x - mean) ** 2
         log2pi = np.log(2 * np.pi)
@@ -488,7 +482,7 @@ def check_vae_loss_and_grads(vae_loss_and_grads):
         case = f"case {k + 1}: x {x.shape}, hidden {n_hidden}, latent {n_latent}"
         args = {"params": {key: v.copy() for key, v in params.items()}, "x": x.copy(),
                 "eps": eps.copy()}
-        result = check.call(vae_loss_and_grads, args, case, mutation_hint=IN_PLACE)
+        result = check.call(vae_loss_and_grads, args, case)
         loss, grads = check.unpack(result, ("loss", "grads"), case)
         exp_loss, exp_grads = _package_vae(params).loss_and_grads(x, eps=eps)
         variants = {m: vae_reference(params, x, eps, m) for m in VAE_MISTAKES}
